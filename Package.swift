@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Holdfast",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "holdfast", targets: ["holdfast"]),
+        .library(name: "SIPMessage", targets: ["SIPMessage"]),
+        .library(name: "SIPCore", targets: ["SIPCore"]),
+        .library(name: "SIP", targets: ["SIP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Message model, parser, serializer, URIs, typed headers, digest math. No I/O.
+        .target(
+            name: "SIPMessage",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Transaction, dialog and registration state machines as plain values; no sockets, no clocks.
+        .target(name: "SIPCore", dependencies: ["SIPMessage"]),
+        // Transports on SwiftNIO and the runtime that drives the state machines.
+        .target(
+            name: "SIP",
+            dependencies: [
+                "SIPMessage", "SIPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "holdfast",
+            dependencies: [
+                "SIPMessage", "SIPCore", "SIP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
+        .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
+        .testTarget(
+            name: "SIPTests",
+            dependencies: [
+                "SIP", "SIPCore", "SIPMessage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
