@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "holdfast", targets: ["holdfast"]),
         .library(name: "SIPMessage", targets: ["SIPMessage"]),
+        .library(name: "SIPAuth", targets: ["SIPAuth"]),
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIP", targets: ["SIP"]),
     ],
@@ -17,10 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // Message model, parser, serializer, URIs, typed headers, digest math. No I/O.
+        // Message model, parser, serializer, URIs, typed headers. No I/O, no dependencies
+        // (so the fuzzer can compile it alone).
+        .target(name: "SIPMessage"),
+        // Digest authentication (RFC 7616/8760, RFC 2617 compatible): client and server side.
         .target(
-            name: "SIPMessage",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            name: "SIPAuth",
+            dependencies: ["SIPMessage", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Transaction, dialog and registration state machines as plain values; no sockets, no clocks.
         .target(name: "SIPCore", dependencies: ["SIPMessage"]),
@@ -28,7 +32,7 @@ let package = Package(
         .target(
             name: "SIP",
             dependencies: [
-                "SIPMessage", "SIPCore",
+                "SIPMessage", "SIPAuth", "SIPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -42,6 +46,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
+        .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
         .testTarget(
             name: "SIPTests",
