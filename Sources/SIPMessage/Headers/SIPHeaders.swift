@@ -107,6 +107,14 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
         }
     }
 
+    /// Replaces the first comma-separated element of the first field named `name` (the top Via).
+    public mutating func replaceFirstElement(_ name: HeaderName, with value: String) {
+        guard let index = fields.firstIndex(where: { $0.headerName == name }) else { add(name, value); return }
+        var elements = SIPHeaders.splitCommaList(fields[index].value)
+        if elements.isEmpty { elements = [value] } else { elements[0] = value }
+        fields[index] = SIPHeaderField(name, elements.joined(separator: ", "))
+    }
+
     mutating func appendParsed(_ field: SIPHeaderField) { fields.append(field) }
 
     /// Splits on commas outside quoted strings and `<...>`, trimming each element.

@@ -55,6 +55,7 @@ enum URIParser {
         let host: String
         if scanner.peek() == .openBracket {
             let start = scanner.index
+            scanner.index += 1
             while let b = scanner.peek(), b != .closeBracket {
                 guard CharacterClass.isHex(b) || b == .colon || b == 0x2E else {
                     throw SyntaxError("invalid character in IPv6 reference of a SIP URI")

@@ -1,0 +1,206 @@
+// UDP and TCP transports on SwiftNIO: listening, connecting, connection reuse, and response
+// routing (RFC 3261 §18).
+
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SIPMessage
+
+public final class SIPTransport: Sendable {
+    public struct Configuration: Sendable {
+        public var parserLimits = SIPParserLimits()
+        /// A stream connection idle this long is closed (RFC 5626 flows send keep-alives sooner).
+        public var idleTimeout: TimeAmount = .seconds(600)
+        /// A partial message not completed within this time closes its connection.
+        public var slowSenderTimeout: TimeAmount = .seconds(32)
+        public var connectTimeout: TimeAmount = .seconds(5)
+
+        public init() {}
+    }
+
+    public let counters = SIPTransportCounters()
+    /// Every message received on every transport, in arrival order per socket.
+    public let incoming: AsyncStream<IncomingMessage>
+
+    private let group: any EventLoopGroup
+    private let configuration: Configuration
+    private let continuation: AsyncStream<IncomingMessage>.Continuation
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var udp: (any Channel)?
+        var tcpListener: (any Channel)?
+        var connections: [ConnectionID: any Channel] = [:]
+        var connectionByAddress: [SocketAddress: ConnectionID] = [:]
+    }
+
+    public init(group: any EventLoopGroup, configuration: Configuration = Configuration()) {
+        self.group = group
+        self.configuration = configuration
+        (incoming, continuation) = AsyncStream.makeStream(of: IncomingMessage.self, bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    private var parser: SIPParser { SIPParser(limits: configuration.parserLimits) }
+
+    private var deliver: @Sendable (IncomingMessage) -> Void {
+        { [continuation] message in continuation.yield(message) }
+    }
+
+    /// Starts listening; port 0 picks a free port. Returns the bound address.
+    @discardableResult
+    public func listen(_ kind: SIPTransportKind, host: String, port: Int) async throws -> SocketAddress {
+        switch kind {
+        case .udp:
+            let channel = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                .channelInitializer { [parser, counters, deliver] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            DatagramHandler(parser: parser, counters: counters, deliver: deliver))
+                    }
+                }
+                .bind(host: host, port: port).get()
+            state.withLockedValue { $0.udp = channel }
+            return channel.localAddress!
+        case .tcp:
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try self.installStreamHandler(on: channel)
+                    }
+                }
+                .bind(host: host, port: port).get()
+            state.withLockedValue { $0.tcpListener = channel }
+            return channel.localAddress!
+        }
+    }
+
+    /// The address a listener is bound to, for Via sent-by and Contact.
+    public func localAddress(_ kind: SIPTransportKind) -> SocketAddress? {
+        state.withLockedValue { kind == .udp ? $0.udp?.localAddress : $0.tcpListener?.localAddress }
+    }
+
+    /// Sends a message to a target, reusing an open connection to that address for TCP.
+    public func send(_ message: SIPMessage, to target: SIPTarget) async throws {
+        let address = try resolve(target)
+        let bytes = message.serialized()
+        switch target.kind {
+        case .udp:
+            guard let udp = state.withLockedValue({ $0.udp }) else { throw SIPTransportError.notListening(.udp) }
+            let buffer = udp.allocator.buffer(bytes: bytes)
+            try await write(udp, AddressedEnvelope(remoteAddress: address, data: buffer))
+        case .tcp:
+            let channel = try await connection(to: address, target: target)
+            try await write(channel, channel.allocator.buffer(bytes: bytes))
+        }
+    }
+
+    /// Sends on a specific stream connection (a response, or a request on an RFC 5626 flow).
+    /// Throws if that connection has closed.
+    public func send(_ message: SIPMessage, on connection: ConnectionID) async throws {
+        guard let channel = state.withLockedValue({ $0.connections[connection] }) else {
+            throw SIPTransportError.noRouteForResponse("connection \(connection) is closed")
+        }
+        try await write(channel, channel.allocator.buffer(bytes: message.serialized()))
+    }
+
+    /// Sends a response per §18.2.2: on the request's connection when it is still open, else
+    /// to the address the top Via names (received/rport).
+    public func sendResponse(_ response: SIPResponse, replyingTo request: IncomingMessage) async throws {
+        if let connection = request.connection {
+            if (try? await send(.response(response), on: connection)) != nil { return }
+        }
+        guard let via = response.topVia, let target = ResponseRouting.target(forResponseVia: via) else {
+            throw SIPTransportError.noRouteForResponse("the response has no usable top Via")
+        }
+        try await send(.response(response), to: target)
+    }
+
+    /// Sends a CRLFCRLF keep-alive ping on a stream connection (RFC 5626 §3.5.1).
+    public func sendKeepAlive(to target: SIPTarget) async throws {
+        let address = try resolve(target)
+        switch target.kind {
+        case .udp:
+            guard let udp = state.withLockedValue({ $0.udp }) else { throw SIPTransportError.notListening(.udp) }
+            try await write(udp, AddressedEnvelope(remoteAddress: address, data: udp.allocator.buffer(string: "\r\n\r\n")))
+        case .tcp:
+            let channel = try await connection(to: address, target: target)
+            try await write(channel, channel.allocator.buffer(string: "\r\n\r\n"))
+        }
+    }
+
+    public var openConnectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    public func shutdown() async {
+        let channels = state.withLockedValue { state -> [any Channel] in
+            var all: [any Channel] = Array(state.connections.values)
+            if let udp = state.udp { all.append(udp) }
+            if let tcp = state.tcpListener { all.append(tcp) }
+            state = State()
+            return all
+        }
+        for channel in channels { try? await channel.close() }
+        continuation.finish()
+    }
+
+    // MARK: - Internals
+
+    private func write<T: Sendable>(_ channel: any Channel, _ data: T) async throws {
+        do {
+            try await channel.writeAndFlush(data)
+            counters.bump(\.messagesSent)
+        } catch {
+            counters.bump(\.sendFailures)
+            throw error
+        }
+    }
+
+    private func resolve(_ target: SIPTarget) throws -> SocketAddress {
+        if let address = try? SocketAddress(ipAddress: target.host, port: target.port) { return address }
+        do {
+            return try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
+        } catch {
+            throw SIPTransportError.unresolvable(target.host)
+        }
+    }
+
+    private func connection(to address: SocketAddress, target: SIPTarget) async throws -> any Channel {
+        if let existing = state.withLockedValue({ state in state.connectionByAddress[address].flatMap { state.connections[$0] } }),
+           existing.isActive {
+            return existing
+        }
+        do {
+            return try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(configuration.connectTimeout)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture { try self.installStreamHandler(on: channel) }
+                }
+                .connect(to: address).get()
+        } catch {
+            throw SIPTransportError.connectionFailed(target, "\(error)")
+        }
+    }
+
+    private func installStreamHandler(on channel: any Channel) throws {
+        let timeouts = StreamHandler.Timeouts(idle: configuration.idleTimeout, slowSender: configuration.slowSenderTimeout)
+        try channel.pipeline.syncOperations.addHandler(
+            StreamHandler(parser: parser, counters: counters, timeouts: timeouts, deliver: deliver))
+        let id = ConnectionID(value: ObjectIdentifier(channel))
+        let remote = channel.remoteAddress
+        state.withLockedValue { state in
+            state.connections[id] = channel
+            if let remote { state.connectionByAddress[remote] = id }
+        }
+        channel.closeFuture.whenComplete { [state] _ in
+            state.withLockedValue { state in
+                state.connections[id] = nil
+                if let remote, state.connectionByAddress[remote] == id { state.connectionByAddress[remote] = nil }
+            }
+        }
+    }
+}
