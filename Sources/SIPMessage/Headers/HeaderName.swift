@@ -5,14 +5,14 @@ public struct HeaderName: Sendable, Hashable, CustomStringConvertible, Expressib
     public let key: String
 
     public init(_ name: String) {
-        let lower = name.lowercased()
-        key = HeaderName.compactForms[lower] ?? lower
+        self.init(lowercasedKey: name.lowercased())
     }
 
     public init(stringLiteral value: String) { self.init(value) }
 
     init(lowercasedKey: String) {
-        key = HeaderName.compactForms[lowercasedKey] ?? lowercasedKey
+        // Every compact form is a single letter (§7.3.3).
+        key = lowercasedKey.utf8.count == 1 ? HeaderName.compactForms[lowercasedKey] ?? lowercasedKey : lowercasedKey
     }
 
     public var description: String { HeaderName.canonicalSpelling[key] ?? key }

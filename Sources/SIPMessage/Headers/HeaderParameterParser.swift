@@ -13,14 +13,14 @@ extension ByteScanner {
             if consumeAfterWhitespace(.equals) {
                 skipWhitespace()
                 if peek() == .quote {
-                    raw = string(try skipQuotedString())
+                    raw = text(try skipQuotedString())
                 } else if let valueRange = read(while: genValueTable) {
-                    raw = string(valueRange)
+                    raw = text(valueRange)
                 } else {
                     throw SyntaxError("parameter '\(string(nameRange))' has '=' but no value")
                 }
             }
-            parameters.append(name: string(nameRange), raw: raw)
+            if building { parameters.append(name: string(nameRange), raw: raw) }
         }
     }
 

@@ -47,15 +47,37 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Checks the syntax of a single value without building it (the parser's fast path).
+    static func validate(_ value: String) throws(SyntaxError) {
+        try value.withUTF8Bytes { (buffer) throws(SyntaxError) in
+            var scanner = ByteScanner(buffer, building: false)
+            _ = try NameAddress.parse(&scanner, lenientDisplayName: true)
+            scanner.skipWhitespace()
+            guard scanner.isAtEnd else {
+                throw SyntaxError("unexpected '\(URIParser.printable(scanner.peek()!))' after the address")
+            }
+        }
+    }
+
+    /// Checks the syntax of a comma-separated list without building it.
+    static func validateList(_ value: String) throws(SyntaxError) {
+        _ = try parseList(value, building: false)
+    }
+
     /// Parses a comma-separated list (Contact, Route, Record-Route, Path, P-Asserted-Identity).
     public static func parseList(_ value: String) throws(SyntaxError) -> [NameAddress] {
+        try parseList(value, building: true)
+    }
+
+    static func parseList(_ value: String, building: Bool) throws(SyntaxError) -> [NameAddress] {
         try value.withUTF8Bytes { (buffer) throws(SyntaxError) -> [NameAddress] in
-            var scanner = ByteScanner(buffer)
+            var scanner = ByteScanner(buffer, building: building)
             var result: [NameAddress] = []
             scanner.skipWhitespace()
             guard !scanner.isAtEnd else { throw SyntaxError("empty address list") }
             repeat {
-                result.append(try parse(&scanner, lenientDisplayName: false))
+                let address = try parse(&scanner, lenientDisplayName: false)
+                if building { result.append(address) }
             } while try scanner.readListSeparator(what: "address list")
             return result
         }
@@ -73,7 +95,7 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
             }
             nameAddrForm = true
         } else if let angle = findAngle(scanner, lenient: lenientDisplayName) {
-            let text = scanner.string(start..<angle).trimmingWhitespace()
+            let text = scanner.building ? scanner.string(start..<angle).trimmingWhitespace() : ""
             displayName = text.isEmpty ? nil : text
             scanner.index = angle + 1
             nameAddrForm = true
@@ -90,7 +112,7 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
             guard scanner.peek() == .greaterThan else { throw SyntaxError("'<' without a closing '>'") }
             var uriEnd = scanner.index
             while uriEnd > uriStart, CharacterClass.isWhitespace(scanner.bytes[uriEnd - 1]) { uriEnd -= 1 }
-            uri = try URIParser.parse(scanner.bytes, uriStart..<uriEnd, allowHeaders: true)
+            uri = try URIParser.parse(scanner.bytes, uriStart..<uriEnd, allowHeaders: true, building: scanner.building)
             scanner.index += 1
         } else {
             // addr-spec: the URI ends at ";" "," or whitespace, so it cannot hold those or "?" (§20).
@@ -101,7 +123,7 @@ public struct NameAddress: Sendable, Hashable, CustomStringConvertible {
                 scanner.index += 1
             }
             guard scanner.index > uriStart else { throw SyntaxError("missing URI in address") }
-            uri = try URIParser.parse(scanner.bytes, uriStart..<scanner.index, allowHeaders: false)
+            uri = try URIParser.parse(scanner.bytes, uriStart..<scanner.index, allowHeaders: false, building: scanner.building)
         }
         try scanner.readHeaderParameters(into: &parameters)
         return NameAddress(displayName: displayName, uri: uri, parameters: parameters)

@@ -57,13 +57,23 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses every via-parm of one Via header field value.
     public static func parseList(_ value: String) throws(SyntaxError) -> [Via] {
+        try parseList(value, building: true)
+    }
+
+    /// Checks the syntax of a Via field value without building it.
+    static func validateList(_ value: String) throws(SyntaxError) {
+        _ = try parseList(value, building: false)
+    }
+
+    static func parseList(_ value: String, building: Bool) throws(SyntaxError) -> [Via] {
         try value.withUTF8Bytes { (buffer) throws(SyntaxError) -> [Via] in
-            var scanner = ByteScanner(buffer)
+            var scanner = ByteScanner(buffer, building: building)
             var result: [Via] = []
             scanner.skipWhitespace()
             guard !scanner.isAtEnd else { throw SyntaxError("Via header is empty") }
             repeat {
-                result.append(try parseOne(&scanner))
+                let via = try parseOne(&scanner)
+                if building { result.append(via) }
             } while try scanner.readListSeparator(what: "Via header")
             return result
         }
@@ -105,10 +115,10 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
             let start = scanner.index
             while let b = scanner.peek(), b != .closeBracket { scanner.index += 1 }
             guard scanner.consume(.closeBracket) else { throw SyntaxError("Via has an unterminated IPv6 reference") }
-            host = scanner.string(start..<scanner.index)
+            host = scanner.text(start..<scanner.index)
         } else {
             guard let hostRange = scanner.read(while: viaHostTable) else { throw SyntaxError("Via has no sent-by host") }
-            host = scanner.string(hostRange)
+            host = scanner.text(hostRange)
         }
         var port: Int?
         if scanner.consumeAfterWhitespace(.colon) {
@@ -120,12 +130,9 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
         }
         var parameters = Parameters()
         if readParameters { try scanner.readHeaderParameters(into: &parameters) }
-        if let ttl = parameters["ttl"], parseDecimal(ttl, limit: 255) == nil {
-            throw SyntaxError("Via ttl must be 0 to 255")
-        }
         return Via(
-            protocolName: scanner.string(name), protocolVersion: scanner.string(version),
-            transport: scanner.string(transport).uppercased(), host: host, port: port, parameters: parameters
+            protocolName: scanner.text(name), protocolVersion: scanner.text(version),
+            transport: scanner.building ? scanner.string(transport).uppercased() : "", host: host, port: port, parameters: parameters
         )
     }
 

@@ -11,11 +11,14 @@ struct ByteScanner {
     let bytes: UnsafeBufferPointer<UInt8>
     var index: Int
     let end: Int
+    /// False when only checking syntax: values are not materialised as strings (`text` gives "").
+    var building: Bool
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int = 0, to end: Int? = nil, building: Bool = true) {
         self.bytes = bytes
         self.index = start
         self.end = end ?? bytes.count
+        self.building = building
     }
 
     var isAtEnd: Bool { index >= end }
@@ -66,7 +69,7 @@ struct ByteScanner {
             index += 1
             switch b {
             case .quote:
-                return String(decoding: content, as: UTF8.self)
+                return building ? String(decoding: content, as: UTF8.self) : ""
             case .backslash:
                 guard index < end else { throw SyntaxError("unterminated quoted string") }
                 let escaped = bytes[index]
@@ -74,12 +77,12 @@ struct ByteScanner {
                 guard escaped <= 0x7F, escaped != .cr, escaped != .lf else {
                     throw SyntaxError("invalid quoted-pair in quoted string")
                 }
-                content.append(escaped)
+                if building { content.append(escaped) }
                 index += 1
             case .cr, .lf:
                 throw SyntaxError("line break inside a quoted string")
             default:
-                content.append(b)
+                if building { content.append(b) }
             }
         }
         throw SyntaxError("unterminated quoted string (no closing double quote)")
@@ -91,6 +94,9 @@ struct ByteScanner {
         _ = try readQuotedString()
         return start..<index
     }
+
+    /// A parsed value: the bytes as a string when building, "" when only checking syntax.
+    func text(_ range: Range<Int>) -> String { building ? string(range) : "" }
 
     func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)

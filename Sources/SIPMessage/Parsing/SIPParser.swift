@@ -110,16 +110,17 @@ public struct SIPParser: Sendable {
         }
         let body = Array(buffer[reader.position..<(reader.position + bodyLength)])
 
-        do {
-            try HeaderChecks.check(headers, isRequest: start.isRequest)
+        let cseq: CSeq
+        do throws(SyntaxError) {
+            cseq = try HeaderChecks.check(headers, isRequest: start.isRequest)
         } catch {
             throw fail(error.reason)
         }
 
         if start.isRequest {
             let method = start.method!
-            if let cseq = headers[.cseq], let parsed = try? CSeq(cseq), parsed.method != method {
-                throw fail("CSeq method \(parsed.method) does not match the request method \(method)")
+            if cseq.method != method {
+                throw fail("CSeq method \(cseq.method) does not match the request method \(method)")
             }
             let uri: URI
             do {

@@ -56,7 +56,7 @@ public struct Parameters: Sendable, Hashable, Sequence {
     public mutating func setFlag(_ name: String) { set(name, raw: nil) }
 
     public mutating func remove(_ name: String) {
-        elements.removeAll { $0.name.lowercased() == name.lowercased() }
+        elements.removeAll { Parameters.namesMatch($0.name, name) }
     }
 
     mutating func append(name: String, raw: String?) {
@@ -64,7 +64,12 @@ public struct Parameters: Sendable, Hashable, Sequence {
     }
 
     func index(of name: String) -> Int? {
-        elements.firstIndex { $0.name.count == name.count && $0.name.lowercased() == name.lowercased() }
+        elements.firstIndex { Parameters.namesMatch($0.name, name) }
+    }
+
+    /// ASCII case-insensitive comparison without allocating.
+    static func namesMatch(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { CharacterClass.lowercase($0) == CharacterClass.lowercase($1) }
     }
 
     /// `;name=value;flag` as it goes on the wire.

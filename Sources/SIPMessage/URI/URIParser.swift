@@ -2,9 +2,9 @@
 
 enum URIParser {
     static func parse(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, allowHeaders: Bool
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, allowHeaders: Bool, building: Bool = true
     ) throws(SyntaxError) -> URI {
-        var scanner = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound)
+        var scanner = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound, building: building)
         guard let schemeRange = scanner.read(while: CharacterClass.scheme),
               CharacterClass.isAlphanumeric(bytes[schemeRange.lowerBound]),
               !CharacterClass.isDigit(bytes[schemeRange.lowerBound]),
@@ -16,22 +16,22 @@ enum URIParser {
         let rest = scanner.index..<range.upperBound
         switch scheme {
         case "sip", "sips":
-            return .sip(try parseSIP(bytes, rest, secure: scheme == "sips", allowHeaders: allowHeaders))
+            return .sip(try parseSIP(bytes, rest, secure: scheme == "sips", allowHeaders: allowHeaders, building: building))
         case "tel":
-            return .tel(try parseTel(bytes, rest))
+            return .tel(try parseTel(bytes, rest, building: building))
         default:
             guard !rest.isEmpty else { throw SyntaxError("URI '\(scheme):' has nothing after the scheme") }
             for i in rest where bytes[i] <= 0x20 || bytes[i] >= 0x7F || bytes[i] == .lessThan || bytes[i] == .greaterThan || bytes[i] == .quote {
                 throw SyntaxError("URI contains an invalid character (0x\(String(bytes[i], radix: 16)))")
             }
-            return .other(scheme: scanner.string(schemeRange), opaque: scanner.string(rest))
+            return .other(scheme: scanner.text(schemeRange), opaque: scanner.text(rest))
         }
     }
 
     static func parseSIP(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, secure: Bool, allowHeaders: Bool
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, secure: Bool, allowHeaders: Bool, building: Bool = true
     ) throws(SyntaxError) -> SIPURI {
-        let text = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound)
+        let text = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound, building: building)
         var hostStart = range.lowerBound
         var user: String?
         var password: String?
@@ -47,11 +47,11 @@ enum URIParser {
             }
             let userEnd = colon ?? at
             guard userEnd > range.lowerBound else { throw SyntaxError("SIP URI has an empty user part before '@'") }
-            user = text.string(range.lowerBound..<userEnd)
-            if let colon { password = text.string((colon + 1)..<at) }
+            user = text.text(range.lowerBound..<userEnd)
+            if let colon { password = text.text((colon + 1)..<at) }
             hostStart = at + 1
         }
-        var scanner = ByteScanner(bytes, from: hostStart, to: range.upperBound)
+        var scanner = ByteScanner(bytes, from: hostStart, to: range.upperBound, building: building)
         let host: String
         if scanner.peek() == .openBracket {
             let start = scanner.index
@@ -63,12 +63,12 @@ enum URIParser {
                 scanner.index += 1
             }
             guard scanner.consume(.closeBracket) else { throw SyntaxError("unterminated IPv6 reference in a SIP URI") }
-            host = scanner.string(start..<scanner.index)
+            host = scanner.text(start..<scanner.index)
         } else {
             guard let hostRange = scanner.read(while: hostnameTable) else {
                 throw SyntaxError("SIP URI has no host")
             }
-            host = scanner.string(hostRange)
+            host = scanner.text(hostRange)
         }
         var port: Int?
         if scanner.consume(.colon) {
@@ -81,13 +81,13 @@ enum URIParser {
         while scanner.consume(.semicolon) {
             let name = try readEscaped(&scanner, CharacterClass.uriParam, what: "URI parameter name")
             guard !name.isEmpty else { throw SyntaxError("empty URI parameter in a SIP URI") }
-            var value: String?
+            var value: Range<Int>?
             if scanner.consume(.equals) {
                 let v = try readEscaped(&scanner, CharacterClass.uriParam, what: "URI parameter value")
-                guard !v.isEmpty else { throw SyntaxError("URI parameter '\(name)' has '=' but no value") }
+                guard !v.isEmpty else { throw SyntaxError("URI parameter '\(scanner.string(name))' has '=' but no value") }
                 value = v
             }
-            parameters.append(name: name, raw: value)
+            if building { parameters.append(name: scanner.string(name), raw: value.map { scanner.string($0) }) }
         }
         var headerPairs: [SIPURI.HeaderPair] = []
         if scanner.consume(.question) {
@@ -96,7 +96,7 @@ enum URIParser {
                 let name = try readEscaped(&scanner, CharacterClass.uriHeader, what: "URI header name")
                 guard !name.isEmpty, scanner.consume(.equals) else { throw SyntaxError("malformed URI header (expected name=value)") }
                 let value = try readEscaped(&scanner, CharacterClass.uriHeader, what: "URI header value")
-                headerPairs.append(.init(name: name, value: value))
+                if building { headerPairs.append(.init(name: scanner.string(name), value: scanner.string(value))) }
             } while scanner.consume(.ampersand)
         }
         guard scanner.isAtEnd else {
@@ -107,25 +107,25 @@ enum URIParser {
         return uri
     }
 
-    static func parseTel(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws(SyntaxError) -> TelURI {
-        var scanner = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound)
+    static func parseTel(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, building: Bool = true) throws(SyntaxError) -> TelURI {
+        var scanner = ByteScanner(bytes, from: range.lowerBound, to: range.upperBound, building: building)
         guard let numberRange = scanner.read(while: telNumberTable) else { throw SyntaxError("tel URI has no number") }
         var parameters = Parameters()
         while scanner.consume(.semicolon) {
             let name = try readEscaped(&scanner, CharacterClass.uriParam, what: "tel URI parameter name")
             guard !name.isEmpty else { throw SyntaxError("empty tel URI parameter") }
-            var value: String?
+            var value: Range<Int>?
             if scanner.consume(.equals) { value = try readEscaped(&scanner, CharacterClass.uriParam, what: "tel URI parameter value") }
-            parameters.append(name: name, raw: value)
+            if building { parameters.append(name: scanner.string(name), raw: value.map { scanner.string($0) }) }
         }
         guard scanner.isAtEnd else { throw SyntaxError("unexpected character in tel URI") }
-        return TelURI(number: scanner.string(numberRange), parameters: parameters)
+        return TelURI(number: scanner.text(numberRange), parameters: parameters)
     }
 
-    /// Reads bytes of `table` or %XX escapes; returns them as written.
+    /// Reads bytes of `table` or %XX escapes; returns the range read (possibly empty).
     private static func readEscaped(
         _ scanner: inout ByteScanner, _ table: [Bool], what: String
-    ) throws(SyntaxError) -> String {
+    ) throws(SyntaxError) -> Range<Int> {
         let start = scanner.index
         while let b = scanner.peek() {
             if b == .percent {
@@ -137,7 +137,7 @@ enum URIParser {
                 break
             }
         }
-        return scanner.string(start..<scanner.index)
+        return start..<scanner.index
     }
 
     private static func checkEscape(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) throws(SyntaxError) {
