@@ -173,8 +173,9 @@ public final class SIPTransport: Sendable {
            existing.isActive {
             return existing
         }
+        let channel: any Channel
         do {
-            return try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(configuration.connectTimeout)
                 .channelInitializer { [self] channel in
@@ -184,6 +185,12 @@ public final class SIPTransport: Sendable {
         } catch {
             throw SIPTransportError.connectionFailed(target, "\(error)")
         }
+        // The remote address is known only once connected: index the connection by it for reuse.
+        let id = ConnectionID(value: ObjectIdentifier(channel))
+        state.withLockedValue { state in
+            if state.connections[id] != nil { state.connectionByAddress[address] = id }
+        }
+        return channel
     }
 
     private func installStreamHandler(on channel: any Channel) throws {
