@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SIPAuth", targets: ["SIPAuth"]),
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIP", targets: ["SIP"]),
+        .library(name: "SDP", targets: ["SDP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -46,9 +47,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Session descriptions (RFC 8866) and offer/answer (RFC 3264). No I/O.
+        .target(name: "SDP"),
         // Micro-benchmarks (scripts/bench runs them in release mode).
         .executableTarget(name: "holdfast-bench", dependencies: ["SIPMessage"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
         .testTarget(
