@@ -1,0 +1,460 @@
+// The transaction runtime: drives the SIPCore transaction state machines with a transport and a
+// clock, and hands requests and responses to the transaction user (RFC 3261 §17, §8, §9).
+
+import Logging
+import NIOCore
+import SIPCore
+import SIPMessage
+
+/// A request the stack received, as the transaction user sees it.
+public struct IncomingRequest: Sendable {
+    public var request: SIPRequest
+    /// Where it came from and how, for responses (§18.2.2) and for registrar Contact/flow records.
+    public var origin: IncomingMessage
+    /// For a CANCEL: the INVITE it cancelled (the stack already answered 200 and 487).
+    public var cancelledInvite: SIPRequest?
+    let key: TransactionKey?
+}
+
+public enum SIPStackError: Error, Sendable, CustomStringConvertible {
+    case timeout(SIPMethod)
+    case transport(String)
+    case noTransaction
+
+    public var description: String {
+        switch self {
+        case .timeout(let method): return "no final response to \(method) (transaction timed out)"
+        case .transport(let why): return "transport error: \(why)"
+        case .noTransaction: return "no server transaction for this request (already answered or timed out)"
+        }
+    }
+}
+
+public actor SIPStack {
+    public struct Configuration: Sendable {
+        public var timers = TransactionTimers()
+        /// The host put in Via sent-by and Contact (defaults to the listening address).
+        public var advertisedHost: String?
+        public var userAgent = "Holdfast"
+        public init() {}
+    }
+
+    public nonisolated let transport: SIPTransport
+    /// New requests for the transaction user: every request that starts a server transaction,
+    /// CANCELs (already answered), and ACKs for 2xx responses (which belong to dialogs).
+    public nonisolated let requests: AsyncStream<IncomingRequest>
+    /// 2xx responses to INVITEs whose client transaction is gone: the dialog must ACK them again.
+    public nonisolated let strayResponses: AsyncStream<SIPResponse>
+
+    let configuration: Configuration
+    let clock: any Clock<Duration>
+    let logger: Logger
+    private let requestContinuation: AsyncStream<IncomingRequest>.Continuation
+    private let strayContinuation: AsyncStream<SIPResponse>.Continuation
+    private var clients: [TransactionKey: ClientEntry] = [:]
+    private var servers: [TransactionKey: ServerEntry] = [:]
+    private var timers: [TimerKey: Task<Void, Never>] = [:]
+    private var runTask: Task<Void, Never>?
+    private var sendChains: [String: Task<Void, Never>] = [:]
+
+    struct TimerKey: Hashable { var transaction: TransactionKey; var timer: TransactionTimer; var client: Bool }
+
+    struct ClientEntry {
+        enum Machine { case invite(InviteClientTransaction), nonInvite(NonInviteClientTransaction) }
+        var machine: Machine
+        var target: SIPTarget
+        var continuation: AsyncThrowingStream<SIPResponse, any Error>.Continuation
+    }
+
+    struct ServerEntry {
+        enum Machine { case invite(InviteServerTransaction), nonInvite(NonInviteServerTransaction) }
+        var machine: Machine
+        var origin: IncomingMessage
+    }
+
+    public init(transport: SIPTransport, configuration: Configuration = Configuration(), clock: any Clock<Duration> = ContinuousClock()) {
+        self.transport = transport
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = Logger(label: "holdfast.sip.stack")
+        (requests, requestContinuation) = AsyncStream.makeStream(of: IncomingRequest.self)
+        (strayResponses, strayContinuation) = AsyncStream.makeStream(of: SIPResponse.self)
+    }
+
+    /// Starts consuming the transport's messages.
+    public func start() {
+        guard runTask == nil else { return }
+        let incoming = transport.incoming
+        runTask = Task { [weak self] in
+            for await message in incoming {
+                guard let self else { return }
+                await self.handle(message)
+            }
+        }
+    }
+
+    public func shutdown() async {
+        runTask?.cancel()
+        for task in timers.values { task.cancel() }
+        timers = [:]
+        for entry in clients.values { entry.continuation.finish(throwing: CancellationError()) }
+        clients = [:]
+        servers = [:]
+        requestContinuation.finish()
+        strayContinuation.finish()
+        await transport.shutdown()
+    }
+
+    // MARK: - Local identity
+
+    /// The sent-by / Contact host and port for a transport.
+    public func localHostPort(_ kind: SIPTransportKind) -> (host: String, port: Int)? {
+        guard let address = transport.localAddress(kind) else { return nil }
+        return (configuration.advertisedHost ?? address.ipAddress ?? "127.0.0.1", address.port ?? 5060)
+    }
+
+    /// A fresh top Via for a request sent over `kind`.
+    public func makeVia(_ kind: SIPTransportKind) -> Via {
+        let local = localHostPort(kind) ?? ("127.0.0.1", 5060)
+        return Via(transport: kind.rawValue, host: local.host, port: local.port, branch: BranchGenerator.make())
+    }
+
+    // MARK: - Client transactions
+
+    /// Sends a request in a new client transaction and streams its responses: provisional ones,
+    /// then the final one (and, for INVITE, retransmitted 2xx until Timer M). The request gets a
+    /// new top Via unless it already has one whose branch is unused.
+    public func send(_ request: SIPRequest, to target: SIPTarget) -> AsyncThrowingStream<SIPResponse, any Error> {
+        var request = request
+        if request.topVia == nil || request.topVia?.branch == nil {
+            request.headers.prepend(.via, makeVia(target.kind).description)
+        }
+        if request.headers[.maxForwards] == nil { request.headers.add(.maxForwards, "70") }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: SIPResponse.self)
+        guard let branch = request.topVia?.branch else {
+            continuation.finish(throwing: SIPStackError.transport("request has no Via branch"))
+            return stream
+        }
+        let key = TransactionKey.client(branch: branch, method: request.method)
+        let reliable = target.kind.isReliable
+        var entry: ClientEntry
+        var actions: [TransactionAction]
+        if request.method == .invite {
+            var machine = InviteClientTransaction(invite: request, reliable: reliable, timers: configuration.timers)
+            actions = machine.start()
+            entry = ClientEntry(machine: .invite(machine), target: target, continuation: continuation)
+        } else {
+            var machine = NonInviteClientTransaction(request: request, reliable: reliable, timers: configuration.timers)
+            actions = machine.start()
+            entry = ClientEntry(machine: .nonInvite(machine), target: target, continuation: continuation)
+        }
+        _ = entry
+        clients[key] = entry
+        perform(actions, client: key)
+        return stream
+    }
+
+    /// Sends a request outside any transaction: the ACK for a 2xx (§13.2.2.4), or a stateless forward.
+    public func sendStateless(_ request: SIPRequest, to target: SIPTarget) async throws {
+        var request = request
+        if request.topVia == nil { request.headers.prepend(.via, makeVia(target.kind).description) }
+        try await transport.send(.request(request), to: target)
+    }
+
+    /// Sends a CANCEL for an INVITE sent earlier (§9.1), in its own transaction.
+    public func cancel(_ invite: SIPRequest, to target: SIPTarget) -> AsyncThrowingStream<SIPResponse, any Error> {
+        send(invite.makeCancel(), to: target)
+    }
+
+    // MARK: - Server transactions
+
+    /// Answers a request received from `requests`. For an INVITE, a 2xx leaves retransmission of
+    /// that 2xx to the caller (the dialog), per RFC 6026.
+    public func respond(_ response: SIPResponse, to incoming: IncomingRequest) async throws {
+        guard let key = incoming.key, var entry = servers[key] else {
+            // No transaction (an ACK, or a 2xx retransmitted by the dialog): send directly.
+            try await transport.sendResponse(response, replyingTo: incoming.origin)
+            return
+        }
+        let actions: [TransactionAction]
+        switch entry.machine {
+        case .invite(var machine):
+            actions = machine.respond(response)
+            entry.machine = .invite(machine)
+        case .nonInvite(var machine):
+            actions = machine.respond(response)
+            entry.machine = .nonInvite(machine)
+        }
+        servers[key] = entry
+        perform(actions, server: key)
+    }
+
+    /// Sends a response without a transaction (a retransmitted 2xx for an INVITE, §13.3.1.4).
+    public func retransmit(_ response: SIPResponse, to incoming: IncomingRequest) async throws {
+        try await transport.sendResponse(response, replyingTo: incoming.origin)
+    }
+
+    // MARK: - Incoming messages
+
+    private func handle(_ incoming: IncomingMessage) {
+        switch incoming.message {
+        case .response(let response):
+            handleResponse(response)
+        case .request(let request):
+            handleRequest(request, incoming)
+        }
+    }
+
+    private func handleResponse(_ response: SIPResponse) {
+        guard let key = TransactionKey.client(for: response), var entry = clients[key] else {
+            if response.isSuccess, response.cseq?.method == .invite { strayContinuation.yield(response) }
+            return
+        }
+        let actions: [TransactionAction]
+        switch entry.machine {
+        case .invite(var machine):
+            actions = machine.receive(response)
+            entry.machine = .invite(machine)
+        case .nonInvite(var machine):
+            actions = machine.receive(response)
+            entry.machine = .nonInvite(machine)
+        }
+        clients[key] = entry
+        perform(actions, client: key)
+    }
+
+    private func handleRequest(_ request: SIPRequest, _ origin: IncomingMessage) {
+        guard let key = TransactionKey.server(for: request) else { return }
+        if var entry = servers[key] {
+            // A retransmission, or the ACK for a non-2xx final response.
+            var acceptedACK = false
+            let actions: [TransactionAction]
+            switch entry.machine {
+            case .invite(var machine):
+                acceptedACK = request.method == .ack && machine.state == .accepted
+                actions = machine.receive(request)
+                entry.machine = .invite(machine)
+            case .nonInvite(var machine):
+                actions = machine.receive(request)
+                entry.machine = .nonInvite(machine)
+            }
+            servers[key] = entry
+            perform(actions, server: key)
+            if acceptedACK { requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil)) }
+            return
+        }
+        switch request.method {
+        case .ack:
+            // The ACK for a 2xx: end to end, no transaction (§17.2.3); the dialog takes it.
+            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil))
+        case .cancel:
+            handleCancel(request, origin, key: key)
+        case .invite:
+            var machine = InviteServerTransaction(invite: request, reliable: origin.kind.isReliable, timers: configuration.timers)
+            let actions = machine.start()
+            servers[key] = ServerEntry(machine: .invite(machine), origin: origin)
+            perform(actions, server: key)
+            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: key))
+        default:
+            let machine = NonInviteServerTransaction(request: request, reliable: origin.kind.isReliable, timers: configuration.timers)
+            servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
+            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: key))
+        }
+    }
+
+    /// §9.2: answer the CANCEL itself (200, or 481 when nothing matches) and, if the INVITE is
+    /// still unanswered, end it with 487.
+    private func handleCancel(_ cancel: SIPRequest, _ origin: IncomingMessage, key: TransactionKey) {
+        var machine = NonInviteServerTransaction(request: cancel, reliable: origin.kind.isReliable, timers: configuration.timers)
+        guard let inviteKey = TransactionKey.server(for: cancel, asMethod: .invite),
+              case .invite(let invite)? = servers[inviteKey]?.machine else {
+            let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 481, toTag: BranchGenerator.make()))
+            servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
+            perform(actions, server: key)
+            return
+        }
+        let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 200, toTag: BranchGenerator.make()))
+        servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
+        perform(actions, server: key)
+        if invite.state == .proceeding {
+            let terminated = SIPResponse(replyingTo: invite.invite, statusCode: 487, toTag: BranchGenerator.make())
+            var inviteEntry = servers[inviteKey]!
+            var inviteMachine = invite
+            let inviteActions = inviteMachine.respond(terminated)
+            inviteEntry.machine = .invite(inviteMachine)
+            servers[inviteKey] = inviteEntry
+            perform(inviteActions, server: inviteKey)
+            requestContinuation.yield(IncomingRequest(request: cancel, origin: origin, cancelledInvite: invite.invite, key: nil))
+        }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [TransactionAction], client key: TransactionKey) {
+        for action in actions {
+            guard let entry = clients[key] else { return }
+            switch action {
+            case .send(let message):
+                let target = entry.target
+                enqueueSend(destination: target.description) { [transport] in
+                    try await transport.send(message, to: target)
+                } onFailure: { stack, error in
+                    stack.clientTransportFailed(key, error)
+                }
+            case .passToTU(let response):
+                entry.continuation.yield(response)
+            case .startTimer(let timer, let duration):
+                startTimer(TimerKey(transaction: key, timer: timer, client: true), duration)
+            case .cancelTimer(let timer):
+                timers.removeValue(forKey: TimerKey(transaction: key, timer: timer, client: true))?.cancel()
+            case .timeout:
+                entry.continuation.finish(throwing: SIPStackError.timeout(requestMethod(entry)))
+            case .transportError:
+                entry.continuation.finish(throwing: SIPStackError.transport("could not send to \(entry.target)"))
+            case .terminated:
+                entry.continuation.finish()
+                clients[key] = nil
+                cancelTimers(of: key, client: true)
+            }
+        }
+    }
+
+    private func perform(_ actions: [TransactionAction], server key: TransactionKey) {
+        for action in actions {
+            guard let entry = servers[key] else { return }
+            switch action {
+            case .send(.response(let response)):
+                let origin = entry.origin
+                enqueueSend(destination: "\(origin.kind)|\(origin.source)") { [transport] in
+                    try await transport.sendResponse(response, replyingTo: origin)
+                } onFailure: { stack, _ in
+                    stack.serverTransportFailed(key)
+                }
+            case .send(.request):
+                break
+            case .passToTU:
+                break
+            case .startTimer(let timer, let duration):
+                startTimer(TimerKey(transaction: key, timer: timer, client: false), duration)
+            case .cancelTimer(let timer):
+                timers.removeValue(forKey: TimerKey(transaction: key, timer: timer, client: false))?.cancel()
+            case .timeout:
+                logger.debug("server transaction timed out waiting for ACK", metadata: ["transaction": "\(key)"])
+            case .transportError:
+                logger.debug("server transaction could not send", metadata: ["transaction": "\(key)"])
+            case .terminated:
+                servers[key] = nil
+                cancelTimers(of: key, client: false)
+            }
+        }
+    }
+
+    /// Sends keep their order per destination (a 200 must not overtake the 180 before it),
+    /// without one slow destination holding up the others.
+    private func enqueueSend(
+        destination: String, _ send: @escaping @Sendable () async throws -> Void,
+        onFailure: @escaping @Sendable (isolated SIPStack, any Error) -> Void
+    ) {
+        let previous = sendChains[destination]
+        let task = Task {
+            await previous?.value
+            do {
+                try await send()
+            } catch {
+                onFailure(self, error)
+            }
+        }
+        sendChains[destination] = task
+        Task {
+            await task.value
+            if sendChains[destination] == task { sendChains[destination] = nil }
+        }
+    }
+
+    private func requestMethod(_ entry: ClientEntry) -> SIPMethod {
+        switch entry.machine {
+        case .invite: return .invite
+        case .nonInvite(let machine): return machine.request.method
+        }
+    }
+
+    private func startTimer(_ key: TimerKey, _ duration: Duration) {
+        timers[key]?.cancel()
+        let clock = self.clock
+        timers[key] = Task { [weak self] in
+            do { try await clock.sleep(for: duration) } catch { return }
+            await self?.timerFired(key)
+        }
+    }
+
+    private func cancelTimers(of transaction: TransactionKey, client: Bool) {
+        for key in timers.keys where key.transaction == transaction && key.client == client {
+            timers.removeValue(forKey: key)?.cancel()
+        }
+    }
+
+    private func timerFired(_ key: TimerKey) {
+        timers[key] = nil
+        if key.client {
+            guard var entry = clients[key.transaction] else { return }
+            let actions: [TransactionAction]
+            switch entry.machine {
+            case .invite(var machine):
+                actions = machine.timerFired(key.timer)
+                entry.machine = .invite(machine)
+            case .nonInvite(var machine):
+                actions = machine.timerFired(key.timer)
+                entry.machine = .nonInvite(machine)
+            }
+            clients[key.transaction] = entry
+            perform(actions, client: key.transaction)
+        } else {
+            guard var entry = servers[key.transaction] else { return }
+            let actions: [TransactionAction]
+            switch entry.machine {
+            case .invite(var machine):
+                actions = machine.timerFired(key.timer)
+                entry.machine = .invite(machine)
+            case .nonInvite(var machine):
+                actions = machine.timerFired(key.timer)
+                entry.machine = .nonInvite(machine)
+            }
+            servers[key.transaction] = entry
+            perform(actions, server: key.transaction)
+        }
+    }
+
+    private func clientTransportFailed(_ key: TransactionKey, _ error: any Error) {
+        guard var entry = clients[key] else { return }
+        let actions: [TransactionAction]
+        switch entry.machine {
+        case .invite(var machine):
+            actions = machine.transportFailed()
+            entry.machine = .invite(machine)
+        case .nonInvite(var machine):
+            actions = machine.transportFailed()
+            entry.machine = .nonInvite(machine)
+        }
+        clients[key] = entry
+        logger.info("transport error", metadata: ["transaction": "\(key)", "error": "\(error)"])
+        perform(actions, client: key)
+    }
+
+    private func serverTransportFailed(_ key: TransactionKey) {
+        guard var entry = servers[key] else { return }
+        let actions: [TransactionAction]
+        switch entry.machine {
+        case .invite(var machine):
+            actions = machine.transportFailed()
+            entry.machine = .invite(machine)
+        case .nonInvite(var machine):
+            actions = machine.transportFailed()
+            entry.machine = .nonInvite(machine)
+        }
+        servers[key] = entry
+        perform(actions, server: key)
+    }
+
+    /// How many transactions are alive (for tests and metrics).
+    public var transactionCount: (client: Int, server: Int) { (clients.count, servers.count) }
+}
