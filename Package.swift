@@ -58,11 +58,12 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["sipp"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,135 @@
+// Running third-party programs (SIPp, later baresip and Kamailio) from tests, with bounded waits.
+
+import Foundation
+
+struct ProcessFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A program started by a test; its output goes to files so nothing blocks on a full pipe.
+final class ExternalProcess: @unchecked Sendable {
+    // @unchecked: `process` is configured before launch and only read afterwards; the exit
+    // status arrives through the continuation set up before launch.
+    let name: String
+    let process = Process()
+    let outputURL: URL
+    let exit: Task<Int32, Never>
+
+    init(_ executable: String, _ arguments: [String], name: String? = nil, workingDirectory: URL? = nil) throws {
+        guard let path = ExternalProcess.find(executable) else {
+            throw ProcessFailure(description: "\(executable) is not installed (for SIPp: apt-get install sip-tester)")
+        }
+        self.name = name ?? executable
+        let directory = workingDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        outputURL = directory.appendingPathComponent("\(self.name).log")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        process.terminationHandler = { process in
+            continuation.yield(process.terminationStatus)
+            continuation.finish()
+        }
+        exit = Task {
+            for await status in stream { return status }
+            return -1
+        }
+        try process.run()
+    }
+
+    var workingDirectory: URL { outputURL.deletingLastPathComponent() }
+
+    /// Waits for the program to exit; kills it and fails after `seconds`.
+    @discardableResult
+    func waitForExit(within seconds: Double) async throws -> Int32 {
+        let exit = self.exit
+        do {
+            return try await withTimeout(seconds, "\(name) to exit") { await exit.value }
+        } catch {
+            terminate()
+            throw ProcessFailure(description: "\(name) did not finish within \(seconds) s; output:\n\(outputTail())")
+        }
+    }
+
+    func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, SIGKILL) }
+    }
+
+    func outputTail(_ bytes: Int = 4000) -> String {
+        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+        return String(text.suffix(bytes))
+    }
+
+    static func find(_ executable: String) -> String? {
+        if executable.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let directories: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        for directory in directories {
+            let candidate = "\(directory)/\(executable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// A loopback port that was free a moment ago (for programs that need a fixed port).
+    static func freePort(udp: Bool = true) -> Int {
+        let fd = socket(AF_INET, udp ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// SIPp runs of the scenarios in Tests/SIPTests/sipp.
+enum SIPp {
+    static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("sipp")
+
+    /// Starts SIPp with a scenario against `remote` (nil for a UAS waiting on `localPort`).
+    static func start(
+        _ scenario: String, remote: String?, localPort: Int, transport: String = "u1", service: String = "service",
+        extra: [String] = [], calls: Int = 1
+    ) throws -> ExternalProcess {
+        var arguments = ["-sf", scenarios.appendingPathComponent(scenario).path,
+                         "-i", "127.0.0.1", "-p", String(localPort), "-t", transport,
+                         "-m", String(calls), "-s", service,
+                         "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
+                         "-trace_err", "-trace_msg", "-nostdin", "-bg"]
+        arguments.removeLast()  // run in the foreground so the exit status is SIPp's verdict
+        arguments += extra
+        if let remote { arguments.append(remote) }
+        return try ExternalProcess("sipp", arguments, name: "sipp-\(scenario)")
+    }
+
+    /// Waits for SIPp; fails with its message trace when any call failed.
+    static func expectSuccess(_ process: ExternalProcess, within seconds: Double = 30) async throws {
+        let status = try await process.waitForExit(within: seconds)
+        guard status == 0 else {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: process.workingDirectory.path)) ?? []
+            var traces = ""
+            for file in files where file.hasSuffix("_errors.log") || file.hasSuffix("_messages.log") {
+                traces += "--- \(file)\n" + ((try? String(contentsOfFile: process.workingDirectory.appendingPathComponent(file).path, encoding: .utf8)) ?? "").suffix(6000)
+            }
+            throw ProcessFailure(description: "SIPp \(process.name) exited \(status)\n\(process.outputTail())\n\(traces)")
+        }
+    }
+}
