@@ -50,7 +50,8 @@ public struct RegistrationClient: Sendable {
     private let authenticator: any RegistrationAuthenticator
     private var sequence: UInt32 = 0
     private var expiryInFlight: UInt32 = 0
-    private var answeredNonces: Set<String> = []
+    /// Challenges answered in this REGISTER cycle (a cycle: register, refresh, or un-register).
+    private var challengesAnswered = 0
     private var authorization: (header: HeaderName, value: String)?
     private var failures = 0
 
@@ -61,8 +62,15 @@ public struct RegistrationClient: Sendable {
 
     public mutating func start() -> [Action] {
         state = .registering
-        answeredNonces = []
+        beginCycle()
         return [.send(makeRegister(expires: configuration.requestedExpiry))]
+    }
+
+    /// Each cycle starts without credentials: registrars hand out fresh nonces, and an old
+    /// nonce would only be refused (or taken for a replay).
+    private mutating func beginCycle() {
+        challengesAnswered = 0
+        authorization = nil
     }
 
     /// Timer for refresh or retry fired.
@@ -82,6 +90,7 @@ public struct RegistrationClient: Sendable {
     public mutating func stop() -> [Action] {
         guard state != .idle, state != .unregistered else { return [] }
         state = .unregistering
+        beginCycle()
         return [.send(makeRegister(expires: 0))]
     }
 
@@ -102,18 +111,21 @@ public struct RegistrationClient: Sendable {
         case 401, 407:
             let header: HeaderName = response.statusCode == 401 ? .wwwAuthenticate : .proxyAuthenticate
             let answer: HeaderName = response.statusCode == 401 ? .authorization : .proxyAuthorization
-            // RFC 8760 §2.4: when several challenges come, the authenticator gets them strongest-first.
-            for challenge in response.headers.values(header) {
-                let nonce = Self.nonce(of: challenge) ?? challenge
-                let stale = challenge.lowercased().contains("stale=true")
-                if answeredNonces.contains(nonce), !stale { continue }
-                let uri = configuration.registrar.description
-                guard let value = authenticator.authorization(challenge: challenge, method: .register, uri: uri) else { continue }
-                answeredNonces.insert(nonce)
-                authorization = (answer, value)
-                return [.send(makeRegister(expires: expiryInFlight))]
+            let challenges = response.headers.values(header)
+            let stale = challenges.contains { $0.lowercased().contains("stale=true") }
+            // A challenge to credentials we just sent means they were refused, unless the nonce
+            // merely went stale (RFC 7616 §3.3); three rounds at most.
+            guard challengesAnswered == 0 || (stale && challengesAnswered < 3) else {
+                return fail("registrar rejected the credentials (\(response.statusCode) \(response.reasonPhrase))")
             }
-            return fail("registrar rejected the credentials (\(response.statusCode) \(response.reasonPhrase))")
+            let uri = configuration.registrar.description
+            let authenticator = self.authenticator
+            guard let value = challenges.lazy.compactMap({ authenticator.authorization(challenge: $0, method: .register, uri: uri) }).first else {
+                return fail("cannot answer the registrar's challenge (\(response.statusCode))")
+            }
+            challengesAnswered += 1
+            authorization = (answer, value)
+            return [.send(makeRegister(expires: expiryInFlight))]
         case 423:
             // §10.2.8: Interval Too Brief: retry with the registrar's minimum.
             guard let minimum = response.headers[.minExpires].flatMap({ UInt32(String($0.filter { $0 != " " })) }),
