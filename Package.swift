@@ -43,8 +43,9 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPCore", "SIP",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Session descriptions (RFC 8866) and offer/answer (RFC 3264). No I/O.

@@ -14,6 +14,8 @@ public final class SIPTransport: Sendable {
         /// A partial message not completed within this time closes its connection.
         public var slowSenderTimeout: TimeAmount = .seconds(32)
         public var connectTimeout: TimeAmount = .seconds(5)
+        /// Called for every message sent and received (a SIP trace for logs and tools).
+        public var trace: (@Sendable (SIPTraceEvent) -> Void)?
 
         public init() {}
     }
@@ -43,7 +45,10 @@ public final class SIPTransport: Sendable {
     private var parser: SIPParser { SIPParser(limits: configuration.parserLimits) }
 
     private var deliver: @Sendable (IncomingMessage) -> Void {
-        { [continuation] message in continuation.yield(message) }
+        { [continuation, trace = configuration.trace] message in
+            trace?(SIPTraceEvent(direction: .received, message: message.message, kind: message.kind, peer: "\(message.source.ipAddress ?? "?"):\(message.source.port ?? 0)"))
+            continuation.yield(message)
+        }
     }
 
     /// Starts listening; port 0 picks a free port. Returns the bound address.
@@ -86,6 +91,7 @@ public final class SIPTransport: Sendable {
 
     /// Sends a message to a target, reusing an open connection to that address for TCP.
     public func send(_ message: SIPMessage, to target: SIPTarget) async throws {
+        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
         let address = try resolve(target)
         let bytes = message.serialized()
         switch target.kind {
@@ -102,6 +108,7 @@ public final class SIPTransport: Sendable {
     /// Sends on a specific stream connection (a response, or a request on an RFC 5626 flow).
     /// Throws if that connection has closed.
     public func send(_ message: SIPMessage, on connection: ConnectionID) async throws {
+        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: .tcp, peer: "\(connection)"))
         guard let channel = state.withLockedValue({ $0.connections[connection] }) else {
             throw SIPTransportError.noRouteForResponse("connection \(connection) is closed")
         }

@@ -106,3 +106,23 @@ public enum SIPTransportError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// One message crossing a transport, for tracing.
+public struct SIPTraceEvent: Sendable {
+    public enum Direction: Sendable { case sent, received }
+    public var direction: Direction
+    public var message: SIPMessage
+    public var kind: SIPTransportKind
+    public var peer: String
+
+    /// "→ INVITE sip:2002@127.0.0.1 (udp:127.0.0.1:5060)" style one-liner.
+    public var summary: String {
+        let arrow = direction == .sent ? "→" : "←"
+        let line: String
+        switch message {
+        case .request(let r): line = "\(r.method) \(r.uri)"
+        case .response(let r): line = "\(r.statusCode) \(r.reasonPhrase) (\(r.cseq?.method.rawValue ?? "?"))"
+        }
+        return "\(arrow) \(line)  [\(kind.rawValue) \(peer)]"
+    }
+}
