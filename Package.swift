@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIP", targets: ["SIP"]),
         .library(name: "SDP", targets: ["SDP"]),
+        .library(name: "RTP", targets: ["RTP"]),
+        .library(name: "Audio", targets: ["Audio"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -50,10 +52,16 @@ let package = Package(
         ),
         // Session descriptions (RFC 8866) and offer/answer (RFC 3264). No I/O.
         .target(name: "SDP"),
+        // RTP/RTCP packets, reception statistics, RFC 4733 DTMF, jitter buffer. No I/O.
+        .target(name: "RTP"),
+        // Codecs (G.711), WAV, tone and file sources, sinks, gain, mixer. No network.
+        .target(name: "Audio"),
         // Micro-benchmarks (scripts/bench runs them in release mode).
         .executableTarget(name: "holdfast-bench", dependencies: ["SIPMessage"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "AudioTests", dependencies: ["Audio"]),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
         .testTarget(
