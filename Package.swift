@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SDP", targets: ["SDP"]),
         .library(name: "RTP", targets: ["RTP"]),
         .library(name: "Audio", targets: ["Audio"]),
+        .library(name: "Media", targets: ["Media"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -45,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -56,12 +57,26 @@ let package = Package(
         .target(name: "RTP"),
         // Codecs (G.711), WAV, tone and file sources, sinks, gain, mixer. No network.
         .target(name: "Audio"),
+        // RTP streams on UDP sockets: send clock, symmetric RTP, RTCP, DTMF, play-out.
+        .target(
+            name: "Media",
+            dependencies: [
+                "RTP", "Audio", "SDP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         // Micro-benchmarks (scripts/bench runs them in release mode).
         .executableTarget(name: "holdfast-bench", dependencies: ["SIPMessage"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),
+        .testTarget(
+            name: "MediaTests",
+            dependencies: ["Media", "RTP", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
         .testTarget(

@@ -1,0 +1,262 @@
+// One RTP audio stream on a UDP socket: a drift-free 20 ms send clock, symmetric RTP (RFC 4961),
+// RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume.
+
+import Audio
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTP
+import SDP
+
+/// The counters a stream exposes (the phone shows them; tools print them).
+public struct MediaCounters: Sendable, Equatable, Codable {
+    public var packetsSent = 0
+    public var packetsReceived = 0
+    public var packetsLost = 0
+    public var packetsLate = 0
+    /// Interarrival jitter in milliseconds.
+    public var jitterMs = 0.0
+    /// Packets dropped: bad version or length, wrong payload type, or from an unexpected source.
+    public var packetsDropped = 0
+    public var unexpectedSource = 0
+    public var concealedFrames = 0
+    public var rtcpSent = 0
+    public var rtcpReceived = 0
+    public init() {}
+}
+
+public struct MediaSessionConfiguration: Sendable {
+    public var localAddress: String
+    public var remoteAddress: String
+    public var remotePort: Int
+    public var codec: PayloadFormat
+    public var telephoneEventPayloadType: Int?
+    public var direction: MediaDirection = .sendrecv
+    public var rtcpInterval: Duration = .seconds(5)
+
+    public init(localAddress: String, remoteAddress: String, remotePort: Int, codec: PayloadFormat, telephoneEventPayloadType: Int?) {
+        self.localAddress = localAddress
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.codec = codec
+        self.telephoneEventPayloadType = telephoneEventPayloadType
+    }
+
+    public init(local: String, negotiated: NegotiatedAudio) {
+        self.init(localAddress: local, remoteAddress: negotiated.remoteAddress, remotePort: negotiated.remotePort,
+                  codec: negotiated.codec, telephoneEventPayloadType: negotiated.telephoneEventPayloadType)
+        direction = negotiated.direction
+    }
+}
+
+public actor MediaSession {
+    public nonisolated let localPort: Int
+    /// Digits received as RFC 4733 events (and, through `receivedINFO`, as SIP INFO).
+    public private(set) var digitsReceived = ""
+    public private(set) var counters = MediaCounters()
+    public nonisolated let digits: AsyncStream<Character>
+
+    private let rtpChannel: any Channel
+    private let rtcpChannel: (any Channel)?
+    private var configuration: MediaSessionConfiguration
+    private var remote: SocketAddress
+    private var remoteRTCP: SocketAddress
+    private let codec: any AudioCodec
+    private var source: any AudioSource
+    private var sink: any AudioSink
+    private var sequencer: RTPSequencer
+    private var statistics = ReceptionStatistics()
+    private var jitterBuffer = JitterBuffer()
+    private var dtmfSender = DTMFSender()
+    private var dtmfReceiver = DTMFReceiver()
+    private var eventTimestamp: UInt32 = 0
+    private var muted = false
+    private var volume = 1.0
+    private var clockTask: Task<Void, Never>?
+    private var receiveTask: Task<Void, Never>?
+    private let digitContinuation: AsyncStream<Character>.Continuation
+    private let startInstant = ContinuousClock.now
+    private var ticks = 0
+
+    /// Opens the RTP (and RTCP, port + 1) sockets on a free even port from `ports`.
+    public static func open(
+        group: any EventLoopGroup, configuration: MediaSessionConfiguration, ports: ClosedRange<Int> = 40000...49999,
+        source: any AudioSource, sink: any AudioSink
+    ) async throws -> MediaSession {
+        let (stream, continuation) = AsyncStream.makeStream(of: (AddressedEnvelope<ByteBuffer>, Bool).self, bufferingPolicy: .bufferingNewest(512))
+        let (rtp, rtcp) = try await RTPPortAllocator.bind(group: group, host: configuration.localAddress, ports: ports, continuation: continuation)
+        let session = try MediaSession(rtp: rtp, rtcp: rtcp, configuration: configuration, source: source, sink: sink)
+        await session.startReceiving(stream)
+        return session
+    }
+
+    init(rtp: any Channel, rtcp: (any Channel)?, configuration: MediaSessionConfiguration, source: any AudioSource, sink: any AudioSink) throws {
+        rtpChannel = rtp
+        rtcpChannel = rtcp
+        localPort = rtp.localAddress?.port ?? 0
+        self.configuration = configuration
+        remote = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort)
+        remoteRTCP = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort + 1)
+        switch configuration.codec.name.uppercased() {
+        case "PCMA": codec = PCMA()
+        default: codec = PCMU()
+        }
+        self.source = source
+        self.sink = sink
+        var generator = SystemRandomNumberGenerator()
+        sequencer = RTPSequencer(payloadType: UInt8(configuration.codec.payloadType), using: &generator)
+        (digits, digitContinuation) = AsyncStream.makeStream(of: Character.self)
+    }
+
+    private func startReceiving(_ stream: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>) {
+        receiveTask = Task { [weak self] in
+            for await (envelope, isRTCP) in stream {
+                await self?.received(envelope, isRTCP: isRTCP)
+            }
+        }
+    }
+
+    /// Starts the 20 ms clock: each tick sends one packet (audio or DTMF event) and plays one frame.
+    public func start() {
+        guard clockTask == nil else { return }
+        clockTask = Task { [weak self] in
+            let clock = ContinuousClock()
+            var deadline = clock.now
+            var tick = 0
+            while !Task.isCancelled {
+                // Deadlines are computed from the start, so scheduling delays never accumulate.
+                tick += 1
+                deadline = deadline.advanced(by: .milliseconds(20))
+                do { try await clock.sleep(until: deadline) } catch { return }
+                guard let self else { return }
+                await self.tick(tick)
+            }
+        }
+    }
+
+    public func stop() async {
+        clockTask?.cancel()
+        clockTask = nil
+        if let digit = dtmfReceiver.flush() { record(digit.character) }
+        try? await send(rtcp: [.bye(ssrc: sequencer.ssrc)])
+        receiveTask?.cancel()
+        try? await rtpChannel.close()
+        try? await rtcpChannel?.close()
+        digitContinuation.finish()
+        try? sink.finish()
+    }
+
+    public func setMuted(_ value: Bool) { muted = value }
+    public func setVolume(_ level: Double) { volume = max(0, min(2, level)) }
+    public func sendDigits(_ digits: String) { dtmfSender.enqueue(digits) }
+    public var isSendingDigits: Bool { !dtmfSender.isIdle }
+
+    /// A re-offer that moves the remote address or changes the direction (hold/resume).
+    public func update(remoteAddress: String, remotePort: Int, direction: MediaDirection) throws {
+        remote = try SocketAddress(ipAddress: remoteAddress, port: remotePort)
+        remoteRTCP = try SocketAddress(ipAddress: remoteAddress, port: remotePort + 1)
+        configuration.remoteAddress = remoteAddress
+        configuration.remotePort = remotePort
+        configuration.direction = direction
+    }
+
+    /// A digit that arrived by SIP INFO (application/dtmf-relay).
+    public func receivedINFO(_ relay: DTMFRelay) { record(relay.signal) }
+
+    // MARK: - Clock
+
+    private func tick(_ n: Int) async {
+        ticks = n
+        let frame = source.nextFrame()
+        if configuration.direction.sends {
+            if let eventPT = configuration.telephoneEventPayloadType, let event = dtmfSender.tick() {
+                if event.isNewEvent { eventTimestamp = sequencer.timestamp }
+                let packet = sequencer.nextEvent(payload: event.event.payload, payloadType: UInt8(eventPT), timestamp: eventTimestamp, marker: event.marker)
+                sequencer.advance(samples: 160)
+                await send(packet)
+            } else {
+                let samples = muted ? Gain.mute(frame) : frame
+                await send(sequencer.next(payload: codec.encode(samples), samples: 160))
+            }
+        }
+        // Play-out.
+        let played = jitterBuffer.get()
+        counters.concealedFrames = jitterBuffer.statistics.concealed
+        sink.write(Gain.apply(volume, to: played))
+        if n % Int(configuration.rtcpInterval / .milliseconds(20)) == 0 { await sendReport() }
+    }
+
+    private func send(_ packet: RTPPacket) async {
+        let buffer = rtpChannel.allocator.buffer(bytes: packet.serialized())
+        do {
+            try await rtpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer))
+            counters.packetsSent += 1
+        } catch {
+            // A send error (ICMP port unreachable while the peer is not up yet) is not fatal.
+        }
+    }
+
+    private func send(rtcp packets: [RTCPPacket]) async throws {
+        guard let rtcpChannel else { return }
+        let buffer = rtcpChannel.allocator.buffer(bytes: RTCPPacket.compound(packets))
+        try await rtcpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remoteRTCP, data: buffer))
+        counters.rtcpSent += 1
+    }
+
+    private func sendReport() async {
+        var reports: [ReportBlock] = []
+        if let ssrc = statistics.ssrc {
+            reports.append(ReportBlock(ssrc: ssrc, fractionLost: statistics.takeFractionLost(),
+                                       cumulativeLost: Int32(clamping: statistics.cumulativeLost),
+                                       extendedHighestSequence: statistics.extendedHighestSequence, jitter: statistics.jitter))
+        }
+        let seconds = Date().timeIntervalSince1970 + 2_208_988_800  // NTP epoch
+        let ntp = UInt64(seconds) << 32 | UInt64((seconds - seconds.rounded(.down)) * 4_294_967_296)
+        let report: RTCPPacket = sequencer.packetsSent > 0
+            ? .senderReport(ssrc: sequencer.ssrc, ntp: ntp, rtpTimestamp: sequencer.timestamp, packetCount: sequencer.packetsSent, octetCount: sequencer.octetsSent, reports: reports)
+            : .receiverReport(ssrc: sequencer.ssrc, reports: reports)
+        try? await send(rtcp: [report, .sourceDescription(ssrc: sequencer.ssrc, cname: "holdfast@\(configuration.localAddress)")])
+    }
+
+    // MARK: - Receiving
+
+    private func received(_ envelope: AddressedEnvelope<ByteBuffer>, isRTCP: Bool) {
+        // Symmetric RTP: only the negotiated peer's address and port are accepted.
+        let expected = isRTCP ? remoteRTCP : remote
+        guard envelope.remoteAddress == expected else {
+            counters.unexpectedSource += 1
+            counters.packetsDropped += 1
+            return
+        }
+        let bytes = Array(envelope.data.readableBytesView)
+        if isRTCP {
+            if (try? RTCPPacket.parseCompound(bytes)) != nil { counters.rtcpReceived += 1 } else { counters.packetsDropped += 1 }
+            return
+        }
+        guard let packet = try? RTPPacket(parsing: bytes) else {
+            counters.packetsDropped += 1
+            return
+        }
+        let arrival = Int64((ContinuousClock.now - startInstant) / .microseconds(125))  // 8 kHz units
+        if Int(packet.payloadType) == configuration.telephoneEventPayloadType {
+            statistics.record(packet, arrival: arrival)
+            for digit in dtmfReceiver.receive(packet) { record(digit.character) }
+        } else if Int(packet.payloadType) == configuration.codec.payloadType {
+            guard statistics.record(packet, arrival: arrival) else { return }
+            jitterBuffer.put(sequence: packet.sequenceNumber, frame: codec.decode(packet.payload), jitter: statistics.jitter)
+        } else {
+            counters.packetsDropped += 1
+            return
+        }
+        counters.packetsReceived = Int(statistics.packetsReceived)
+        counters.packetsLost = Int(statistics.cumulativeLost)
+        counters.packetsLate = jitterBuffer.statistics.late
+        counters.jitterMs = Double(statistics.jitter) / 8
+    }
+
+    private func record(_ digit: Character) {
+        digitsReceived.append(digit)
+        digitContinuation.yield(digit)
+    }
+}

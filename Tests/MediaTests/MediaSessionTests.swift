@@ -1,0 +1,93 @@
+// Two media sessions talking RTP over loopback.
+
+import Audio
+import Foundation
+import NIOCore
+import NIOPosix
+import RTP
+import SDP
+import Testing
+@testable import Media
+
+@Suite(.serialized) struct MediaSessionTests {
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    func temporaryWAV() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-media-\(UUID()).wav")
+    }
+
+    func pair(recordA: URL, recordB: URL) async throws -> (MediaSession, MediaSession) {
+        // Open B first on a known range, then A pointing at B, then point B at A.
+        var configuration = MediaSessionConfiguration(localAddress: "127.0.0.1", remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: 101)
+        let b = try await MediaSession.open(group: group, configuration: configuration, source: ToneSource(frequency: 1000), sink: WAVFileSink(url: recordB))
+        configuration.remotePort = b.localPort
+        let a = try await MediaSession.open(group: group, configuration: configuration, source: ToneSource(frequency: 440), sink: WAVFileSink(url: recordA))
+        try await b.update(remoteAddress: "127.0.0.1", remotePort: a.localPort, direction: .sendrecv)
+        return (a, b)
+    }
+
+    @Test func tonesCrossInBothDirectionsAndDigitsArrive() async throws {
+        let recordA = temporaryWAV(), recordB = temporaryWAV()
+        let (a, b) = try await pair(recordA: recordA, recordB: recordB)
+        await a.start()
+        await b.start()
+        await a.sendDigits("159")
+        let digits = b.digits
+        let received = try await withTimeout(10, "three DTMF digits") {
+            var text = ""
+            for await digit in digits {
+                text.append(digit)
+                if text.count == 3 { break }
+            }
+            return text
+        }
+        #expect(received == "159")
+        // Let audio flow a little after the digits, then stop both.
+        let countersBefore = await b.counters
+        try await withTimeout(5, "50 more packets") {
+            while await b.counters.packetsReceived < countersBefore.packetsReceived + 50 { await Task.yield(); try await Task.sleep(for: .milliseconds(20)) }
+        }
+        await a.stop()
+        await b.stop()
+        let heardByA = try WAV.read(recordA), heardByB = try WAV.read(recordB)
+        #expect(AudioAnalysis.dominantFrequency(Array(heardByA.suffix(4000))) == 1000)
+        #expect(AudioAnalysis.dominantFrequency(Array(heardByB.suffix(4000))) == 440)
+        let countersA = await a.counters, countersB = await b.counters
+        #expect(countersA.packetsSent > 50 && countersB.packetsReceived > 50)
+        #expect(countersB.packetsLost == 0)
+        #expect(countersB.unexpectedSource == 0)
+    }
+
+    @Test func packetsFromAnUnexpectedSourceAreDroppedAndCounted() async throws {
+        let (a, b) = try await pair(recordA: temporaryWAV(), recordB: temporaryWAV())
+        let intruder = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let packet = RTPPacket(payloadType: 0, sequenceNumber: 1, timestamp: 1, ssrc: 99, payload: [UInt8](repeating: 0xFF, count: 160))
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: b.localPort)
+        try await intruder.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet.serialized())))
+        // A malformed packet from the right peer is dropped too.
+        try await withTimeout(5, "the intruder's packet to be counted") {
+            while await b.counters.unexpectedSource < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(await b.counters.packetsReceived == 0)
+        try await intruder.close()
+        await a.stop()
+        await b.stop()
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            throw TimedOut(what: what)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
