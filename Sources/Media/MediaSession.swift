@@ -62,7 +62,7 @@ public actor MediaSession {
     private var configuration: MediaSessionConfiguration
     private var remote: SocketAddress
     private var remoteRTCP: SocketAddress
-    private let codec: any AudioCodec
+    private var codec: any AudioCodec
     private var source: any AudioSource
     private var sink: any AudioSink
     private var sequencer: RTPSequencer
@@ -98,10 +98,7 @@ public actor MediaSession {
         self.configuration = configuration
         remote = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort)
         remoteRTCP = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort + 1)
-        switch configuration.codec.name.uppercased() {
-        case "PCMA": codec = PCMA()
-        default: codec = PCMU()
-        }
+        codec = MediaSession.codec(for: configuration.codec)
         self.source = source
         self.sink = sink
         var generator = SystemRandomNumberGenerator()
@@ -160,6 +157,23 @@ public actor MediaSession {
         configuration.remotePort = remotePort
         configuration.direction = direction
     }
+
+    /// Applies a (re)negotiation: the remote address, codec, DTMF payload type and direction.
+    public func update(_ negotiated: NegotiatedAudio) throws {
+        try update(remoteAddress: negotiated.remoteAddress, remotePort: negotiated.remotePort, direction: negotiated.direction)
+        configuration.telephoneEventPayloadType = negotiated.telephoneEventPayloadType
+        if negotiated.codec != configuration.codec {
+            configuration.codec = negotiated.codec
+            codec = MediaSession.codec(for: negotiated.codec)
+            sequencer.payloadType = UInt8(negotiated.codec.payloadType)
+        }
+    }
+
+    static func codec(for format: PayloadFormat) -> any AudioCodec {
+        format.name.uppercased() == "PCMA" ? PCMA() : PCMU()
+    }
+
+    public var codecName: String { configuration.codec.name }
 
     /// A digit that arrived by SIP INFO (application/dtmf-relay).
     public func receivedINFO(_ relay: DTMFRelay) { record(relay.signal) }

@@ -83,7 +83,7 @@ public struct RTPPacket: Sendable, Equatable {
 /// Sequence numbers and timestamps for an outgoing stream (§5.1): random starts, 20 ms steps.
 public struct RTPSequencer: Sendable {
     public let ssrc: UInt32
-    public let payloadType: UInt8
+    public var payloadType: UInt8
     public private(set) var sequenceNumber: UInt16
     public private(set) var timestamp: UInt32
     public private(set) var packetsSent: UInt32 = 0

@@ -15,6 +15,6 @@ struct SIPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sip",
         abstract: "SIP tools for testing any SIP server or phone.",
-        subcommands: [SIPCheck.self]
+        subcommands: [SIPCheck.self, SIPAnswer.self, SIPCall.self]
     )
 }

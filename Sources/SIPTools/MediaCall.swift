@@ -1,0 +1,120 @@
+// Glue between a SIP dialog and its media session: SDP offer/answer, INFO and re-INVITE handling.
+
+import Audio
+import Foundation
+import Media
+import NIOCore
+import RTP
+import SDP
+import SIP
+import SIPCore
+import SIPMessage
+
+/// Where a tool's audio comes from and goes to.
+public struct AudioEnds: Sendable {
+    public var play: URL?
+    public var record: URL?
+    public var tone: Double?
+
+    public init(play: URL? = nil, record: URL? = nil, tone: Double? = nil) {
+        self.play = play
+        self.record = record
+        self.tone = tone
+    }
+
+    /// Opens the source now, so an unsupported WAV is an error before any call starts.
+    public func makeSource() throws -> any AudioSource {
+        if let play { return LoopingSource(samples: try WAV.read(play)) }
+        if let tone { return ToneSource(frequency: tone) }
+        return SilenceSource()
+    }
+
+    public func makeSink() -> any AudioSink {
+        if let record { return WAVFileSink(url: record) }
+        return NullSink()
+    }
+}
+
+enum SDPBody {
+    static func parse(_ body: [UInt8]) throws(NegotiationError) -> SessionDescription {
+        do {
+            return try SessionDescription(parsing: String(decoding: body, as: UTF8.self))
+        } catch {
+            throw NegotiationError.malformed(error.reason)
+        }
+    }
+
+    /// A 488 with a Warning naming the problem (RFC 3261 §20.43, §21.4.26).
+    static func notAcceptable(_ error: NegotiationError, host: String) -> InviteDecision {
+        .reject(status: 488, reason: "Not Acceptable Here", headers: [(.warning, "\(error.warningCode) \(host) \"\(error.description)\"")])
+    }
+}
+
+/// A live call's media and the digits seen on it.
+actor MediaCall {
+    let session: MediaSession
+    let remote: String
+    let started = ContinuousClock.now
+    var local: MediaEndpoint
+    var version: UInt64 = 1
+    let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
+
+    init(session: MediaSession, remote: String, local: MediaEndpoint) {
+        self.session = session
+        self.remote = remote
+        self.local = local
+    }
+
+    /// Answers a re-offer in the dialog (hold, resume, moved address).
+    func answer(reoffer: SessionDescription) async throws(NegotiationError) -> [UInt8] {
+        version += 1
+        let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version)
+        try? await session.update(agreed)
+        return Array(answer.text.utf8)
+    }
+
+    func summary() async -> CallSummary {
+        let counters = await session.counters
+        let elapsed = ContinuousClock.now - started
+        return CallSummary(
+            remote: remote, codec: await session.codecName, packetsSent: counters.packetsSent,
+            packetsReceived: counters.packetsReceived, packetsLost: counters.packetsLost,
+            dtmf: await session.digitsReceived, durationMs: Int(elapsed / .milliseconds(1))
+        )
+    }
+
+    /// Handles INFO (DTMF relay) and re-INVITE inside the call.
+    func handleInDialog(_ request: SIPRequest) async -> SIPResponse {
+        switch request.method {
+        case .info:
+            if request.contentType?.essence == "application/dtmf-relay", let relay = DTMFRelay(body: request.bodyText) {
+                await session.receivedINFO(relay)
+                return SIPResponse(replyingTo: request, statusCode: 200)
+            }
+            return SIPResponse(replyingTo: request, statusCode: 415, reasonPhrase: "Unsupported INFO package")
+        case .invite, .update:
+            guard !request.body.isEmpty else { return SIPResponse(replyingTo: request, statusCode: 200) }
+            do {
+                let body = try await answer(reoffer: try SDPBody.parse(request.body))
+                var ok = SIPResponse(replyingTo: request, statusCode: 200)
+                ok.setBody(body, contentType: .sdp)
+                return ok
+            } catch {
+                var refused = SIPResponse(replyingTo: request, statusCode: 488)
+                refused.headers.add(.warning, "\(error.warningCode) holdfast \"\(error.description)\"")
+                return refused
+            }
+        default:
+            return SIPResponse(replyingTo: request, statusCode: 200)
+        }
+    }
+}
+
+extension NameAddress {
+    /// "Display Name <number>" or the user part, for summaries.
+    var summaryText: String {
+        let user = uri.user ?? uri.description
+        if let displayName, !displayName.isEmpty { return "\(displayName) <\(user)>" }
+        return user
+    }
+}
