@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
