@@ -77,7 +77,10 @@ let package = Package(
             ]
         ),
         // Micro-benchmarks (scripts/bench runs them in release mode).
-        .executableTarget(name: "holdfast-bench", dependencies: ["SIPMessage"]),
+        .executableTarget(
+            name: "holdfast-bench",
+            dependencies: ["SIPMessage", "Media", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

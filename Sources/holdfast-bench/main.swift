@@ -93,6 +93,14 @@ func measure(_ name: String, bytes: [UInt8], seconds: Double = benchSeconds) -> 
 
 let arguments = CommandLine.arguments.dropFirst()
 var jsonPath: String?
+// Positional arguments name suites (parser, media); none means all.
+var suites = Set<String>()
+var skipNext = false
+for argument in arguments {
+    if skipNext { skipNext = false; continue }
+    if argument == "--json" { skipNext = true; continue }
+    suites.insert(argument)
+}
 if let index = arguments.firstIndex(of: "--json"), arguments.index(after: index) < arguments.endIndex {
     jsonPath = arguments[arguments.index(after: index)]
 }
@@ -102,13 +110,14 @@ if ProcessInfo.processInfo.environment["HOLDFAST_BENCH_ONLY"] == "invite" {
     exit(0)
 }
 
-var figures = [
-    measure("parse INVITE with SDP", bytes: Array(Samples.invite.utf8)),
-    measure("parse 200 OK", bytes: Array(Samples.ok.utf8)),
-    measure("parse REGISTER with Authorization", bytes: Array(Samples.register.utf8)),
-]
-let message = try SIPParser().parse(Samples.invite)
-do {
+var figures: [Figure] = []
+if suites.isEmpty || suites.contains("parser") {
+    figures += [
+        measure("parse INVITE with SDP", bytes: Array(Samples.invite.utf8)),
+        measure("parse 200 OK", bytes: Array(Samples.ok.utf8)),
+        measure("parse REGISTER with Authorization", bytes: Array(Samples.register.utf8)),
+    ]
+    let message = try SIPParser().parse(Samples.invite)
     var count = 0
     let clock = ContinuousClock()
     let start = clock.now
@@ -122,12 +131,17 @@ do {
     precondition(sink > 0)
     figures.append(Figure(name: "serialize INVITE with SDP", value: (Double(count) / seconds).rounded(), unit: "messages/s", goal: "-"))
 }
+if suites.isEmpty || suites.contains("media") {
+    figures += MediaBench.mixer()
+    figures += try await MediaBench.streams(100, seconds: max(5, benchSeconds * 5))
+}
 
 print(String(repeating: "-", count: 72))
-print("benchmark".padding(toLength: 40, withPad: " ", startingAt: 0) + "value".padding(toLength: 20, withPad: " ", startingAt: 0) + "goal")
+print("benchmark".padding(toLength: 56, withPad: " ", startingAt: 0) + "value".padding(toLength: 20, withPad: " ", startingAt: 0) + "goal")
 for figure in figures {
-    let value = "\(Int(figure.value)) \(figure.unit)"
-    print(figure.name.padding(toLength: 40, withPad: " ", startingAt: 0) + value.padding(toLength: 20, withPad: " ", startingAt: 0) + figure.goal)
+    let number = figure.value < 10 && figure.value != figure.value.rounded() ? String(format: "%.2f", figure.value) : String(Int(figure.value))
+    let value = "\(number) \(figure.unit)"
+    print(figure.name.padding(toLength: 56, withPad: " ", startingAt: 0) + value.padding(toLength: 24, withPad: " ", startingAt: 0) + figure.goal)
 }
 if let jsonPath {
     let encoder = JSONEncoder()

@@ -3,6 +3,9 @@
 // logged by baresip. Everything on 127.0.0.1.
 
 import Audio
+import NIOPosix
+import SIPMessage
+@testable import SIP
 import Foundation
 import Testing
 
@@ -148,5 +151,31 @@ struct CallJSON: Decodable {
         let call = try ExternalProcess(Self.holdfast, ["sip", "call", "sip:nobody@127.0.0.1:9", "--play", bad.path], name: "sip-call-bad")
         #expect(try await call.waitForExit(within: 30) != 0)
         #expect(call.outputTail().contains("is not a RIFF/WAVE file"))
+    }
+}
+
+@Suite(.serialized) struct NegotiationFailureTests {
+    @Test func offerWithNoCommonCodecGets488WithAWarning() async throws {
+        let port = ExternalProcess.freePort()
+        let answer = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "answer", "--bind", "127.0.0.1:\(port)", "--json"], name: "sip-answer-488")
+        defer { answer.terminate() }
+        let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
+        try await transport.listen(.udp, host: "127.0.0.1", port: 0)
+        let stack = SIPStack(transport: transport)
+        await stack.start()
+        let ua = UserAgent(stack: stack, identity: .init(user: "tester", domain: "127.0.0.1"), delegate: TestUASDelegate())
+        var invite = await ua.makeInitialRequest(.invite, to: try SIPURI("sip:x@127.0.0.1:\(port)"), kind: .udp)
+        let g722Only = "v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n"
+        invite.setBody(Array(g722Only.utf8), contentType: .sdp)
+        // sip answer may still be starting: its socket appears within the INVITE's retransmissions.
+        var final: SIPResponse?
+        for try await response in await stack.send(invite, to: SIPTarget(kind: .udp, host: "127.0.0.1", port: port)) where response.isFinal {
+            final = response
+            break
+        }
+        let response = try #require(final)
+        #expect(response.statusCode == 488)
+        #expect(response.headers[.warning]?.contains("no common codec (offered: G722") == true, "Warning: \(response.headers[.warning] ?? "none")")
+        await stack.shutdown()
     }
 }
