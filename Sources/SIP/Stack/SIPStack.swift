@@ -176,15 +176,7 @@ public actor SIPStack {
             try await transport.sendResponse(response, replyingTo: incoming.origin)
             return
         }
-        let actions: [TransactionAction]
-        switch entry.machine {
-        case .invite(var machine):
-            actions = machine.respond(response)
-            entry.machine = .invite(machine)
-        case .nonInvite(var machine):
-            actions = machine.respond(response)
-            entry.machine = .nonInvite(machine)
-        }
+        let actions = entry.machine.respond(response)
         servers[key] = entry
         perform(actions, server: key)
     }
@@ -210,15 +202,7 @@ public actor SIPStack {
             if response.isSuccess, response.cseq?.method == .invite { strayContinuation.yield(response) }
             return
         }
-        let actions: [TransactionAction]
-        switch entry.machine {
-        case .invite(var machine):
-            actions = machine.receive(response)
-            entry.machine = .invite(machine)
-        case .nonInvite(var machine):
-            actions = machine.receive(response)
-            entry.machine = .nonInvite(machine)
-        }
+        let actions = entry.machine.receive(response)
         clients[key] = entry
         perform(actions, client: key)
     }
@@ -227,17 +211,8 @@ public actor SIPStack {
         guard let key = TransactionKey.server(for: request) else { return }
         if var entry = servers[key] {
             // A retransmission, or the ACK for a non-2xx final response.
-            var acceptedACK = false
-            let actions: [TransactionAction]
-            switch entry.machine {
-            case .invite(var machine):
-                acceptedACK = request.method == .ack && machine.state == .accepted
-                actions = machine.receive(request)
-                entry.machine = .invite(machine)
-            case .nonInvite(var machine):
-                actions = machine.receive(request)
-                entry.machine = .nonInvite(machine)
-            }
+            let acceptedACK = request.method == .ack && entry.machine.isAcceptedInvite
+            let actions = entry.machine.receive(request)
             servers[key] = entry
             perform(actions, server: key)
             if acceptedACK { requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil)) }
@@ -397,28 +372,12 @@ public actor SIPStack {
         timers[key] = nil
         if key.client {
             guard var entry = clients[key.transaction] else { return }
-            let actions: [TransactionAction]
-            switch entry.machine {
-            case .invite(var machine):
-                actions = machine.timerFired(key.timer)
-                entry.machine = .invite(machine)
-            case .nonInvite(var machine):
-                actions = machine.timerFired(key.timer)
-                entry.machine = .nonInvite(machine)
-            }
+            let actions = entry.machine.timerFired(key.timer)
             clients[key.transaction] = entry
             perform(actions, client: key.transaction)
         } else {
             guard var entry = servers[key.transaction] else { return }
-            let actions: [TransactionAction]
-            switch entry.machine {
-            case .invite(var machine):
-                actions = machine.timerFired(key.timer)
-                entry.machine = .invite(machine)
-            case .nonInvite(var machine):
-                actions = machine.timerFired(key.timer)
-                entry.machine = .nonInvite(machine)
-            }
+            let actions = entry.machine.timerFired(key.timer)
             servers[key.transaction] = entry
             perform(actions, server: key.transaction)
         }
@@ -426,15 +385,7 @@ public actor SIPStack {
 
     private func clientTransportFailed(_ key: TransactionKey, _ error: any Error) {
         guard var entry = clients[key] else { return }
-        let actions: [TransactionAction]
-        switch entry.machine {
-        case .invite(var machine):
-            actions = machine.transportFailed()
-            entry.machine = .invite(machine)
-        case .nonInvite(var machine):
-            actions = machine.transportFailed()
-            entry.machine = .nonInvite(machine)
-        }
+        let actions = entry.machine.transportFailed()
         clients[key] = entry
         logger.info("transport error", metadata: ["transaction": "\(key)", "error": "\(error)"])
         perform(actions, client: key)
@@ -442,19 +393,70 @@ public actor SIPStack {
 
     private func serverTransportFailed(_ key: TransactionKey) {
         guard var entry = servers[key] else { return }
-        let actions: [TransactionAction]
-        switch entry.machine {
-        case .invite(var machine):
-            actions = machine.transportFailed()
-            entry.machine = .invite(machine)
-        case .nonInvite(var machine):
-            actions = machine.transportFailed()
-            entry.machine = .nonInvite(machine)
-        }
+        let actions = entry.machine.transportFailed()
         servers[key] = entry
         perform(actions, server: key)
     }
 
     /// How many transactions are alive (for tests and metrics).
     public var transactionCount: (client: Int, server: Int) { (clients.count, servers.count) }
+}
+
+// One entry point per input for either kind of transaction, so the runtime handles both alike.
+extension SIPStack.ClientEntry.Machine {
+    mutating func receive(_ response: SIPResponse) -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.receive(response)
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.receive(response)
+        }
+    }
+
+    mutating func timerFired(_ timer: TransactionTimer) -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.timerFired(timer)
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.timerFired(timer)
+        }
+    }
+
+    mutating func transportFailed() -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.transportFailed()
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.transportFailed()
+        }
+    }
+}
+
+extension SIPStack.ServerEntry.Machine {
+    var isAcceptedInvite: Bool {
+        if case .invite(let m) = self { return m.state == .accepted }
+        return false
+    }
+
+    mutating func respond(_ response: SIPResponse) -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.respond(response)
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.respond(response)
+        }
+    }
+
+    mutating func receive(_ request: SIPRequest) -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.receive(request)
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.receive(request)
+        }
+    }
+
+    mutating func timerFired(_ timer: TransactionTimer) -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.timerFired(timer)
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.timerFired(timer)
+        }
+    }
+
+    mutating func transportFailed() -> [TransactionAction] {
+        switch self {
+        case .invite(var m): defer { self = .invite(m) }; return m.transportFailed()
+        case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.transportFailed()
+        }
+    }
 }
