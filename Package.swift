@@ -14,12 +14,15 @@ let package = Package(
         .library(name: "RTP", targets: ["RTP"]),
         .library(name: "Audio", targets: ["Audio"]),
         .library(name: "Media", targets: ["Media"]),
+        .library(name: "CallServer", targets: ["CallServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Message model, parser, serializer, URIs, typed headers. No I/O, no dependencies
@@ -46,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -67,6 +70,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The call server (PBX): registrar, B2BUA routing, features, CDR log.
+        .target(
+            name: "CallServer",
+            dependencies: [
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Command-line SIP test phones (sip answer, sip call): user agent plus media.
         .target(
             name: "SIPTools",
@@ -81,6 +96,7 @@ let package = Package(
             name: "holdfast-bench",
             dependencies: ["SIPMessage", "Media", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        .testTarget(name: "CallServerTests", dependencies: ["CallServer", "SIPMessage", "SIPCore"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

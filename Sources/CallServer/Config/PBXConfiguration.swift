@@ -1,0 +1,130 @@
+// The call server's configuration (YAML), with defaults that work on loopback and errors that
+// name the key at fault. The schema is documented in docs/pbx-config.md.
+
+import Foundation
+import Yams
+
+public struct PBXConfiguration: Codable, Sendable, Equatable {
+    public struct Listen: Codable, Sendable, Equatable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 5060
+    }
+
+    public struct User: Codable, Sendable, Equatable {
+        public var extensionNumber: String
+        public var name: String
+        /// SIP digest password (auth user = extension).
+        public var password: String
+
+        enum CodingKeys: String, CodingKey {
+            case extensionNumber = "extension"
+            case name, password
+        }
+    }
+
+    public struct CTI: Codable, Sendable, Equatable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 5080
+        public var secret: String = "change-me"
+    }
+
+    /// The SIP domain this server is responsible for (`sip:2002@127.0.0.1` is user 2002).
+    public var domain: String = "127.0.0.1"
+    public var listen = Listen()
+    /// Seconds a call rings before "If I do not answer" applies (or the caller gets 480).
+    public var ringTimeout: Double = 20
+    /// Seconds a nonce stays valid before a re-challenge with stale=true.
+    public var nonceLifetime: Double = 300
+    /// Registration expiry bounds (seconds).
+    public var minExpires: UInt32 = 60
+    public var maxExpires: UInt32 = 3600
+    /// Digest algorithms offered, one challenge each, in order (RFC 8760 §2.4). MD5 alone by
+    /// default: deployed phones (baresip 1.0's libre among them) fail on any challenge whose
+    /// algorithm they do not know instead of skipping it. Add SHA-256 when every phone has it.
+    public var digestAlgorithms: [String] = ["MD5"]
+    public var users: [User] = []
+    public var cti = CTI()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = PBXConfiguration()
+        domain = try c.decodeIfPresent(String.self, forKey: .domain) ?? defaults.domain
+        listen = try c.decodeIfPresent(Listen.self, forKey: .listen) ?? defaults.listen
+        ringTimeout = try c.decodeIfPresent(Double.self, forKey: .ringTimeout) ?? defaults.ringTimeout
+        nonceLifetime = try c.decodeIfPresent(Double.self, forKey: .nonceLifetime) ?? defaults.nonceLifetime
+        minExpires = try c.decodeIfPresent(UInt32.self, forKey: .minExpires) ?? defaults.minExpires
+        maxExpires = try c.decodeIfPresent(UInt32.self, forKey: .maxExpires) ?? defaults.maxExpires
+        digestAlgorithms = try c.decodeIfPresent([String].self, forKey: .digestAlgorithms) ?? defaults.digestAlgorithms
+        users = try c.decodeIfPresent([User].self, forKey: .users) ?? []
+        cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? defaults.cti
+    }
+
+    public func user(_ number: String) -> User? { users.first { $0.extensionNumber == number } }
+
+    /// Loads and checks a YAML file; errors name the file and the key.
+    public static func load(_ url: URL) throws -> PBXConfiguration {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
+        }
+        return try parse(text, source: url.path)
+    }
+
+    public static func parse(_ text: String, source: String = "configuration") throws -> PBXConfiguration {
+        let configuration: PBXConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(PBXConfiguration.self, from: text)
+        } catch let error as DecodingError {
+            throw ConfigurationError("\(source): \(ConfigurationError.describe(error))")
+        } catch {
+            throw ConfigurationError("\(source): \(error)")
+        }
+        try configuration.validate(source: source)
+        return configuration
+    }
+
+    func validate(source: String) throws {
+        guard (0...65535).contains(listen.port) else { throw ConfigurationError("\(source): listen.port must be 0–65535") }
+        guard (0...65535).contains(cti.port) else { throw ConfigurationError("\(source): cti.port must be 0–65535") }
+        guard ringTimeout > 0 else { throw ConfigurationError("\(source): ringTimeout must be positive") }
+        guard minExpires <= maxExpires else { throw ConfigurationError("\(source): minExpires must not exceed maxExpires") }
+        let known = ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"]
+        for (index, name) in digestAlgorithms.enumerated() where !known.contains(name) {
+            throw ConfigurationError("\(source): digestAlgorithms[\(index)] '\(name)' is not one of \(known.joined(separator: ", "))")
+        }
+        guard !digestAlgorithms.isEmpty else { throw ConfigurationError("\(source): digestAlgorithms is empty") }
+        var seen = Set<String>()
+        for (index, user) in users.enumerated() {
+            guard !user.extensionNumber.isEmpty, user.extensionNumber.allSatisfy(\.isNumber) else {
+                throw ConfigurationError("\(source): users[\(index)].extension must be digits")
+            }
+            guard seen.insert(user.extensionNumber).inserted else {
+                throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
+            }
+            guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+        }
+    }
+}
+
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing key '\((path(context) + "." + key.stringValue).trimmingCharacters(in: CharacterSet(charactersIn: ".")))'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "bad value at '\(path(context))': \(context.debugDescription)"
+        case .dataCorrupted(let context): return "bad value at '\(path(context))': \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,275 @@
+// Routing an INVITE: authentication, domain and user checks, DND and forwarding, forking to the
+// callee's devices, provisional and final responses relayed, ring timer, CANCEL, and the CDR.
+
+import Foundation
+import SIP
+import SIPCore
+import SIPMessage
+
+extension CallServer {
+    func handleInvite(_ incoming: IncomingRequest) async {
+        let request = incoming.request
+        guard case .sip(let uri) = request.uri else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 416, toTag: Self.newTag()), to: incoming)
+            return
+        }
+        // Never an open relay: only our own domain is routed.
+        guard isOurDomain(uri.host) else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "Not responsible for \(uri.host) (no relaying)", toTag: Self.newTag()), to: incoming)
+            return
+        }
+        guard case .sip(let fromURI)? = request.from?.uri, let caller = fromURI.user, configuration.user(caller) != nil else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "Unknown caller", toTag: Self.newTag()), to: incoming)
+            return
+        }
+        guard await authenticate(incoming, as: caller, header: .proxyAuthorization, challenge: 407) else { return }
+        guard let dialed = uri.user, configuration.user(dialed) != nil else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such extension \(uri.user ?? "")", toTag: Self.newTag()), to: incoming)
+            return
+        }
+        let key = request.callID ?? Self.newTag()
+        guard calls[key] == nil else { return }  // a retransmission after authentication
+        let call = Call(key: key, invite: incoming, caller: caller, callerName: configuration.user(caller)?.name, dialed: dialed)
+        calls[key] = call
+        logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
+        await route(call)
+    }
+
+    /// Applies the target's features and rings its devices, or ends the call.
+    func route(_ call: Call) async {
+        let features = (try? store.features(call.target)) ?? Features(extensionNumber: call.target)
+        if let destination = features.forwardAlways, call.hops < 5 {
+            await retarget(call, to: destination, reason: "forwardAlways")
+            return
+        }
+        if features.doNotDisturb {
+            await finish(call, status: 486, reason: "Busy Here (Do Not Disturb)", outcome: "busy")
+            return
+        }
+        var bindings = registrar.lookup(call.target, now: now())
+        if let device = features.selectedDevice {
+            let selected = bindings.filter { $0.deviceName == device }
+            if !selected.isEmpty { bindings = selected }
+        }
+        guard !bindings.isEmpty else {
+            if let destination = features.forwardNoAnswer, call.hops < 5 {
+                await retarget(call, to: destination, reason: "forwardNoAnswer")
+            } else {
+                await finish(call, status: 480, reason: "Temporarily Unavailable (\(call.target) is not registered)", outcome: "unavailable")
+            }
+            return
+        }
+        call.state = .ringing
+        call.forks = bindings.map { makeFork(call, binding: $0) }
+        for index in call.forks.indices { startFork(call, index: index) }
+        let ring = features.noAnswerSeconds ?? configuration.ringTimeout
+        call.noAnswer?.cancel()
+        call.noAnswer = Task { [weak self] in
+            do { try await Task.sleep(for: .milliseconds(Int(ring * 1000))) } catch { return }
+            await self?.ringTimedOut(call.key, target: call.target)
+        }
+    }
+
+    func retarget(_ call: Call, to destination: String, reason: String) async {
+        guard configuration.user(destination) != nil else {
+            await finish(call, status: 404, reason: "Forwarding target \(destination) does not exist", outcome: "notFound")
+            return
+        }
+        call.hops += 1
+        call.path += [reason, destination]
+        call.target = destination
+        if !call.provisionalSent {
+            var forwarding = SIPResponse(replyingTo: call.invite.request, statusCode: 181, toTag: call.toTag)
+            forwarding.headers.add(.contact, await serverContact(call.invite.origin.kind))
+            try? await stack.respond(forwarding, to: call.invite)
+        }
+        await route(call)
+    }
+
+    func makeFork(_ call: Call, binding: Binding) -> Call.Fork {
+        var headers = SIPHeaders()
+        let domain = configuration.domain
+        var from = NameAddress(displayName: call.callerName, uri: SIPURI(user: call.caller, host: domain))
+        from.tag = Self.newTag()
+        headers.add(.from, from.description)
+        headers.add(.to, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: domain)).description)
+        headers.add(.callID, "\(Self.newTag())@\(domain)")
+        headers.add(.cseq, CSeq(1, .invite).description)
+        for route in binding.path { headers.add(.route, route) }
+        // Caller identity (RFC 3325), from the directory, never from what the caller claimed.
+        headers.add(.pAssertedIdentity, NameAddress(displayName: call.callerName, uri: SIPURI(user: call.caller, host: domain)).description)
+        headers.add(.allow, Self.allow)
+        var request = SIPRequest(method: .invite, uri: binding.contact.uri, headers: headers)
+        let callerRequest = call.invite.request
+        if !callerRequest.body.isEmpty { request.setBody(callerRequest.body, contentType: callerRequest.contentType ?? .sdp) }
+        let parts = binding.source.split(separator: ":")
+        let kind = SIPTransportKind(viaTransport: binding.transport) ?? .udp
+        let target = SIPTarget(kind: kind, host: String(parts.first ?? "127.0.0.1"), port: Int(parts.last ?? "5060") ?? 5060)
+        return Call.Fork(request: request, target: target, device: binding.deviceName)
+    }
+
+    func startFork(_ call: Call, index: Int) {
+        Task {
+            var request = call.forks[index].request
+            request.headers.add(.contact, await serverContact(call.forks[index].target.kind))
+            call.forks[index].request = request
+            let target = call.forks[index].target
+            do {
+                for try await response in await stack.send(request, to: target) {
+                    await forkResponse(call.key, index: index, response: response)
+                    if response.isFinal && !response.isSuccess { break }
+                }
+            } catch {
+                await forkFailed(call.key, index: index, status: 408)
+            }
+        }
+    }
+
+    func serverContact(_ kind: SIPTransportKind) async -> String {
+        let local = await stack.localHostPort(kind) ?? (configuration.listen.host, configuration.listen.port)
+        var uri = SIPURI(user: "pbx", host: local.host, port: local.port)
+        if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
+        return "<\(uri)>"
+    }
+
+    func forkResponse(_ key: String, index: Int, response: SIPResponse) async {
+        guard let call = calls[key], index < call.forks.count else {
+            return
+        }
+        let forkRequest = call.forks[index].request
+        switch response.statusCode {
+        case 100:
+            return
+        case 101..<200:
+            guard call.state == .ringing else { return }
+            var relay = SIPResponse(replyingTo: call.invite.request, statusCode: response.statusCode, reasonPhrase: response.reasonPhrase, toTag: call.toTag)
+            relay.headers.add(.contact, await serverContact(call.invite.origin.kind))
+            if !response.body.isEmpty { relay.setBody(response.body, contentType: response.contentType ?? .sdp) }
+            call.provisionalSent = true
+            try? await stack.respond(relay, to: call.invite)
+        case 200..<300:
+            guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else {
+                // A second device answered too late, or the call is over: ACK and hang that one up.
+                if var late = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) {
+                    try? await stack.sendStateless(late.makeRequest(.ack, ackFor: 1), to: call.forks[index].target)
+                    _ = await stack.send(late.makeRequest(.bye), to: call.forks[index].target)
+                }
+                return
+            }
+            call.state = .answered
+            call.answeredAt = Date()
+            call.noAnswer?.cancel()
+            call.forks[index].finished = true
+            let calleeTarget = call.forks[index].target
+            try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
+            call.calleeDialog = calleeDialog
+            call.calleeTarget = calleeTarget
+            dialogs[calleeDialog.id] = (call.key, .callee)
+            await cancelOtherForks(call, except: index)
+            // 200 OK to the caller with the callee's SDP and who answered (connected identity).
+            var ok = SIPResponse(replyingTo: call.invite.request, statusCode: 200, toTag: call.toTag)
+            let contact = await serverContact(call.invite.origin.kind)
+            ok.headers.add(.contact, contact)
+            ok.headers.add(.allow, Self.allow)
+            ok.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
+            if !response.body.isEmpty { ok.setBody(response.body, contentType: response.contentType ?? .sdp) }
+            if let callerDialog = Dialog(uasFor: call.invite.request, localTag: call.toTag, localContact: (try? NameAddress(contact)) ?? NameAddress(uri: SIPURI(host: configuration.domain)), confirmed: true) {
+                call.callerDialog = callerDialog
+                dialogs[callerDialog.id] = (call.key, .caller)
+            }
+            try? await stack.respond(ok, to: call.invite)
+            retransmitUntilACK(ok, call: call)
+        default:
+            await forkFailed(key, index: index, status: response.statusCode, reason: response.reasonPhrase)
+        }
+    }
+
+    func forkFailed(_ key: String, index: Int, status: Int, reason: String? = nil) async {
+        guard let call = calls[key], call.state == .ringing, index < call.forks.count else { return }
+        call.forks[index].finished = true
+        call.forks[index].status = status
+        guard call.forks.allSatisfy(\.finished) else { return }
+        // Every device failed: busy everywhere → "When I am on the phone"; else the best failure.
+        let statuses = call.forks.compactMap(\.status)
+        call.noAnswer?.cancel()
+        if statuses.contains(486) || statuses.contains(600) {
+            if let destination = (try? store.features(call.target))?.forwardBusy, call.hops < 5 {
+                call.state = .routing
+                await retarget(call, to: destination, reason: "forwardBusy")
+                return
+            }
+            await finish(call, status: 486, reason: "Busy Here", outcome: "busy")
+            return
+        }
+        let best = statuses.min { rank($0) < rank($1) } ?? 480
+        await finish(call, status: best == 487 ? 480 : best, reason: reason, outcome: "rejected")
+    }
+
+    /// §16.7 step 6 style preference among failures: 6xx, then 486, then others by class.
+    func rank(_ status: Int) -> Int {
+        switch status {
+        case 600..<700: return 0
+        case 486: return 1
+        case 400..<500: return 2 + status
+        default: return 1000 + status
+        }
+    }
+
+    func ringTimedOut(_ key: String, target: String) async {
+        guard let call = calls[key], call.state == .ringing, call.target == target else { return }
+        await cancelOtherForks(call, except: nil)
+        if let destination = (try? store.features(call.target))?.forwardNoAnswer, call.hops < 5 {
+            call.state = .routing
+            await retarget(call, to: destination, reason: "forwardNoAnswer")
+        } else {
+            await finish(call, status: 480, reason: "Temporarily Unavailable (no answer)", outcome: "noAnswer")
+        }
+    }
+
+    func cancelOtherForks(_ call: Call, except index: Int?) async {
+        for i in call.forks.indices where i != index && !call.forks[i].finished {
+            call.forks[i].finished = true
+            _ = await stack.cancel(call.forks[i].request, to: call.forks[i].target)
+        }
+    }
+
+    func callerCancelled(_ invite: SIPRequest) async {
+        guard let key = invite.callID, let call = calls[key], call.state == .ringing || call.state == .routing else { return }
+        call.noAnswer?.cancel()
+        await cancelOtherForks(call, except: nil)
+        // The stack already answered the CANCEL (200) and the INVITE (487).
+        writeRecord(call, outcome: "cancelled")
+        calls[key] = nil
+    }
+
+    /// Ends an unanswered call with a final response to the caller and writes its CDR.
+    func finish(_ call: Call, status: Int, reason: String?, outcome: String) async {
+        call.state = .ended
+        call.noAnswer?.cancel()
+        try? await stack.respond(SIPResponse(replyingTo: call.invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: call.invite)
+        writeRecord(call, outcome: outcome)
+        calls[call.key] = nil
+    }
+
+    func writeRecord(_ call: Call, outcome: String) {
+        let record = CallRecord(callID: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
+                                startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome, path: call.path)
+        do { try store.append(record) } catch { logger.error("CDR write failed", metadata: ["error": "\(error)"]) }
+    }
+
+    func retransmitUntilACK(_ response: SIPResponse, call: Call) {
+        guard !call.invite.origin.kind.isReliable else { return }
+        let stack = self.stack
+        let invite = call.invite
+        call.retransmit = Task {
+            var interval = Duration.milliseconds(500)
+            var waited = Duration.zero
+            while waited < .seconds(32) {
+                do { try await Task.sleep(for: interval) } catch { return }
+                waited += interval
+                try? await stack.retransmit(response, to: invite)
+                interval = min(interval * 2, .seconds(4))
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+// The call server: registrar and B2BUA. Each call is two dialogs (caller ⇄ server ⇄ callee)
+// with the SDP relayed untouched, so media flows directly between the phones.
+
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SIP
+import SIPAuth
+import SIPCore
+import SIPMessage
+
+public actor CallServer {
+    public let configuration: PBXConfiguration
+    public nonisolated let stack: SIPStack
+    public nonisolated let store: FeatureStore
+    let logger = Logger(label: "holdfast.pbx")
+    var registrar: Registrar
+    var digest: DigestServer
+    var calls: [String: Call] = [:]
+    /// Both dialogs of every answered call, to the call's key and the side the dialog faces.
+    var dialogs: [DialogID: (call: String, side: Call.Side)] = [:]
+    private var serveTask: Task<Void, Never>?
+    let now: @Sendable () -> Double
+
+    /// Starts listening on the configured UDP and TCP port (0 picks a free one).
+    public static func start(
+        configuration: PBXConfiguration, dataDirectory: URL, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        transportConfiguration: SIPTransport.Configuration = SIPTransport.Configuration()
+    ) async throws -> CallServer {
+        let store = try FeatureStore(directory: dataDirectory)
+        let transport = SIPTransport(group: group, configuration: transportConfiguration)
+        let udp = try await transport.listen(.udp, host: configuration.listen.host, port: configuration.listen.port)
+        try await transport.listen(.tcp, host: configuration.listen.host, port: udp.port ?? configuration.listen.port)
+        var stackConfiguration = SIPStack.Configuration()
+        stackConfiguration.userAgent = "Holdfast PBX"
+        let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store)
+        await server.run()
+        return server
+    }
+
+    init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.configuration = configuration
+        self.stack = stack
+        self.store = store
+        self.now = now
+        registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires)
+        var secret = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for i in secret.indices { secret[i] = UInt8.random(in: 0...255, using: &generator) }
+        let algorithms = configuration.digestAlgorithms.compactMap { DigestAlgorithm(token: $0) }
+        digest = DigestServer(secret: secret, nonceLifetime: configuration.nonceLifetime, algorithms: algorithms)
+    }
+
+    /// The SIP port actually bound (useful when the configuration asked for 0).
+    public nonisolated var sipPort: Int { stack.transport.localAddress(.udp)?.port ?? 0 }
+
+    public func shutdown() async {
+        serveTask?.cancel()
+        for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
+        await stack.shutdown()
+    }
+
+    private func run() async {
+        await stack.start()
+        let requests = stack.requests
+        serveTask = Task { [weak self] in
+            for await incoming in requests {
+                guard let self else { return }
+                Task { await self.handle(incoming) }
+            }
+        }
+    }
+
+    // MARK: - Dispatch
+
+    func handle(_ incoming: IncomingRequest) async {
+        let request = incoming.request
+        if let invite = incoming.cancelledInvite {
+            await callerCancelled(invite)
+            return
+        }
+        if request.to?.tag != nil, let id = DialogID.forIncoming(request) {
+            await handleInDialog(incoming, id: id)
+            return
+        }
+        if request.method != .ack, let rejection = request.uasRejection(serverCapabilities, toTag: Self.newTag()) {
+            try? await stack.respond(rejection, to: incoming)
+            return
+        }
+        switch request.method {
+        case .register: await handleRegister(incoming)
+        case .options: await respondOptions(incoming)
+        case .invite: await handleInvite(incoming)
+        case .ack: break
+        case .bye, .info, .update, .refer, .notify, .prack:
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481, toTag: Self.newTag()), to: incoming)
+        default:
+            var refused = SIPResponse(replyingTo: request, statusCode: 405, toTag: Self.newTag())
+            refused.headers.add(.allow, Self.allow)
+            try? await stack.respond(refused, to: incoming)
+        }
+    }
+
+    static let allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY"
+    var serverCapabilities: UASCapabilities {
+        UASCapabilities(allowedMethods: [], supportedExtensions: ["path", "outbound", "replaces"],
+                        acceptedContentTypes: ["application/sdp", "application/dtmf-relay", "message/sipfrag", "multipart/mixed", "text/plain"])
+    }
+
+    private func respondOptions(_ incoming: IncomingRequest) async {
+        var ok = SIPResponse(replyingTo: incoming.request, statusCode: 200, toTag: Self.newTag())
+        ok.headers.add(.allow, Self.allow)
+        ok.headers.add(.accept, "application/sdp")
+        ok.headers.add(.supported, "path, outbound")
+        try? await stack.respond(ok, to: incoming)
+    }
+
+    // MARK: - Registrar
+
+    private func handleRegister(_ incoming: IncomingRequest) async {
+        let request = incoming.request
+        guard case .sip(let aorURI)? = request.to?.uri, let user = aorURI.user, configuration.user(user) != nil else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such user", toTag: Self.newTag()), to: incoming)
+            return
+        }
+        guard isOurDomain(aorURI.host) else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "Not responsible for \(aorURI.host)", toTag: Self.newTag()), to: incoming)
+            return
+        }
+        guard await authenticate(incoming, as: user, header: .authorization, challenge: 401) else { return }
+        let source = "\(incoming.origin.source.ipAddress ?? "127.0.0.1"):\(incoming.origin.source.port ?? 5060)"
+        switch registrar.register(request, aor: user, source: source, transport: incoming.origin.kind.rawValue, now: now()) {
+        case .ok(let bindings):
+            var ok = SIPResponse(replyingTo: request, statusCode: 200, toTag: Self.newTag())
+            for contact in Registrar.contactHeader(bindings, now: now()) { ok.headers.add(.contact, contact) }
+            if request.headers.contains(.path) {
+                for path in request.headers.values(.path) { ok.headers.add(.path, path) }
+                ok.headers.add(.supported, "path")
+            }
+            if bindings.contains(where: { $0.regID != nil }) { ok.headers.add(.require, "outbound") }
+            logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)"])
+            try? await stack.respond(ok, to: incoming)
+        case .reject(let status, let reason, let minExpires):
+            var response = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason, toTag: Self.newTag())
+            if let minExpires { response.headers.add(.minExpires, String(minExpires)) }
+            try? await stack.respond(response, to: incoming)
+        }
+    }
+
+    /// Digest check (RFC 7616): answers the challenge itself and returns false when not authenticated.
+    func authenticate(_ incoming: IncomingRequest, as user: String, header: HeaderName, challenge status: Int) async -> Bool {
+        let request = incoming.request
+        let realm = configuration.domain
+        var stale = false
+        if let value = request.headers[header], let credentials = try? DigestCredentials(parsing: value),
+           credentials.username == user, let password = configuration.user(user)?.password {
+            switch digest.verify(credentials, method: request.method.rawValue, realm: realm, password: password, now: now()) {
+            case .valid: return true
+            case .stale: stale = true
+            case .replay, .invalid: break
+            }
+        }
+        var response = SIPResponse(replyingTo: request, statusCode: status, toTag: Self.newTag())
+        let challengeHeader: HeaderName = status == 401 ? .wwwAuthenticate : .proxyAuthenticate
+        let random = (0..<12).map { _ in UInt8.random(in: 0...255) }
+        for c in digest.challenges(realm: realm, stale: stale, now: now(), random: random) {
+            response.headers.add(challengeHeader, c.headerValue)
+        }
+        try? await stack.respond(response, to: incoming)
+        return false
+    }
+
+    func isOurDomain(_ host: String) -> Bool {
+        let lower = host.lowercased()
+        return lower == configuration.domain.lowercased() || lower == configuration.listen.host.lowercased()
+    }
+
+    static func newTag() -> String { String(BranchGenerator.make().dropFirst(7)) }
+
+    // MARK: - Introspection for tests and CTI
+
+    public func bindings(for user: String) -> [Binding] { registrar.lookup(user, now: now()) }
+    public var activeCallCount: Int { calls.count }
+}

@@ -1,0 +1,145 @@
+// Durable call-server state in SQLite (GRDB) under the data directory: per-user features (DND,
+// forwarding, device selection) and the CDR log with its monotonic sequence. Committed
+// transactions survive SIGKILL (WAL journal).
+
+import Foundation
+import GRDB
+
+/// A user's call-handling settings, kept by the call server so they work with no collaboration server.
+public struct Features: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "features"
+    public var extensionNumber: String
+    public var doNotDisturb = false
+    /// "Send my calls to".
+    public var forwardAlways: String?
+    /// "When I am on the phone".
+    public var forwardBusy: String?
+    /// "If I do not answer", after `noAnswerSeconds`.
+    public var forwardNoAnswer: String?
+    public var noAnswerSeconds: Double?
+    /// "Sending calls to": the device (Contact instance or user part) that rings; nil = all.
+    public var selectedDevice: String?
+
+    public init(extensionNumber: String) { self.extensionNumber = extensionNumber }
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case extensionNumber = "extension", doNotDisturb, forwardAlways, forwardBusy, forwardNoAnswer, noAnswerSeconds, selectedDevice
+    }
+}
+
+/// One call in the CDR log.
+public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "cdr"
+    /// Monotonic sequence: a reader resumes with `after = last seen`.
+    public var sequence: Int64?
+    public var callID: String
+    public var caller: String
+    public var callerName: String?
+    public var dialed: String
+    /// Who finally rang or answered (after forwarding).
+    public var callee: String?
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date
+    /// answered, busy, noAnswer, rejected, cancelled, notFound, unavailable, failed
+    public var outcome: String
+    /// Forwarding and transfer steps, in order ("2002>forwardBusy>2003").
+    public var path: [String]
+
+    public init(callID: String, caller: String, callerName: String?, dialed: String, callee: String?, startedAt: Date,
+                answeredAt: Date?, endedAt: Date, outcome: String, path: [String]) {
+        self.callID = callID
+        self.caller = caller
+        self.callerName = callerName
+        self.dialed = dialed
+        self.callee = callee
+        self.startedAt = startedAt
+        self.answeredAt = answeredAt
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.path = path
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { sequence = inserted.rowID }
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case sequence, callID, caller, callerName, dialed, callee, startedAt, answeredAt, endedAt, outcome, path
+    }
+}
+
+public final class FeatureStore: Sendable {
+    let database: DatabaseQueue
+
+    /// Opens (creating if needed) `DIR/pbx.sqlite`.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        database = try DatabaseQueue(path: directory.appendingPathComponent("pbx.sqlite").path, configuration: configuration)
+        try migrator.migrate(database)
+    }
+
+    /// An in-memory store for unit tests.
+    public init() throws {
+        database = try DatabaseQueue()
+        try migrator.migrate(database)
+    }
+
+    private var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "features") { t in
+                t.primaryKey("extension", .text)
+                t.column("doNotDisturb", .boolean).notNull().defaults(to: false)
+                t.column("forwardAlways", .text)
+                t.column("forwardBusy", .text)
+                t.column("forwardNoAnswer", .text)
+                t.column("noAnswerSeconds", .double)
+                t.column("selectedDevice", .text)
+            }
+            try db.create(table: "cdr") { t in
+                t.autoIncrementedPrimaryKey("sequence")
+                t.column("callID", .text).notNull()
+                t.column("caller", .text).notNull()
+                t.column("callerName", .text)
+                t.column("dialed", .text).notNull()
+                t.column("callee", .text)
+                t.column("startedAt", .datetime).notNull()
+                t.column("answeredAt", .datetime)
+                t.column("endedAt", .datetime).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("path", .jsonText).notNull()
+            }
+        }
+        return migrator
+    }
+
+    public func features(_ extensionNumber: String) throws -> Features {
+        try database.read { db in try Features.fetchOne(db, key: extensionNumber) } ?? Features(extensionNumber: extensionNumber)
+    }
+
+    public func update(_ extensionNumber: String, _ change: (inout Features) -> Void) throws -> Features {
+        try database.write { db in
+            var features = try Features.fetchOne(db, key: extensionNumber) ?? Features(extensionNumber: extensionNumber)
+            change(&features)
+            try features.save(db)
+            return features
+        }
+    }
+
+    @discardableResult
+    public func append(_ record: CallRecord) throws -> CallRecord {
+        try database.write { db in
+            var record = record
+            try record.insert(db)
+            return record
+        }
+    }
+
+    /// CDRs with sequence > `after`, oldest first, at most `limit`.
+    public func records(after: Int64, limit: Int = 500) throws -> [CallRecord] {
+        try database.read { db in
+            try CallRecord.filter(CallRecord.CodingKeys.sequence > after).order(CallRecord.CodingKeys.sequence).limit(limit).fetchAll(db)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// `holdfast pbx`: the call server.
+
+import ArgumentParser
+import CallServer
+import Foundation
+
+struct PBXCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pbx",
+        abstract: "Run the call server (registrar and B2BUA) from a YAML configuration.")
+
+    @Option(help: "The configuration file (YAML), e.g. examples/office/pbx.yaml.")
+    var config: String
+
+    @Option(help: "Where durable state goes (features, CDR log); created if missing.")
+    var dataDir: String
+
+    func run() async throws {
+        let configuration: PBXConfiguration
+        do { configuration = try PBXConfiguration.load(URL(fileURLWithPath: config)) } catch {
+            throw ValidationError("\(error)")
+        }
+        let server = try await CallServer.start(configuration: configuration, dataDirectory: URL(fileURLWithPath: dataDir))
+        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), domain \(configuration.domain), \(configuration.users.count) users\n".utf8))
+        // Run until SIGTERM/SIGINT.
+        for await _ in terminationSignals() { break }
+        await server.shutdown()
+    }
+}
+
+/// SIGINT and SIGTERM as a stream (the sources live as long as the stream).
+func terminationSignals() -> AsyncStream<Int32> {
+    AsyncStream<Int32> { continuation in
+        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            return source
+        }
+        nonisolated(unsafe) let keep = sources
+        continuation.onTermination = { _ in keep.forEach { $0.cancel() } }
+    }
+}
