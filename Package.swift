@@ -96,7 +96,10 @@ let package = Package(
             name: "holdfast-bench",
             dependencies: ["SIPMessage", "Media", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        .testTarget(name: "CallServerTests", dependencies: ["CallServer", "SIPMessage", "SIPCore"]),
+        .testTarget(
+            name: "CallServerTests",
+            dependencies: ["CallServer", "SIP", "SIPMessage", "SIPCore", "SIPAuth", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

@@ -8,6 +8,14 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public struct Listen: Codable, Sendable, Equatable {
         public var host: String = "127.0.0.1"
         public var port: Int = 5060
+
+        init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5060
+        }
     }
 
     public struct User: Codable, Sendable, Equatable {
@@ -26,6 +34,15 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var host: String = "127.0.0.1"
         public var port: Int = 5080
         public var secret: String = "change-me"
+
+        init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5080
+            secret = try c.decodeIfPresent(String.self, forKey: .secret) ?? "change-me"
+        }
     }
 
     /// The SIP domain this server is responsible for (`sip:2002@127.0.0.1` is user 2002).

@@ -1,0 +1,84 @@
+// The registrar's rules (RFC 3261 §10.3) and the configuration's errors.
+
+import SIPMessage
+import Testing
+@testable import CallServer
+
+@Suite struct RegistrarTests {
+    func register(_ contacts: [String], expires: Int? = 3600, callID: String = "c1", cseq: Int = 1, extra: String = "") -> SIPRequest {
+        var text = "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK\(cseq)\r\nTo: <sip:2001@127.0.0.1>\r\nFrom: <sip:2001@127.0.0.1>;tag=a\r\nCall-ID: \(callID)\r\nCSeq: \(cseq) REGISTER\r\n"
+        for contact in contacts { text += "Contact: \(contact)\r\n" }
+        if let expires { text += "Expires: \(expires)\r\n" }
+        text += extra + "Content-Length: 0\r\n\r\n"
+        return try! SIPParser().parse(text).request!
+    }
+
+    @Test func severalContactsExpireAndUnregister() {
+        var registrar = Registrar()
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>", "<sip:2001@127.0.0.1:5071>;expires=120"]), aor: "2001", source: "127.0.0.1:5070", transport: "UDP", now: 0)
+        #expect(registrar.lookup("2001", now: 100).count == 2)
+        #expect(registrar.lookup("2001", now: 200).count == 1, "the 120 s binding expired")
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>"], expires: 0, cseq: 2), aor: "2001", source: "x", transport: "UDP", now: 300)
+        #expect(registrar.lookup("2001", now: 300).isEmpty)
+    }
+
+    @Test func wildcardNeedsExpiresZero() {
+        var registrar = Registrar()
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>"]), aor: "2001", source: "s", transport: "UDP", now: 0)
+        #expect(registrar.register(register(["*"], expires: 60, cseq: 2), aor: "2001", source: "s", transport: "UDP", now: 1)
+            == .reject(status: 400, reason: "Contact: * requires Expires: 0 and no other Contact", minExpires: nil))
+        #expect(registrar.register(register(["*"], expires: 0, cseq: 3), aor: "2001", source: "s", transport: "UDP", now: 1) == .ok([]))
+        #expect(registrar.lookup("2001", now: 1).isEmpty)
+    }
+
+    @Test func tooBriefIntervalGets423WithMinExpires() {
+        var registrar = Registrar(minExpires: 60)
+        #expect(registrar.register(register(["<sip:2001@127.0.0.1:5070>"], expires: 10), aor: "2001", source: "s", transport: "UDP", now: 0)
+            == .reject(status: 423, reason: "Interval Too Brief", minExpires: 60))
+    }
+
+    @Test func outOfOrderRegisterIsRejected() {
+        var registrar = Registrar()
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>"], cseq: 5), aor: "2001", source: "s", transport: "UDP", now: 0)
+        guard case .reject(500, _, _) = registrar.register(register(["<sip:2001@127.0.0.1:5070>"], cseq: 4), aor: "2001", source: "s", transport: "UDP", now: 1) else {
+            Issue.record("expected 500"); return
+        }
+    }
+
+    @Test func outboundInstanceReplacesItsOwnBindingAndPathIsKept() {
+        var registrar = Registrar()
+        let instance = "\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\""
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>;+sip.instance=\(instance);reg-id=1"], extra: "Path: <sip:edge.example;lr>\r\n"), aor: "2001", source: "s", transport: "UDP", now: 0)
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:6000>;+sip.instance=\(instance);reg-id=1"], cseq: 2, extra: "Path: <sip:edge.example;lr>\r\n"), aor: "2001", source: "s", transport: "UDP", now: 1)
+        let bindings = registrar.lookup("2001", now: 2)
+        #expect(bindings.count == 1, "the same instance and reg-id is one flow")
+        #expect(bindings.first?.path == ["<sip:edge.example;lr>"])
+        #expect(bindings.first?.contact.uri.description == "sip:2001@127.0.0.1:6000")
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func officeExampleLoads() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/office/pbx.yaml")
+        let configuration = try PBXConfiguration.load(url)
+        #expect(configuration.users.map(\.extensionNumber) == ["2001", "2002", "2003", "2004"])
+        #expect(configuration.user("2002")?.name == "Brook Taylor")
+        #expect(configuration.listen.port == 5060)
+    }
+
+    @Test(arguments: [
+        ("users:\n  - { extension: \"20x1\", name: A, password: p }\n", "users[0].extension must be digits"),
+        ("listen: { port: 70000 }\n", "listen.port must be 0–65535"),
+        ("users:\n  - { extension: \"2001\", name: A }\n", "missing key 'users[0].password'"),
+        ("ringTimeout: soon\n", "ringTimeout"),
+        ("digestAlgorithms: [SHA-512]\n", "digestAlgorithms[0] 'SHA-512'"),
+    ])
+    func badConfigurationNamesTheKey(text: String, mention: String) {
+        #expect { try PBXConfiguration.parse(text, source: "test.yaml") } throws: { error in
+            "\(error)".contains(mention) && "\(error)".hasPrefix("test.yaml")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,140 @@
+// B2BUA routing with real SIP on loopback: identities, failures, DND and each forwarding rule,
+// and the CDR log.
+
+import Foundation
+import SIP
+import SIPCore
+import SIPMessage
+import Testing
+@testable import CallServer
+
+@Suite(.serialized) struct RoutingTests {
+    @Test func callCarriesIdentitiesBothWaysAndEndsInTheCDRLog() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        let leg = try await ada.call("2002", server: server)
+        let invite = await brook.behaviour.nextInvite()
+        #expect(invite.from?.displayName == "Ada Lovelace")
+        #expect(invite.headers[.pAssertedIdentity]?.contains("sip:2001@127.0.0.1") == true)
+        #expect(invite.body == officeSDP, "the caller's SDP reaches the callee untouched")
+        #expect(leg.finalResponse?.headers[.pAssertedIdentity]?.contains("Brook Taylor") == true, "connected identity in the 200 OK")
+        #expect(leg.remoteBody == officeSDP)
+        try await ada.ua.hangUp(leg.dialog.id)
+        try await withTimeout(5, "the callee to see the BYE") { while await brook.behaviour.ended == 0 { try await Task.sleep(for: .milliseconds(10)) } }
+        let records = try server.store.records(after: 0)
+        #expect(records.count == 1)
+        #expect(records.first?.outcome == "answered")
+        #expect(records.first?.caller == "2001" && records.first?.callee == "2002")
+        #expect(records.first?.answeredAt != nil)
+        await ada.shutdown(); await brook.shutdown(); await server.shutdown()
+    }
+
+    @Test func unknownNumberForeignDomainAndUnregisteredTarget() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        await #expect(throws: UserAgentError.self) { try await ada.call("2999", server: server) }
+        do { _ = try await ada.call("2999", server: server) } catch UserAgentError.rejected(let code, _) { #expect(code == 404) }
+        do { _ = try await ada.call("2002", server: server, domain: "example.com") } catch UserAgentError.rejected(let code, let reason) {
+            #expect(code == 403)
+            #expect(reason.contains("no relaying"))
+        }
+        do { _ = try await ada.call("2003", server: server) } catch UserAgentError.rejected(let code, _) { #expect(code == 480, "2003 is not registered") }
+        let outcomes = try server.store.records(after: 0).map(\.outcome)
+        #expect(outcomes == ["unavailable"], "only calls that were routed are logged")
+        await ada.shutdown(); await server.shutdown()
+    }
+
+    @Test func unauthenticatedCallerIsChallengedAndWrongPasswordRefused() async throws {
+        let (server, _) = try await startServer()
+        let brook = try await Phone.register("2002", server: server)
+        await #expect(throws: TestFailure.self) { _ = try await Phone.register("2001", server: server, password: "wrong") }
+        await brook.shutdown(); await server.shutdown()
+    }
+
+    @Test func doNotDisturbAnswersBusy() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        _ = try server.store.update("2002") { $0.doNotDisturb = true }
+        do { _ = try await ada.call("2002", server: server); Issue.record("the call went through DND") } catch UserAgentError.rejected(let code, let reason) {
+            #expect(code == 486)
+            #expect(reason.contains("Do Not Disturb"))
+        }
+        #expect(await brook.behaviour.invites.isEmpty, "a DND phone does not ring")
+        #expect(try server.store.records(after: 0).last?.outcome == "busy")
+        await ada.shutdown(); await brook.shutdown(); await server.shutdown()
+    }
+
+    @Test func forwardAlwaysRingsTheDestination() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        let cy = try await Phone.register("2003", server: server)
+        _ = try server.store.update("2002") { $0.forwardAlways = "2003" }
+        let leg = try await ada.call("2002", server: server)
+        #expect(await cy.behaviour.invites.count == 1)
+        #expect(await brook.behaviour.invites.isEmpty)
+        try await ada.ua.hangUp(leg.dialog.id)
+        let record = try #require(try server.store.records(after: 0).last)
+        #expect(record.path == ["2002", "forwardAlways", "2003"])
+        #expect(record.callee == "2003")
+        await ada.shutdown(); await brook.shutdown(); await cy.shutdown(); await server.shutdown()
+    }
+
+    @Test func busyForwardsWhenIAmOnThePhone() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        let cy = try await Phone.register("2003", server: server)
+        await brook.behaviour.set(.reject(status: 486, reason: nil, headers: []))
+        _ = try server.store.update("2002") { $0.forwardBusy = "2003" }
+        let leg = try await ada.call("2002", server: server)
+        #expect(await brook.behaviour.invites.count == 1)
+        #expect(await cy.behaviour.invites.count == 1)
+        try await ada.ua.hangUp(leg.dialog.id)
+        #expect(try server.store.records(after: 0).last?.path == ["2002", "forwardBusy", "2003"])
+        await ada.shutdown(); await brook.shutdown(); await cy.shutdown(); await server.shutdown()
+    }
+
+    @Test func noAnswerForwardsAfterTheRingTimer() async throws {
+        let (server, _) = try await startServer()
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        let cy = try await Phone.register("2003", server: server)
+        await brook.behaviour.set(.answer(body: officeSDP, contentType: .sdp, ringFor: .seconds(30)))
+        _ = try server.store.update("2002") { $0.forwardNoAnswer = "2003"; $0.noAnswerSeconds = 0.5 }
+        let leg = try await ada.call("2002", server: server)
+        #expect(await cy.behaviour.invites.count == 1)
+        try await ada.ua.hangUp(leg.dialog.id)
+        #expect(try server.store.records(after: 0).last?.path == ["2002", "forwardNoAnswer", "2003"])
+        await ada.shutdown(); await brook.shutdown(); await cy.shutdown(); await server.shutdown()
+    }
+
+    @Test func noAnswerWithoutForwardingGets480() async throws {
+        let (server, _) = try await startServer(ringTimeout: 0.5)
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        await brook.behaviour.set(.answer(body: officeSDP, contentType: .sdp, ringFor: .seconds(30)))
+        do { _ = try await ada.call("2002", server: server); Issue.record("answered") } catch UserAgentError.rejected(let code, _) {
+            #expect(code == 480)
+        }
+        #expect(try server.store.records(after: 0).last?.outcome == "noAnswer")
+        await ada.shutdown(); await brook.shutdown(); await server.shutdown()
+    }
+
+    @Test func featuresAndCDRsSurviveReopeningTheStore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-store-\(UUID().uuidString)")
+        do {
+            let store = try FeatureStore(directory: directory)
+            _ = try store.update("2002") { $0.doNotDisturb = true; $0.forwardBusy = "2003"; $0.selectedDevice = "desk" }
+            try store.append(CallRecord(callID: "c1", caller: "2001", callerName: nil, dialed: "2002", callee: "2002", startedAt: Date(), answeredAt: nil, endedAt: Date(), outcome: "busy", path: ["2002"]))
+        }
+        let reopened = try FeatureStore(directory: directory)
+        let features = try reopened.features("2002")
+        #expect(features.doNotDisturb && features.forwardBusy == "2003" && features.selectedDevice == "desk")
+        let records = try reopened.records(after: 0)
+        #expect(records.count == 1 && records[0].sequence == 1)
+        #expect(try reopened.records(after: 1).isEmpty, "the cursor reads only what came after")
+    }
+}

@@ -1,0 +1,121 @@
+// Phones for call-server tests: user agents that register with digest and answer as told.
+
+import Foundation
+import NIOPosix
+import SIP
+import SIPCore
+import SIPMessage
+@testable import CallServer
+
+let officeSDP = Array("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n".utf8)
+
+func officeConfiguration(ringTimeout: Double = 20) -> PBXConfiguration {
+    var configuration = PBXConfiguration()
+    configuration.listen.port = 0
+    configuration.ringTimeout = ringTimeout
+    configuration.users = [
+        .init(extensionNumber: "2001", name: "Ada Lovelace", password: "pw2001"),
+        .init(extensionNumber: "2002", name: "Brook Taylor", password: "pw2002"),
+        .init(extensionNumber: "2003", name: "Cy Young", password: "pw2003"),
+        .init(extensionNumber: "2004", name: "Dee Okafor", password: "pw2004"),
+    ]
+    return configuration
+}
+
+func startServer(ringTimeout: Double = 20) async throws -> (CallServer, URL) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
+    let server = try await CallServer.start(configuration: officeConfiguration(ringTimeout: ringTimeout), dataDirectory: directory)
+    return (server, directory)
+}
+
+actor PhoneBehaviour: UserAgentDelegate {
+    var decision: InviteDecision = .answer(body: officeSDP, contentType: .sdp, ringFor: .milliseconds(10))
+    private(set) var invites: [SIPRequest] = []
+    private(set) var ended = 0
+    private var inviteWaiters: [CheckedContinuation<SIPRequest, Never>] = []
+
+    func set(_ decision: InviteDecision) { self.decision = decision }
+
+    func incomingInvite(_ request: SIPRequest) async -> InviteDecision {
+        invites.append(request)
+        for waiter in inviteWaiters { waiter.resume(returning: request) }
+        inviteWaiters = []
+        return decision
+    }
+
+    func callEnded(_ dialog: DialogID, byRemote: Bool) async { ended += 1 }
+
+    /// The next INVITE this phone receives (or the first one, if it already came).
+    func nextInvite() async -> SIPRequest {
+        if let first = invites.first { return first }
+        return await withCheckedContinuation { inviteWaiters.append($0) }
+    }
+}
+
+struct Phone {
+    let ua: UserAgent
+    let behaviour: PhoneBehaviour
+    let registration: Registration
+    let number: String
+
+    static func register(_ number: String, server: CallServer, password: String? = nil) async throws -> Phone {
+        let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
+        let local = try await transport.listen(.udp, host: "127.0.0.1", port: 0)
+        let behaviour = PhoneBehaviour()
+        let credentials = DigestAuthenticator(username: number, password: password ?? "pw\(number)")
+        let ua = UserAgent(stack: SIPStack(transport: transport), identity: .init(user: number, domain: "127.0.0.1", credentials: credentials), delegate: behaviour)
+        await ua.start()
+        let configuration = RegistrationClient.Configuration(
+            registrar: SIPURI(host: "127.0.0.1", port: server.sipPort), addressOfRecord: SIPURI(user: number, host: "127.0.0.1"),
+            contact: NameAddress(uri: SIPURI(user: number, host: "127.0.0.1", port: local.port)), callID: "reg-\(number)-\(UUID())", fromTag: "t\(number)")
+        let registration = Registration(stack: ua.stack, target: SIPTarget(kind: .udp, host: "127.0.0.1", port: server.sipPort),
+                                        configuration: configuration, authenticator: credentials)
+        let updates = registration.updates
+        await registration.start()
+        let status = try await firstEvent(within: 10, "registration of \(number)", updates) { status in
+            if case .registered = status { return true }
+            if case .failed = status { return true }
+            return false
+        }
+        guard case .registered = status else { throw TestFailure("registration of \(number) failed: \(status)") }
+        return Phone(ua: ua, behaviour: behaviour, registration: registration, number: number)
+    }
+
+    func call(_ number: String, server: CallServer, domain: String = "127.0.0.1") async throws -> CallLeg {
+        try await ua.call(SIPURI(user: number, host: domain), via: SIPTarget(kind: .udp, host: "127.0.0.1", port: server.sipPort), body: officeSDP)
+    }
+
+    func shutdown() async { await ua.stack.shutdown() }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func firstEvent<T: Sendable>(within seconds: Double, _ what: String, _ stream: AsyncStream<T>, where predicate: @escaping @Sendable (T) -> Bool) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask {
+            for await element in stream where predicate(element) { return element }
+            throw TestFailure("\(what): stream ended")
+        }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            throw TestFailure("timed out after \(seconds) s waiting for \(what)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            throw TestFailure("timed out after \(seconds) s waiting for \(what)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
