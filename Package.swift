@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio", "CallServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

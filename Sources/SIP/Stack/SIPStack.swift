@@ -208,7 +208,7 @@ public actor SIPStack {
     }
 
     private func handleRequest(_ request: SIPRequest, _ origin: IncomingMessage) {
-        guard let key = TransactionKey.server(for: request) else { return }
+        guard let key = TransactionKey.server(for: request)?.scoped(to: origin.kind.rawValue) else { return }
         if var entry = servers[key] {
             // A retransmission, or the ACK for a non-2xx final response.
             let acceptedACK = request.method == .ack && entry.machine.isAcceptedInvite
@@ -241,7 +241,7 @@ public actor SIPStack {
     /// still unanswered, end it with 487.
     private func handleCancel(_ cancel: SIPRequest, _ origin: IncomingMessage, key: TransactionKey) {
         var machine = NonInviteServerTransaction(request: cancel, reliable: origin.kind.isReliable, timers: configuration.timers)
-        guard let inviteKey = TransactionKey.server(for: cancel, asMethod: .invite),
+        guard let inviteKey = TransactionKey.server(for: cancel, asMethod: .invite)?.scoped(to: origin.kind.rawValue),
               case .invite(let invite)? = servers[inviteKey]?.machine else {
             let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 481, toTag: BranchGenerator.make()))
             servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)

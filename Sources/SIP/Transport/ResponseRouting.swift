@@ -23,9 +23,11 @@ public enum ResponseRouting {
 
     /// Where a response to a request with this top Via goes when it cannot (or need not) use the
     /// connection the request came in on: maddr, else received (or sent-by) with rport (or the
-    /// sent-by port, or 5060).
-    public static func target(forResponseVia via: Via) -> SIPTarget? {
-        guard let kind = SIPTransportKind(viaTransport: via.transport) else { return nil }
+    /// sent-by port, or 5060). A request that came by datagram is answered by datagram, whatever
+    /// transport its Via names (a Via saying TCP or TLS on a UDP packet is not to be trusted).
+    public static func target(forResponseVia via: Via, arrivedOver arrival: SIPTransportKind) -> SIPTarget {
+        let named = SIPTransportKind(viaTransport: via.transport)
+        let kind = arrival.isReliable ? (named ?? arrival) : arrival
         let port = via.rport ?? via.port ?? kind.defaultPort
         if let maddr = via.maddr { return SIPTarget(kind: kind, host: maddr, port: via.port ?? kind.defaultPort) }
         return SIPTarget(kind: kind, host: via.received ?? via.host, port: port)

@@ -121,10 +121,10 @@ public final class SIPTransport: Sendable {
         if let connection = request.connection {
             if (try? await send(.response(response), on: connection)) != nil { return }
         }
-        guard let via = response.topVia, let target = ResponseRouting.target(forResponseVia: via) else {
+        guard let via = response.topVia ?? response.headers[.via].flatMap(Via.sentByPrefix) else {
             throw SIPTransportError.noRouteForResponse("the response has no usable top Via")
         }
-        try await send(.response(response), to: target)
+        try await send(.response(response), to: ResponseRouting.target(forResponseVia: via, arrivedOver: request.kind))
     }
 
     /// Sends a CRLFCRLF keep-alive ping on a stream connection (RFC 5626 §3.5.1).

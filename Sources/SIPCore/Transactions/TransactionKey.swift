@@ -7,6 +7,12 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { value }
 
+    /// The same key, kept apart per arrival transport: a request replayed over another transport
+    /// is a new transaction, never a retransmission (a client retransmits on its one transport).
+    public func scoped(to transport: String) -> TransactionKey {
+        TransactionKey(value: value + "|" + transport)
+    }
+
     /// The client transaction a response belongs to: top Via branch and CSeq method (§17.1.3).
     public static func client(branch: String, method: SIPMethod) -> TransactionKey {
         TransactionKey(value: "c|\(branch)|\(method.rawValue == "ACK" ? "INVITE" : method.rawValue)")

@@ -27,17 +27,18 @@ final class RawUDPPeer: Sendable {
     let channel: any Channel
     let received: AsyncStream<[UInt8]>
 
-    init(group: any EventLoopGroup) async throws {
+    init(group: any EventLoopGroup, port: Int = 0) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         received = stream
         channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         Collector<AddressedEnvelope<ByteBuffer>>(continuation: continuation) { Array($0.data.readableBytesView) })
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
     }
 
     var port: Int { channel.localAddress!.port! }

@@ -1,0 +1,269 @@
+// The call server as a real process: baresip phones register and call through it with audio both
+// ways; every RFC 4475 request gets the manifest's reply over UDP and TCP; a SIGKILL loses nothing.
+
+import CallServer
+import Foundation
+import NIOCore
+import NIOPosix
+import SIPMessage
+import Testing
+
+/// A `holdfast pbx` process with the office users on a free port and its own data folder.
+struct PBXProcess {
+    let port: Int
+    let dataDirectory: URL
+    let configURL: URL
+    var process: ExternalProcess
+
+    static func start(dataDirectory: URL? = nil, port: Int? = nil) async throws -> PBXProcess {
+        let port = port ?? ExternalProcess.freePort()
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("pbx.yaml")
+        try """
+        domain: 127.0.0.1
+        listen: { host: 127.0.0.1, port: \(port) }
+        ringTimeout: 20
+        users:
+          - { extension: "2001", name: Ada Lovelace, password: pw2001 }
+          - { extension: "2002", name: Brook Taylor, password: pw2002 }
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
+        // Ready when it says so on stderr.
+        try await withTimeout(20, "the pbx to start") {
+            while !process.outputTail().contains("pbx: SIP on") {
+                guard process.process.isRunning else { throw ProcessFailure(description: "pbx exited: \(process.outputTail())") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return PBXProcess(port: port, dataDirectory: directory, configURL: config, process: process)
+    }
+}
+
+extension Baresip {
+    /// A baresip phone registered to the pbx as `number`.
+    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool) throws {
+        try self.init(sourceFrequency: sourceFrequency, autoAnswer: autoAnswer)
+        let account = "<sip:\(number)@127.0.0.1:\(pbxPort)>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "") + "\n"
+        try account.write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
+    }
+}
+
+@Suite(.serialized) struct PBXInteropTests {
+    @Test func baresipPhonesRegisterAndCallThroughThePBXWithAudioBothWays() async throws {
+        let pbx = try await PBXProcess.start()
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
+        let brookProcess = try brook.start(seconds: 10)
+        try await withTimeout(10, "2002 to register") {
+            while !pbx.process.outputTail().contains("user=2002") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let ada = try Baresip(number: "2001", pbxPort: pbx.port, sourceFrequency: 700, autoAnswer: false)
+        let adaProcess = try ada.start(seconds: 6, commands: ["/dial sip:2002@127.0.0.1:\(pbx.port)"])
+        try await adaProcess.waitForExit(within: 30)
+        try await brookProcess.waitForExit(within: 30)
+        let adaLog = adaProcess.outputTail(200_000)
+        #expect(adaLog.contains("Call established"), "ada's call: \(adaLog.suffix(2000))")
+        let adaHeard = try await Sox.roughFrequency(try ada.receivedRecording())
+        let brookHeard = try await Sox.roughFrequency(try brook.receivedRecording())
+        #expect(abs(adaHeard - 900) < 45, "2001 heard \(adaHeard) Hz, expected 900")
+        #expect(abs(brookHeard - 700) < 35, "2002 heard \(brookHeard) Hz, expected 700")
+        pbx.process.terminate()
+        let records = try FeatureStore(directory: pbx.dataDirectory).records(after: 0)
+        #expect(records.contains { $0.caller == "2001" && $0.callee == "2002" && $0.outcome == "answered" })
+    }
+
+    @Test func sigkillLosesNoCDROrFeatureAndTheServerServesAgain() async throws {
+        var pbx = try await PBXProcess.start()
+        // A call that ends busy (DND) writes a CDR; DND itself is stored by the server.
+        _ = try FeatureStore(directory: pbx.dataDirectory).update("2002") { $0.doNotDisturb = true }
+        let call = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"], name: "call-dnd")
+        _ = try await call.waitForExit(within: 30)
+        #expect(call.outputTail().contains("486"), "DND answered busy: \(call.outputTail())")
+        kill(pbx.process.process.processIdentifier, SIGKILL)
+        _ = try await pbx.process.waitForExit(within: 10)
+        pbx = try await PBXProcess.start(dataDirectory: pbx.dataDirectory, port: pbx.port)
+        let store = try FeatureStore(directory: pbx.dataDirectory)
+        #expect(try store.features("2002").doNotDisturb, "DND survived SIGKILL")
+        #expect(try store.records(after: 0).map(\.outcome) == ["busy"], "the CDR survived SIGKILL")
+        let again = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"], name: "call-dnd-2")
+        _ = try await again.waitForExit(within: 30)
+        #expect(again.outputTail().contains("486"), "after restart DND still answers busy")
+        pbx.process.terminate()
+    }
+
+    @Test func everyTortureRequestGetsTheManifestReplyOverUDPAndTCP() async throws {
+        let pbx = try await PBXProcess.start()
+        let rows = try String(contentsOf: SIPCheckCommandTests.torture.appendingPathComponent("MANIFEST.tsv"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.hasPrefix("name\t") }.map { $0.split(separator: "\t").map(String.init) }
+        let group = MultiThreadedEventLoopGroup.singleton
+        // UDP replies to well-formed requests follow the Via (no rport): to 127.0.0.1:5060.
+        let udp = try await RawUDPPeer(group: group, port: 5060)
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: pbx.port)
+        var messages: [(name: String, reply: String, callID: String, ownKey: String, bytes: Data)] = []
+        var firstKeyOfTransaction: [String: String] = [:]
+        for row in rows {
+            let bytes = try Data(contentsOf: SIPCheckCommandTests.torture.appendingPathComponent(row[0] + ".dat"))
+            let own = Self.callID(in: bytes)
+            var key = own
+            // Only messages that parse reach the transaction layer.
+            if (try? SIPParser().parse(Array(bytes))) != nil {
+                let identity = Self.transactionIdentity(in: String(decoding: bytes, as: UTF8.self))
+                key = firstKeyOfTransaction[identity] ?? own
+                firstKeyOfTransaction[identity] = key
+            }
+            messages.append((row[0], row[3], key, own, bytes))
+        }
+        // UDP: one message at a time (a burst could overflow a socket buffer and lose datagrams),
+        // waiting for the reply where one is due.
+        let udpBox = FinalsBox(udp.received, datagrams: true)
+        for message in messages {
+            try await udp.channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: message.bytes)))
+            if Int(message.reply) != nil { _ = await collectFinals(udpBox, expecting: [message.callID], within: 5) }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // let any reply to the last message arrive (it must not)
+        let udpReplies = await udpBox.values
+        for message in messages {
+            switch message.reply {
+            case "none": #expect(udpReplies[message.callID] == nil, "\(message.name) is a response: nothing may be sent (UDP)")
+            case "-": break
+            default: #expect(udpReplies[message.callID].map(String.init) == message.reply, "\(message.name) over UDP: got \(udpReplies[message.callID].map(String.init) ?? "nothing")")
+            }
+        }
+        // TCP: one connection per message; the reply comes back on it. A body shorter than its
+        // Content-Length cannot be known to be short on a stream (the rest may still come), so
+        // those messages are checked over UDP only.
+        for message in messages where Int(message.reply) != nil && Self.bodyIsComplete(message.bytes) {
+            let tcp = try await RawTCPPeer(group: group, to: target)
+            try await tcp.channel.writeAndFlush(ByteBuffer(bytes: message.bytes))
+            let replies = await collectFinals(FinalsBox(tcp.received), expecting: [message.ownKey], within: 5)
+            #expect(replies[message.ownKey].map(String.init) == message.reply, "\(message.name) over TCP: got \(replies[message.ownKey].map(String.init) ?? "nothing")")
+            await tcp.close()
+        }
+        // Still serving.
+        let options = "OPTIONS sip:127.0.0.1:\(pbx.port) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKafter\r\nTo: <sip:127.0.0.1>\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nCall-ID: still-serving\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        try await udp.send(options, to: target)
+        #expect(await collectFinals(udpBox, expecting: ["still-serving"], within: 5)["still-serving"] == 200)
+        #expect(pbx.process.process.isRunning)
+        await udp.close()
+        pbx.process.terminate()
+    }
+
+    static func callID(in bytes: Data) -> String { replyKey(in: String(decoding: bytes, as: UTF8.self)) }
+
+    /// How a reply is matched to its request: the Call-ID, or the branch when there is none (insuf).
+    static func replyKey(in text: String) -> String {
+        for line in text.components(separatedBy: "\r\n") {
+            let lower = line.lowercased()
+            if lower.hasPrefix("call-id:") || lower.hasPrefix("i:") {
+                return String(line[line.index(after: line.firstIndex(of: ":")!)...]).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return branch(in: text)
+    }
+
+    /// RFC 3261 §17.2.3 identity (branch, sent-by, method): two messages that share it are one
+    /// transaction, so over UDP the second is answered as a retransmission of the first.
+    static func transactionIdentity(in text: String) -> String {
+        let method = text.prefix { $0 != " " }
+        for line in text.components(separatedBy: "\r\n") where line.lowercased().hasPrefix("via:") || line.lowercased().hasPrefix("v:") {
+            let sentBy = line.split(separator: " ").dropFirst(2).first.map { $0.split(separator: ";").first ?? $0 } ?? ""
+            return "\(branch(in: text))|\(sentBy.lowercased())|\(method)"
+        }
+        return UUID().uuidString
+    }
+
+    /// The branch of the first Via line (matching requests to replies; two torture messages that
+    /// share a branch and sent-by are one transaction, and expect the same reply).
+    static func branch(in text: String) -> String {
+        for line in text.components(separatedBy: "\r\n") {
+            let lower = line.lowercased()
+            guard lower.hasPrefix("via:") || lower.hasPrefix("v:"), let range = lower.range(of: "branch=") else { continue }
+            return String(lower[range.upperBound...].prefix { $0 != ";" && $0 != "," && $0 != " " })
+        }
+        return ""
+    }
+
+    static func bodyIsComplete(_ bytes: Data) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { return false }
+        let head = text[..<split.lowerBound].lowercased()
+        let body = Array(text[split.upperBound...].utf8)
+        for line in head.components(separatedBy: "\r\n") where line.hasPrefix("content-length") || line.hasPrefix("l:") || line.hasPrefix("l :") {
+            let value = line[line.index(after: line.firstIndex(of: ":")!)...].trimmingCharacters(in: .whitespaces)
+            guard let length = Int(value), length >= 0 else { return false }
+            return body.count >= length
+        }
+        return true
+    }
+
+    /// Final responses by Call-ID, until all expected have come or the time is up. One task reads
+    /// the stream for its whole life (an AsyncStream ends when its reader is cancelled).
+    func collectFinals(_ box: FinalsBox, expecting: Set<String>, within seconds: Double) async -> [String: Int] {
+        do {
+            try await withTimeout(seconds, "responses") { await box.wait(for: expecting) }
+        } catch {}
+        return await box.values
+    }
+
+}
+
+/// Collects final responses by Call-ID from a stream of datagrams or stream chunks.
+actor FinalsBox {
+    private(set) var values: [String: Int] = [:]
+    private var waiters: [Int: (keys: Set<String>, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextWaiter = 0
+
+    /// `datagrams`: each chunk is one message (UDP); otherwise chunks are framed (TCP).
+    init(_ stream: AsyncStream<[UInt8]>, datagrams: Bool = false) {
+        Task { await self.read(stream, datagrams: datagrams) }
+    }
+
+    private func read(_ stream: AsyncStream<[UInt8]>, datagrams: Bool) async {
+        var framer = StreamFramer()
+        for await chunk in stream {
+            var messages: [[UInt8]] = []
+            if datagrams {
+                messages = [chunk]
+            } else {
+                framer.append(chunk)
+                while let output = framer.next() { if case .message(let bytes) = output { messages.append(bytes) } }
+            }
+            for bytes in messages {
+                // Read leniently: an error response echoes the broken headers of its request.
+                guard let (status, callID) = Self.statusAndCallID(bytes), status >= 200, values[callID] == nil else { continue }
+                values[callID] = status
+            }
+            for (id, waiter) in waiters where waiter.keys.isSubset(of: Set(values.keys)) {
+                waiters[id] = nil
+                waiter.continuation.resume()
+            }
+        }
+    }
+
+    /// The status and the top Via branch of a response (every torture request that expects a
+    /// reply has a branch; insuf has no Call-ID).
+    static func statusAndCallID(_ bytes: [UInt8]) -> (Int, String)? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let lines = text.components(separatedBy: "\r\n")
+        guard let first = lines.first, first.hasPrefix("SIP/2.0 "), let status = Int(first.dropFirst(8).prefix(3)) else { return nil }
+        return (status, PBXInteropTests.replyKey(in: text))
+    }
+
+    /// Returns when every key has a final response, or when the waiting task is cancelled.
+    func wait(for keys: Set<String>) async {
+        if keys.isSubset(of: Set(values.keys)) { return }
+        nextWaiter += 1
+        let id = nextWaiter
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { continuation.resume() } else { waiters[id] = (keys, continuation) }
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+    }
+
+    private func cancel(_ id: Int) {
+        waiters.removeValue(forKey: id)?.continuation.resume()
+    }
+}
