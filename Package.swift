@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Audio", targets: ["Audio"]),
         .library(name: "Media", targets: ["Media"]),
         .library(name: "CallServer", targets: ["CallServer"]),
+        .library(name: "CTI", targets: ["CTI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -23,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Message model, parser, serializer, URIs, typed headers. No I/O, no dependencies
@@ -49,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -82,6 +86,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The call server's CTI API: HTTP + WebSocket (Hummingbird) over the CallServer actor.
+        .target(
+            name: "CTI",
+            dependencies: [
+                "CallServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Command-line SIP test phones (sip answer, sip call): user agent plus media.
         .target(
             name: "SIPTools",
@@ -98,7 +114,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CallServerTests",
-            dependencies: ["CallServer", "SIP", "SIPMessage", "SIPCore", "SIPAuth", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "CallServer", "CTI", "SIP", "SIPMessage", "SIPCore", "SIPAuth",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ]
         ),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),

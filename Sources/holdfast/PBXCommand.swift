@@ -1,6 +1,7 @@
 // `holdfast pbx`: the call server.
 
 import ArgumentParser
+import CTI
 import CallServer
 import Foundation
 
@@ -21,9 +22,17 @@ struct PBXCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let server = try await CallServer.start(configuration: configuration, dataDirectory: URL(fileURLWithPath: dataDir))
-        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), domain \(configuration.domain), \(configuration.users.count) users\n".utf8))
+        let cti: CTIServer
+        do {
+            cti = try await CTIServer.start(callServer: server, host: configuration.cti.host, port: configuration.cti.port, secret: configuration.cti.secret)
+        } catch {
+            await server.shutdown()
+            throw ValidationError("CTI could not listen on \(configuration.cti.host):\(configuration.cti.port): \(error)")
+        }
+        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), CTI on http://\(configuration.cti.host):\(cti.port)/cti/v1, domain \(configuration.domain), \(configuration.users.count) users\n".utf8))
         // Run until SIGTERM/SIGINT.
         for await _ in terminationSignals() { break }
+        await cti.shutdown()
         await server.shutdown()
     }
 }

@@ -32,6 +32,7 @@ extension CallServer {
         let call = Call(key: key, invite: incoming, caller: caller, callerName: configuration.user(caller)?.name, dialed: dialed)
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
+        events.append("call.offered", ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
         await route(call)
     }
 
@@ -61,6 +62,8 @@ extension CallServer {
         }
         call.state = .ringing
         call.forks = bindings.map { makeFork(call, binding: $0) }
+        events.append("call.ringing", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+                                       "devices": .array(call.forks.map { .string($0.device) })])
         for index in call.forks.indices { startFork(call, index: index) }
         let ring = features.noAnswerSeconds ?? configuration.ringTimeout
         call.noAnswer?.cancel()
@@ -77,6 +80,7 @@ extension CallServer {
         }
         call.hops += 1
         call.path += [reason, destination]
+        events.append("call.forwarded", ["call": .string(call.key), "from": .string(call.target), "to": .string(destination), "reason": .string(reason)])
         call.target = destination
         if !call.provisionalSent {
             var forwarding = SIPResponse(replyingTo: call.invite.request, statusCode: 181, toTag: call.toTag)
@@ -166,6 +170,8 @@ extension CallServer {
             call.calleeTarget = calleeTarget
             dialogs[calleeDialog.id] = (call.key, .callee)
             await cancelOtherForks(call, except: index)
+            events.append("call.answered", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+                                            "device": .string(call.forks[index].device)])
             // 200 OK to the caller with the callee's SDP and who answered (connected identity).
             var ok = SIPResponse(replyingTo: call.invite.request, statusCode: 200, toTag: call.toTag)
             let contact = await serverContact(call.invite.origin.kind)
@@ -254,7 +260,14 @@ extension CallServer {
     func writeRecord(_ call: Call, outcome: String) {
         let record = CallRecord(callID: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
                                 startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome, path: call.path)
-        do { try store.append(record) } catch { logger.error("CDR write failed", metadata: ["error": "\(error)"]) }
+        var fields: [String: JSONValue] = ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target), "outcome": .string(outcome)]
+        do {
+            let written = try store.append(record)
+            fields["cdr"] = written.sequence.map(JSONValue.int) ?? .null
+        } catch {
+            logger.error("CDR write failed", metadata: ["error": "\(error)"])
+        }
+        events.append("call.ended", fields)
     }
 
     func retransmitUntilACK(_ response: SIPResponse, call: Call) {

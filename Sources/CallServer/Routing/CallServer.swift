@@ -14,6 +14,8 @@ public actor CallServer {
     public let configuration: PBXConfiguration
     public nonisolated let stack: SIPStack
     public nonisolated let store: FeatureStore
+    /// Call and device events for CTI consumers.
+    public nonisolated let events = EventLog()
     let logger = Logger(label: "holdfast.pbx")
     var registrar: Registrar
     var digest: DigestServer
@@ -140,6 +142,7 @@ public actor CallServer {
             }
             if bindings.contains(where: { $0.regID != nil }) { ok.headers.add(.require, "outbound") }
             logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)"])
+            events.append("devices.changed", ["user": .string(user), "devices": .array(bindings.map { .string($0.deviceName) })])
             try? await stack.respond(ok, to: incoming)
         case .reject(let status, let reason, let minExpires):
             var response = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason, toTag: Self.newTag())

@@ -1,0 +1,148 @@
+// The CTI API of the call server: HTTP + WebSocket on loopback (Hummingbird), every request
+// authenticated by the shared secret from the configuration. docs/cti.md describes each message.
+
+import CallServer
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+public final class CTIServer: Sendable {
+    public let port: Int
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    private init(port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
+        self.port = port
+        self.task = task
+        self.group = group
+    }
+
+    /// Starts serving and returns once the socket is bound (port 0 picks a free one).
+    public static func start(callServer: CallServer, host: String, port: Int, secret: String, logger: Logger = Logger(label: "holdfast.cti")) async throws -> CTIServer {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware())
+        router.middlewares.add(SecretMiddleware(secret: secret))
+        CTIRoutes(server: callServer).add(to: router.group("cti/v1"))
+        let (bound, boundContinuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "Holdfast PBX CTI"),
+            onServerRunning: { channel in
+                boundContinuation.yield(channel.localAddress?.port ?? port)
+                boundContinuation.finish()
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task {
+            defer { boundContinuation.finish() }
+            try await group.run()
+        }
+        var iterator = bound.makeAsyncIterator()
+        guard let actual = await iterator.next() else {
+            // The server stopped before it was running: report why.
+            try await task.value
+            throw ControlError(.failed, "cti_not_started", "the CTI server did not start on \(host):\(port)")
+        }
+        return CTIServer(port: actual, task: task, group: group)
+    }
+
+    /// Stops accepting, lets requests in progress finish, closes event streams.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// Every request must carry `Authorization: Bearer <secret>` (compared in constant time).
+struct SecretMiddleware<Context: RequestContext>: RouterMiddleware {
+    let secret: [UInt8]
+    init(secret: String) { self.secret = Array("Bearer \(secret)".utf8) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let given = Array((request.headers[.authorization] ?? "").utf8)
+        var difference = given.count ^ secret.count
+        for i in 0..<secret.count { difference |= Int(secret[i] ^ (i < given.count ? given[i] : 0)) }
+        guard difference == 0 else {
+            throw CTIError(.unauthorized, "unauthorized", "missing or wrong CTI secret (send Authorization: Bearer <secret>)")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Turns every failure into a JSON error body: `{"error": code, "message": text, ...details}`.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as CTIError {
+            return error.response
+        } catch let error as ControlError {
+            return CTIError(error).response
+        } catch let error as HTTPError {
+            let code = switch error.status.code {
+            case 404: "not_found"
+            case 405: "method_not_allowed"
+            case 413: "body_too_large"
+            default: "bad_request"
+            }
+            let message = error.status.code == 404 ? "no such resource: \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
+            return CTIError(error.status, code, message).response
+        } catch {
+            return CTIError(.internalServerError, "internal", "\(error)").response
+        }
+    }
+}
+
+struct CTIError: Error {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    var details: [String: String] = [:]
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: String] = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    init(_ error: ControlError) {
+        let status: HTTPResponse.Status = switch error.kind {
+        case .notFound: .notFound
+        case .invalid: .unprocessableContent
+        case .conflict: .conflict
+        case .failed: .internalServerError
+        }
+        self.init(status, error.code, error.message, details: error.details)
+    }
+
+    var response: Response {
+        var body = details.mapValues(JSONValue.string)
+        body["error"] = .string(code)
+        body["message"] = .string(message)
+        return JSONResponse.make(body, status: status)
+    }
+}
+
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("{\"error\":\"internal\",\"message\":\"response could not be encoded\"}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func text(_ value: some Encodable) -> String {
+        String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,147 @@
+// What CTI may read and change on the call server: features (validated, durable, announced as
+// events), registered devices, live calls, and the CDR log from a cursor.
+
+import Foundation
+import SIPMessage
+
+/// A refused control request: a stable code, a sentence for people, and its class.
+public struct ControlError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable { case notFound, invalid, conflict, failed }
+    public var kind: Kind
+    public var code: String
+    public var message: String
+    public var details: [String: String]
+
+    public init(_ kind: Kind, _ code: String, _ message: String, details: [String: String] = [:]) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    static func unknownUser(_ user: String) -> ControlError {
+        ControlError(.notFound, "unknown_user", "there is no extension \(user)", details: ["user": user])
+    }
+    static func noSuchCall(_ id: String) -> ControlError {
+        ControlError(.notFound, "unknown_call", "there is no call \(id)", details: ["call": id])
+    }
+}
+
+/// A change to some of a user's features; a field left nil is kept, `.some(nil)` clears it.
+public struct FeatureChange: Sendable, Equatable {
+    public var doNotDisturb: Bool?
+    public var forwardAlways: String??
+    public var forwardBusy: String??
+    public var forwardNoAnswer: String??
+    public var noAnswerSeconds: Double??
+    public var selectedDevice: String??
+    public init() {}
+}
+
+/// One registered device of a user, as CTI shows it.
+public struct DeviceInfo: Codable, Sendable, Equatable {
+    public var device: String
+    public var contact: String
+    public var transport: String
+    public var source: String
+    public var expiresIn: Int
+    public var selected: Bool
+}
+
+/// A live call, as CTI shows it.
+public struct CallSnapshot: Codable, Sendable, Equatable {
+    public var call: String
+    public var caller: String
+    public var callerName: String?
+    public var dialed: String
+    public var callee: String
+    public var state: String
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var path: [String]
+}
+
+extension Features {
+    /// The features as CTI shows them: every field present, null when unset.
+    public var json: [String: JSONValue] {
+        ["user": .string(extensionNumber), "doNotDisturb": .bool(doNotDisturb), "forwardAlways": .optional(forwardAlways),
+         "forwardBusy": .optional(forwardBusy), "forwardNoAnswer": .optional(forwardNoAnswer),
+         "noAnswerSeconds": noAnswerSeconds.map(JSONValue.double) ?? .null, "selectedDevice": .optional(selectedDevice)]
+    }
+}
+
+extension CallServer {
+    public static let noAnswerSecondsRange: ClosedRange<Double> = 5...300
+
+    public func features(of user: String) throws -> Features {
+        guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
+        do { return try store.features(user) } catch { throw ControlError(.failed, "storage_failed", "features could not be read: \(error)") }
+    }
+
+    /// Validates, stores durably, then announces `features.changed`.
+    public func updateFeatures(of user: String, _ change: FeatureChange) throws -> Features {
+        guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
+        for (field, value) in [("forwardAlways", change.forwardAlways), ("forwardBusy", change.forwardBusy), ("forwardNoAnswer", change.forwardNoAnswer)] {
+            guard case .some(.some(let target)) = value else { continue }
+            guard configuration.user(target) != nil else {
+                throw ControlError(.invalid, "invalid_target", "\(field): there is no extension \(target)", details: ["field": field, "target": target])
+            }
+            guard target != user else {
+                throw ControlError(.invalid, "invalid_target", "\(field): \(user) cannot forward to itself", details: ["field": field, "target": target])
+            }
+        }
+        if case .some(.some(let seconds)) = change.noAnswerSeconds, !Self.noAnswerSecondsRange.contains(seconds) {
+            throw ControlError(.invalid, "invalid_value", "noAnswerSeconds must be \(Int(Self.noAnswerSecondsRange.lowerBound))–\(Int(Self.noAnswerSecondsRange.upperBound)) seconds", details: ["field": "noAnswerSeconds"])
+        }
+        if case .some(.some(let device)) = change.selectedDevice, device.isEmpty {
+            throw ControlError(.invalid, "invalid_value", "selectedDevice must name a device, or be null for all devices", details: ["field": "selectedDevice"])
+        }
+        let updated: Features
+        do {
+            updated = try store.update(user) { features in
+                if let v = change.doNotDisturb { features.doNotDisturb = v }
+                if let v = change.forwardAlways { features.forwardAlways = v }
+                if let v = change.forwardBusy { features.forwardBusy = v }
+                if let v = change.forwardNoAnswer { features.forwardNoAnswer = v }
+                if let v = change.noAnswerSeconds { features.noAnswerSeconds = v }
+                if let v = change.selectedDevice { features.selectedDevice = v }
+            }
+        } catch {
+            throw ControlError(.failed, "storage_failed", "features could not be stored: \(error)")
+        }
+        events.append("features.changed", updated.json)
+        return updated
+    }
+
+    public func devices(of user: String) throws -> [DeviceInfo] {
+        let selected = try features(of: user).selectedDevice
+        let time = now()
+        return registrar.lookup(user, now: time).map { binding in
+            DeviceInfo(device: binding.deviceName, contact: binding.contact.uri.description, transport: binding.transport,
+                       source: binding.source, expiresIn: max(0, Int(binding.expires - time)), selected: selected == binding.deviceName)
+        }
+    }
+
+    public func liveCalls() -> [CallSnapshot] {
+        calls.values.sorted { $0.startedAt < $1.startedAt }.map(snapshot)
+    }
+
+    func snapshot(_ call: Call) -> CallSnapshot {
+        let state = switch call.state {
+        case .routing: "routing"
+        case .ringing: "ringing"
+        case .answered: "connected"
+        case .ended: "ended"
+        }
+        return CallSnapshot(call: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
+                            state: state, startedAt: call.startedAt, answeredAt: call.answeredAt, path: call.path)
+    }
+
+    public nonisolated func callRecords(after: Int64, limit: Int) throws -> [CallRecord] {
+        guard after >= 0 else { throw ControlError(.invalid, "invalid_value", "after must be 0 or more", details: ["field": "after"]) }
+        guard (1...1000).contains(limit) else { throw ControlError(.invalid, "invalid_value", "limit must be 1–1000", details: ["field": "limit"]) }
+        do { return try store.records(after: after, limit: limit) } catch { throw ControlError(.failed, "storage_failed", "CDRs could not be read: \(error)") }
+    }
+}
