@@ -27,6 +27,38 @@ struct CTIRoutes: Sendable {
         group.get("calls") { _, _ in
             JSONResponse.make(await server.liveCalls())
         }
+        group.post("calls") { request, _ in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["from", "to"], in: body)
+            let call = try await server.makeCall(from: try Self.string(body, "from"), to: try Self.string(body, "to"))
+            return JSONResponse.make(call, status: .created)
+        }
+        group.delete("calls/:call") { _, context in
+            let id = try Self.callID(context)
+            try await server.clear(id)
+            return JSONResponse.make(["call": id, "cleared": "true"])
+        }
+        group.post("calls/:call/deflect") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["to"], in: body)
+            return JSONResponse.make(try await server.deflect(try Self.callID(context), to: try Self.string(body, "to")))
+        }
+        group.post("calls/:call/transfer") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party", "to"], in: body)
+            let call = try await server.transfer(try Self.callID(context), party: try Self.string(body, "party"), to: try Self.string(body, "to"))
+            return JSONResponse.make(call, status: .accepted)
+        }
+        group.post("calls/:call/hold") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party"], in: body)
+            return JSONResponse.make(try await server.hold(try Self.callID(context), party: try Self.string(body, "party")))
+        }
+        group.post("calls/:call/retrieve") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party"], in: body)
+            return JSONResponse.make(try await server.retrieve(try Self.callID(context), party: try Self.string(body, "party")))
+        }
         group.get("cdr") { request, _ in
             let after = try Self.integer(request, "after", default: 0)
             let limit = try Self.integer(request, "limit", default: 100)
@@ -122,6 +154,26 @@ struct CTIRoutes: Sendable {
             }
         }
         return change
+    }
+
+    static func string(_ body: [String: JSONValue], _ field: String) throws -> String {
+        guard let value = body[field] else {
+            throw CTIError(.badRequest, "missing_field", "\(field) is required", details: ["field": field])
+        }
+        guard case .string(let text) = value, !text.isEmpty else { throw wrongType(field, "a non-empty string") }
+        return text
+    }
+
+    static func only(_ allowed: Set<String>, in body: [String: JSONValue]) throws {
+        if let unknown = body.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw CTIError(.badRequest, "unknown_field", "unknown field \(unknown) (expected: \(allowed.sorted().joined(separator: ", ")))", details: ["field": unknown])
+        }
+    }
+
+    /// Call ids are SIP Call-IDs: percent-encode them in paths.
+    static func callID(_ context: BasicWebSocketRequestContext) throws -> String {
+        let raw = try context.parameters.require("call")
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func wrongType(_ field: String, _ expected: String) -> CTIError {

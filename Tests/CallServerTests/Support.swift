@@ -28,22 +28,67 @@ func startServer(ringTimeout: Double = 20) async throws -> (CallServer, URL) {
     return (server, directory)
 }
 
+/// A session description for phone `number` (its own media port), optionally with a direction.
+func phoneSDP(_ number: String, direction: String? = nil) -> [UInt8] {
+    let port = 40000 + 2 * (Int(number.suffix(2)) ?? 0)
+    return Array("v=0\r\no=p\(number) 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(port) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\(direction.map { "a=\($0)\r\n" } ?? "")".utf8)
+}
+
+/// What a test phone saw, in order.
+enum PhoneEvent: Sendable {
+    case invite(SIPRequest)
+    case inDialog(SIPRequest)
+    case ack(SIPRequest)
+    case ended
+}
+
 actor PhoneBehaviour: UserAgentDelegate {
     var decision: InviteDecision = .answer(body: officeSDP, contentType: .sdp, ringFor: .milliseconds(10))
+    /// The session this phone answers re-INVITEs with (the direction mirrors the offer's).
+    var session = officeSDP
     private(set) var invites: [SIPRequest] = []
     private(set) var ended = 0
     private var inviteWaiters: [CheckedContinuation<SIPRequest, Never>] = []
+    nonisolated let events: AsyncStream<PhoneEvent>
+    private nonisolated let sink: AsyncStream<PhoneEvent>.Continuation
+
+    init() { (events, sink) = AsyncStream<PhoneEvent>.makeStream() }
 
     func set(_ decision: InviteDecision) { self.decision = decision }
+
+    /// Answers calls and re-INVITEs with `sdp`.
+    func use(_ sdp: [UInt8], ringFor: Duration = .milliseconds(10)) {
+        session = sdp
+        decision = .answer(body: sdp, contentType: .sdp, ringFor: ringFor)
+    }
 
     func incomingInvite(_ request: SIPRequest) async -> InviteDecision {
         invites.append(request)
         for waiter in inviteWaiters { waiter.resume(returning: request) }
         inviteWaiters = []
+        sink.yield(.invite(request))
         return decision
     }
 
-    func callEnded(_ dialog: DialogID, byRemote: Bool) async { ended += 1 }
+    func otherRequest(_ request: SIPRequest) async -> SIPResponse? {
+        sink.yield(.inDialog(request))
+        guard request.method == .invite else { return nil }
+        let offered = String(decoding: request.body, as: UTF8.self)
+        let mirrored = ["a=sendonly": "recvonly", "a=recvonly": "sendonly", "a=inactive": "inactive"].first { offered.contains($0.key) }?.value
+        var ok = SIPResponse(replyingTo: request, statusCode: 200)
+        var body = String(decoding: session, as: UTF8.self)
+        for direction in ["a=sendrecv\r\n", "a=sendonly\r\n", "a=recvonly\r\n", "a=inactive\r\n"] { body = body.replacingOccurrences(of: direction, with: "") }
+        if let mirrored { body += "a=\(mirrored)\r\n" }
+        ok.setBody(Array(body.utf8), contentType: .sdp)
+        return ok
+    }
+
+    func acknowledged(_ dialog: DialogID, request: SIPRequest) async { sink.yield(.ack(request)) }
+
+    func callEnded(_ dialog: DialogID, byRemote: Bool) async {
+        ended += 1
+        sink.yield(.ended)
+    }
 
     /// The next INVITE this phone receives (or the first one, if it already came).
     func nextInvite() async -> SIPRequest {
@@ -82,7 +127,7 @@ struct Phone {
     }
 
     func call(_ number: String, server: CallServer, domain: String = "127.0.0.1") async throws -> CallLeg {
-        try await ua.call(SIPURI(user: number, host: domain), via: SIPTarget(kind: .udp, host: "127.0.0.1", port: server.sipPort), body: officeSDP)
+        try await ua.call(SIPURI(user: number, host: domain), via: SIPTarget(kind: .udp, host: "127.0.0.1", port: server.sipPort), body: await behaviour.session)
     }
 
     func shutdown() async { await ua.stack.shutdown() }
@@ -119,3 +164,34 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escapi
         return try await group.next()!
     }
 }
+
+extension Phone {
+    /// The next thing this phone sees that matches (bounded wait).
+    @discardableResult
+    func next(_ what: String, within seconds: Double = 5, where predicate: @escaping @Sendable (PhoneEvent) -> Bool) async throws -> PhoneEvent {
+        try await firstEvent(within: seconds, "\(number): \(what)", behaviour.events, where: predicate)
+    }
+
+    func nextInvite(within seconds: Double = 5) async throws -> SIPRequest {
+        guard case .invite(let request) = try await next("an INVITE", within: seconds, where: { if case .invite = $0 { true } else { false } }) else { throw TestFailure("unreachable") }
+        return request
+    }
+
+    func nextInDialog(_ method: SIPMethod, within seconds: Double = 5) async throws -> SIPRequest {
+        guard case .inDialog(let request) = try await next("an in-dialog \(method)", within: seconds, where: {
+            if case .inDialog(let r) = $0 { r.method == method } else { false }
+        }) else { throw TestFailure("unreachable") }
+        return request
+    }
+
+    func nextACK(within seconds: Double = 5) async throws -> SIPRequest {
+        guard case .ack(let request) = try await next("an ACK", within: seconds, where: { if case .ack = $0 { true } else { false } }) else { throw TestFailure("unreachable") }
+        return request
+    }
+
+    func ended(within seconds: Double = 5) async throws {
+        try await next("the call to end", within: seconds) { if case .ended = $0 { true } else { false } }
+    }
+}
+
+func sdpText(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

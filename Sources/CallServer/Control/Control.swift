@@ -130,6 +130,7 @@ extension CallServer {
 
     func snapshot(_ call: Call) -> CallSnapshot {
         let state = switch call.state {
+        case .originating: "originating"
         case .routing: "routing"
         case .ringing: "ringing"
         case .answered: "connected"

@@ -1,4 +1,6 @@
-// One call through the B2BUA: the caller's leg (we are its UAS) and the callee's leg (we are its UAC).
+// One call through the B2BUA: the caller's leg and the callee's leg. The caller's leg is usually
+// an INVITE we answer (we are its UAS); for a call placed through CTI (click-to-dial), or after a
+// transfer, it is a dialog we started ourselves (we are its UAC).
 
 import Foundation
 import SIP
@@ -8,25 +10,45 @@ import SIPMessage
 final class Call: @unchecked Sendable {
     // @unchecked: a Call is only touched inside the CallServer actor.
     enum Side: Sendable { case caller, callee }
-    enum State { case routing, ringing, answered, ended }
+    enum State { case originating, routing, ringing, answered, ended }
 
-    /// Key: the caller leg's Call-ID.
+    /// Key: the caller leg's Call-ID (or one of ours for calls placed through CTI).
     let key: String
-    let invite: IncomingRequest
+    /// The caller's INVITE, when the caller called in; nil for calls placed through CTI.
+    let invite: IncomingRequest?
     let toTag = CallServer.newTag()
-    let caller: String
-    let callerName: String?
+    var caller: String
+    var callerName: String?
     let dialed: String
     let startedAt = Date()
     var state = State.routing
-    /// The extension being rung now (after forwarding).
+    /// The extension being rung now (after forwarding), then the one connected.
     var target: String
     var path: [String]
     var hops = 0
     var forks: [Fork] = []
+    /// Bumped whenever `forks` is replaced, so late responses to older forks are ignored.
+    var forkGeneration = 0
     var callerDialog: Dialog?
     var calleeDialog: Dialog?
+    var callerTarget: SIPTarget?
     var calleeTarget: SIPTarget?
+    /// The session description the callee is offered (the caller's).
+    var offer: [UInt8] = []
+    var offerType: MediaType?
+    /// For calls placed through CTI: the CSeq of the originator's answered INVITE, whose ACK
+    /// carries the callee's answer (RFC 3725 flow I).
+    var pendingCallerACK: UInt32?
+    /// The last SDP each side sent, and the last SDP each side was given (for re-offers that
+    /// continue its view of the session: same o= origin, next version).
+    var sdpFrom: [Side: [UInt8]] = [:]
+    var sdpTo: [Side: [UInt8]] = [:]
+    /// The device each side uses (for CTI and events).
+    var device: [Side: String] = [:]
+    /// Sides put on hold through CTI.
+    var heldBy: Set<Side> = []
+    /// The task ringing the originator's devices (click-to-dial), cancelled by `clear`.
+    var originating: Task<Void, Never>?
     var answeredAt: Date?
     var noAnswer: Task<Void, Never>?
     /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4).
@@ -42,7 +64,7 @@ final class Call: @unchecked Sendable {
         var status: Int?
     }
 
-    init(key: String, invite: IncomingRequest, caller: String, callerName: String?, dialed: String) {
+    init(key: String, invite: IncomingRequest?, caller: String, callerName: String?, dialed: String) {
         self.key = key
         self.invite = invite
         self.caller = caller
@@ -50,5 +72,31 @@ final class Call: @unchecked Sendable {
         self.dialed = dialed
         self.target = dialed
         self.path = [dialed]
+        if let invite {
+            callerTarget = SIPTarget(kind: invite.origin.kind, address: invite.origin.source)
+            offer = invite.request.body
+            offerType = invite.request.contentType
+            sdpFrom[.caller] = invite.request.body
+        }
     }
+
+    var callerKind: SIPTransportKind { callerTarget?.kind ?? .udp }
+
+    func party(_ side: Side) -> String { side == .caller ? caller : target }
+
+    func side(of party: String) -> Side? {
+        if party == caller { return .caller }
+        if party == target { return .callee }
+        return nil
+    }
+
+    func dialog(_ side: Side) -> Dialog? { side == .caller ? callerDialog : calleeDialog }
+    func setDialog(_ side: Side, _ dialog: Dialog?) { if side == .caller { callerDialog = dialog } else { calleeDialog = dialog } }
+    func legTarget(_ side: Side) -> SIPTarget? { side == .caller ? callerTarget : calleeTarget }
+    func setLegTarget(_ side: Side, _ target: SIPTarget?) { if side == .caller { callerTarget = target } else { calleeTarget = target } }
+}
+
+extension Call.Side {
+    var other: Call.Side { self == .caller ? .callee : .caller }
+    var name: String { self == .caller ? "caller" : "callee" }
 }

@@ -82,37 +82,44 @@ extension CallServer {
         call.path += [reason, destination]
         events.append("call.forwarded", ["call": .string(call.key), "from": .string(call.target), "to": .string(destination), "reason": .string(reason)])
         call.target = destination
-        if !call.provisionalSent {
-            var forwarding = SIPResponse(replyingTo: call.invite.request, statusCode: 181, toTag: call.toTag)
-            forwarding.headers.add(.contact, await serverContact(call.invite.origin.kind))
-            try? await stack.respond(forwarding, to: call.invite)
+        if !call.provisionalSent, let invite = call.invite {
+            var forwarding = SIPResponse(replyingTo: invite.request, statusCode: 181, toTag: call.toTag)
+            forwarding.headers.add(.contact, await serverContact(invite.origin.kind))
+            try? await stack.respond(forwarding, to: invite)
         }
         await route(call)
     }
 
     func makeFork(_ call: Call, binding: Binding) -> Call.Fork {
+        let fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
+        return Call.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
+    }
+
+    /// An INVITE from `from` (identity from the directory, never from what a caller claimed:
+    /// RFC 3325 P-Asserted-Identity) to one registered device of `callee`.
+    func makeInvite(to binding: Binding, callee: String, from: String, body: [UInt8], contentType: MediaType?) -> (request: SIPRequest, target: SIPTarget) {
         var headers = SIPHeaders()
         let domain = configuration.domain
-        var from = NameAddress(displayName: call.callerName, uri: SIPURI(user: call.caller, host: domain))
-        from.tag = Self.newTag()
-        headers.add(.from, from.description)
-        headers.add(.to, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: domain)).description)
+        let identity = NameAddress(displayName: configuration.user(from)?.name, uri: SIPURI(user: from, host: domain))
+        var fromHeader = identity
+        fromHeader.tag = Self.newTag()
+        headers.add(.from, fromHeader.description)
+        headers.add(.to, NameAddress(displayName: configuration.user(callee)?.name, uri: SIPURI(user: callee, host: domain)).description)
         headers.add(.callID, "\(Self.newTag())@\(domain)")
         headers.add(.cseq, CSeq(1, .invite).description)
         for route in binding.path { headers.add(.route, route) }
-        // Caller identity (RFC 3325), from the directory, never from what the caller claimed.
-        headers.add(.pAssertedIdentity, NameAddress(displayName: call.callerName, uri: SIPURI(user: call.caller, host: domain)).description)
+        headers.add(.pAssertedIdentity, identity.description)
         headers.add(.allow, Self.allow)
         var request = SIPRequest(method: .invite, uri: binding.contact.uri, headers: headers)
-        let callerRequest = call.invite.request
-        if !callerRequest.body.isEmpty { request.setBody(callerRequest.body, contentType: callerRequest.contentType ?? .sdp) }
+        if !body.isEmpty { request.setBody(body, contentType: contentType ?? .sdp) }
         let parts = binding.source.split(separator: ":")
         let kind = SIPTransportKind(viaTransport: binding.transport) ?? .udp
         let target = SIPTarget(kind: kind, host: String(parts.first ?? "127.0.0.1"), port: Int(parts.last ?? "5060") ?? 5060)
-        return Call.Fork(request: request, target: target, device: binding.deviceName)
+        return (request, target)
     }
 
     func startFork(_ call: Call, index: Int) {
+        let generation = call.forkGeneration
         Task {
             var request = call.forks[index].request
             request.headers.add(.contact, await serverContact(call.forks[index].target.kind))
@@ -120,11 +127,11 @@ extension CallServer {
             let target = call.forks[index].target
             do {
                 for try await response in await stack.send(request, to: target) {
-                    await forkResponse(call.key, index: index, response: response)
+                    await forkResponse(call.key, generation: generation, index: index, response: response)
                     if response.isFinal && !response.isSuccess { break }
                 }
             } catch {
-                await forkFailed(call.key, index: index, status: 408)
+                await forkFailed(call.key, generation: generation, index: index, status: 408)
             }
         }
     }
@@ -136,8 +143,8 @@ extension CallServer {
         return "<\(uri)>"
     }
 
-    func forkResponse(_ key: String, index: Int, response: SIPResponse) async {
-        guard let call = calls[key], index < call.forks.count else {
+    func forkResponse(_ key: String, generation: Int, index: Int, response: SIPResponse) async {
+        guard let call = calls[key], call.forkGeneration == generation, index < call.forks.count else {
             return
         }
         let forkRequest = call.forks[index].request
@@ -145,12 +152,13 @@ extension CallServer {
         case 100:
             return
         case 101..<200:
-            guard call.state == .ringing else { return }
-            var relay = SIPResponse(replyingTo: call.invite.request, statusCode: response.statusCode, reasonPhrase: response.reasonPhrase, toTag: call.toTag)
-            relay.headers.add(.contact, await serverContact(call.invite.origin.kind))
+            // A call placed through CTI has nothing to relay to: its originator already answered.
+            guard call.state == .ringing, let invite = call.invite else { return }
+            var relay = SIPResponse(replyingTo: invite.request, statusCode: response.statusCode, reasonPhrase: response.reasonPhrase, toTag: call.toTag)
+            relay.headers.add(.contact, await serverContact(invite.origin.kind))
             if !response.body.isEmpty { relay.setBody(response.body, contentType: response.contentType ?? .sdp) }
             call.provisionalSent = true
-            try? await stack.respond(relay, to: call.invite)
+            try? await stack.respond(relay, to: invite)
         case 200..<300:
             guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else {
                 // A second device answered too late, or the call is over: ACK and hang that one up.
@@ -168,30 +176,39 @@ extension CallServer {
             try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
             call.calleeDialog = calleeDialog
             call.calleeTarget = calleeTarget
+            call.device[.callee] = call.forks[index].device
+            call.sdpTo[.callee] = call.offer
+            call.sdpFrom[.callee] = response.body
+            call.sdpTo[.caller] = response.body
             dialogs[calleeDialog.id] = (call.key, .callee)
             await cancelOtherForks(call, except: index)
             events.append("call.answered", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                             "device": .string(call.forks[index].device)])
+            guard let invite = call.invite else {
+                // Placed through CTI: the originator's ACK carries the callee's answer.
+                await acknowledgeOriginator(call, answer: response.body, contentType: response.contentType)
+                return
+            }
             // 200 OK to the caller with the callee's SDP and who answered (connected identity).
-            var ok = SIPResponse(replyingTo: call.invite.request, statusCode: 200, toTag: call.toTag)
-            let contact = await serverContact(call.invite.origin.kind)
+            var ok = SIPResponse(replyingTo: invite.request, statusCode: 200, toTag: call.toTag)
+            let contact = await serverContact(invite.origin.kind)
             ok.headers.add(.contact, contact)
             ok.headers.add(.allow, Self.allow)
             ok.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
             if !response.body.isEmpty { ok.setBody(response.body, contentType: response.contentType ?? .sdp) }
-            if let callerDialog = Dialog(uasFor: call.invite.request, localTag: call.toTag, localContact: (try? NameAddress(contact)) ?? NameAddress(uri: SIPURI(host: configuration.domain)), confirmed: true) {
+            if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: (try? NameAddress(contact)) ?? NameAddress(uri: SIPURI(host: configuration.domain)), confirmed: true) {
                 call.callerDialog = callerDialog
                 dialogs[callerDialog.id] = (call.key, .caller)
             }
-            try? await stack.respond(ok, to: call.invite)
+            try? await stack.respond(ok, to: invite)
             retransmitUntilACK(ok, call: call)
         default:
-            await forkFailed(key, index: index, status: response.statusCode, reason: response.reasonPhrase)
+            await forkFailed(key, generation: generation, index: index, status: response.statusCode, reason: response.reasonPhrase)
         }
     }
 
-    func forkFailed(_ key: String, index: Int, status: Int, reason: String? = nil) async {
-        guard let call = calls[key], call.state == .ringing, index < call.forks.count else { return }
+    func forkFailed(_ key: String, generation: Int, index: Int, status: Int, reason: String? = nil) async {
+        guard let call = calls[key], call.state == .ringing, call.forkGeneration == generation, index < call.forks.count else { return }
         call.forks[index].finished = true
         call.forks[index].status = status
         guard call.forks.allSatisfy(\.finished) else { return }
@@ -252,7 +269,12 @@ extension CallServer {
     func finish(_ call: Call, status: Int, reason: String?, outcome: String) async {
         call.state = .ended
         call.noAnswer?.cancel()
-        try? await stack.respond(SIPResponse(replyingTo: call.invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: call.invite)
+        call.originating?.cancel()
+        if let invite = call.invite {
+            try? await stack.respond(SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: invite)
+        } else {
+            await releaseOriginator(call, reason: "\(status) \(reason ?? "")")
+        }
         writeRecord(call, outcome: outcome)
         calls[call.key] = nil
     }
@@ -271,9 +293,8 @@ extension CallServer {
     }
 
     func retransmitUntilACK(_ response: SIPResponse, call: Call) {
-        guard !call.invite.origin.kind.isReliable else { return }
+        guard let invite = call.invite, !invite.origin.kind.isReliable else { return }
         let stack = self.stack
-        let invite = call.invite
         call.retransmit = Task {
             var interval = Duration.milliseconds(500)
             var waited = Duration.zero

@@ -35,7 +35,7 @@ extension CallServer {
         // The same request on the other leg.
         let otherSide: Call.Side = entry.side == .caller ? .callee : .caller
         guard var other = otherSide == .callee ? call.calleeDialog : call.callerDialog,
-              let target = otherSide == .callee ? call.calleeTarget : SIPTarget(kind: call.invite.origin.kind, address: call.invite.origin.source)
+              let target = call.legTarget(otherSide)
         else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
             return
@@ -44,7 +44,13 @@ extension CallServer {
         for name in [HeaderName.event, .subscriptionState, .referTo, .referredBy, HeaderName("Reason")] {
             for value in request.headers.values(name) { relayed.headers.add(name, value) }
         }
-        if !request.body.isEmpty { relayed.setBody(request.body, contentType: request.contentType) }
+        if !request.body.isEmpty {
+            relayed.setBody(request.body, contentType: request.contentType)
+            if request.contentType == .sdp || request.contentType == nil, request.method == .invite || request.method == .update {
+                call.sdpFrom[entry.side] = request.body
+                call.sdpTo[otherSide] = request.body
+            }
+        }
         if otherSide == .callee { call.calleeDialog = other } else { call.callerDialog = other }
         if request.method == .bye { endAnswered(call) }
         var final: SIPResponse?
@@ -62,20 +68,26 @@ extension CallServer {
         }
         let status = request.method == .bye ? 200 : (final?.statusCode ?? 408)
         var answer = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: final?.reasonPhrase)
-        if let final, !final.body.isEmpty { answer.setBody(final.body, contentType: final.contentType) }
+        if let final, !final.body.isEmpty {
+            answer.setBody(final.body, contentType: final.contentType)
+            if request.method == .invite || request.method == .update {
+                call.sdpFrom[otherSide] = final.body
+                call.sdpTo[entry.side] = final.body
+            }
+        }
         if request.method == .invite || request.method == .update {
             answer.headers.add(.contact, await serverContact(incoming.origin.kind))
         }
         try? await stack.respond(answer, to: incoming)
     }
 
-    func endAnswered(_ call: Call) {
+    func endAnswered(_ call: Call, outcome: String = "answered") {
         guard call.state == .answered else { return }
         call.state = .ended
         call.retransmit?.cancel()
         if let id = call.callerDialog?.id { dialogs[id] = nil }
         if let id = call.calleeDialog?.id { dialogs[id] = nil }
-        writeRecord(call, outcome: "answered")
+        writeRecord(call, outcome: outcome)
         calls[call.key] = nil
     }
 }

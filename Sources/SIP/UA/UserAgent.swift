@@ -19,12 +19,15 @@ public protocol UserAgentDelegate: Sendable {
     func otherRequest(_ request: SIPRequest) async -> SIPResponse?
     func callEnded(_ dialog: DialogID, byRemote: Bool) async
     func callEstablished(_ dialog: Dialog, request: SIPRequest) async
+    /// The ACK for a 2xx we sent (it carries the answer when our 2xx made the offer).
+    func acknowledged(_ dialog: DialogID, request: SIPRequest) async
 }
 
 extension UserAgentDelegate {
     public func otherRequest(_ request: SIPRequest) async -> SIPResponse? { nil }
     public func callEnded(_ dialog: DialogID, byRemote: Bool) async {}
     public func callEstablished(_ dialog: Dialog, request: SIPRequest) async {}
+    public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {}
 }
 
 public enum UserAgentError: Error, Sendable, CustomStringConvertible {
@@ -299,6 +302,7 @@ public actor UserAgent {
         switch request.method {
         case .ack:
             unacknowledged.removeValue(forKey: id)?.cancel()
+            await delegate.acknowledged(id, request: request)
         case .bye:
             unacknowledged.removeValue(forKey: id)?.cancel()
             dialogs[id] = nil

@@ -1,0 +1,386 @@
+// Call control for CTI: make a call from a user's device (click-to-dial, RFC 3725 flow I), clear,
+// deflect a ringing call, blind transfer and hold/retrieve by re-bridging the B2BUA legs with
+// re-INVITEs, so phones need no special support.
+
+import Foundation
+import SIP
+import SIPCore
+import SIPMessage
+
+extension CallServer {
+    /// A device of a user that answered an INVITE from the server.
+    struct Reached: Sendable {
+        var dialog: Dialog
+        var target: SIPTarget
+        var request: SIPRequest
+        var response: SIPResponse
+        var device: String
+    }
+
+    // MARK: - Make call
+
+    /// Rings `user`'s device(s) showing `destination`; when the user answers, calls `destination`
+    /// with the session the device offered and completes it with the destination's answer.
+    public func makeCall(from user: String, to destination: String) throws -> CallSnapshot {
+        guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
+        try checkTarget(destination, field: "to", notOneOf: [user])
+        guard !deviceBindings(user).isEmpty else {
+            throw ControlError(.conflict, "device_unavailable", "\(user) has no registered device to call from", details: ["user": user])
+        }
+        let key = "cti-\(Self.newTag())@\(configuration.domain)"
+        let call = Call(key: key, invite: nil, caller: user, callerName: configuration.user(user)?.name, dialed: destination)
+        call.state = .originating
+        calls[key] = call
+        events.append("call.originated", ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
+        call.originating = Task { await self.originate(call) }
+        return snapshot(call)
+    }
+
+    func originate(_ call: Call) async {
+        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false)
+        guard calls[call.key] === call, call.state == .originating else {
+            // Cleared meanwhile: a device that answered anyway is released.
+            if case .success(let reached) = result { await release(reached, offer: reached.response.body) }
+            return
+        }
+        switch result {
+        case .failure(let error):
+            call.state = .ended
+            logger.info("click-to-dial: originator not reached", metadata: ["call": "\(call.key)", "why": "\(error.message)"])
+            writeRecord(call, outcome: "originatorNotReached")
+            calls[call.key] = nil
+        case .success(let reached):
+            guard !reached.response.body.isEmpty else {
+                await release(reached, offer: [])
+                call.state = .ended
+                writeRecord(call, outcome: "failed")
+                calls[call.key] = nil
+                return
+            }
+            call.callerDialog = reached.dialog
+            call.callerTarget = reached.target
+            call.pendingCallerACK = reached.request.cseq?.sequence
+            call.device[.caller] = reached.device
+            call.offer = reached.response.body
+            call.offerType = reached.response.contentType
+            call.sdpFrom[.caller] = reached.response.body
+            dialogs[reached.dialog.id] = (call.key, .caller)
+            call.state = .routing
+            await route(call)
+        }
+    }
+
+    /// The originator's ACK, carrying the callee's answer.
+    func acknowledgeOriginator(_ call: Call, answer: [UInt8], contentType: MediaType?) async {
+        guard var dialog = call.callerDialog, let target = call.callerTarget, let sequence = call.pendingCallerACK else { return }
+        var ack = dialog.makeRequest(.ack, ackFor: sequence)
+        if !answer.isEmpty { ack.setBody(answer, contentType: contentType ?? .sdp) }
+        call.callerDialog = dialog
+        call.pendingCallerACK = nil
+        try? await stack.sendStateless(ack, to: target)
+    }
+
+    /// A call placed through CTI that will not connect: the originator's device is released.
+    func releaseOriginator(_ call: Call, reason: String) async {
+        call.originating?.cancel()
+        guard var dialog = call.callerDialog, let target = call.callerTarget else { return }
+        if let sequence = call.pendingCallerACK {
+            var ack = dialog.makeRequest(.ack, ackFor: sequence)
+            ack.setBody(SessionText.rejecting(call.offer), contentType: .sdp)
+            try? await stack.sendStateless(ack, to: target)
+            call.pendingCallerACK = nil
+        }
+        var bye = dialog.makeRequest(.bye)
+        bye.headers.add(HeaderName("Reason"), "SIP;cause=480;text=\"\(reason.trimmingCharacters(in: .whitespaces))\"")
+        dialogs[dialog.id] = nil
+        call.callerDialog = dialog
+        _ = await stack.send(bye, to: target)
+    }
+
+    /// ACK (with a refusing answer when the device made an offer) and BYE for a device we will not use.
+    func release(_ reached: Reached, offer: [UInt8]) async {
+        var dialog = reached.dialog
+        var ack = dialog.makeRequest(.ack, ackFor: reached.request.cseq?.sequence)
+        if !offer.isEmpty { ack.setBody(SessionText.rejecting(offer), contentType: .sdp) }
+        try? await stack.sendStateless(ack, to: reached.target)
+        _ = await stack.send(dialog.makeRequest(.bye), to: reached.target)
+    }
+
+    // MARK: - Clear, deflect
+
+    public func clear(_ id: String) async throws {
+        guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
+        switch call.state {
+        case .originating:
+            call.originating?.cancel()
+            call.state = .ended
+            writeRecord(call, outcome: "cleared")
+            calls[id] = nil
+        case .routing, .ringing:
+            await cancelOtherForks(call, except: nil)
+            await finish(call, status: 480, reason: "Temporarily Unavailable (call cleared)", outcome: "cleared")
+        case .answered:
+            for side in [Call.Side.caller, .callee] {
+                guard var dialog = call.dialog(side), let target = call.legTarget(side) else { continue }
+                let bye = dialog.makeRequest(.bye)
+                call.setDialog(side, dialog)
+                _ = await stack.send(bye, to: target)
+            }
+            endAnswered(call, outcome: "cleared")
+        case .ended:
+            break
+        }
+    }
+
+    /// Sends a ringing call elsewhere (the devices ringing now stop).
+    public func deflect(_ id: String, to destination: String) async throws -> CallSnapshot {
+        guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
+        guard call.state == .ringing || call.state == .routing else {
+            throw ControlError(.conflict, "invalid_state", "only a ringing call can be deflected; call \(id) is \(snapshot(call).state)", details: ["call": id])
+        }
+        try checkTarget(destination, field: "to", notOneOf: [call.caller, call.target])
+        await cancelOtherForks(call, except: nil)
+        call.forks = []
+        call.forkGeneration += 1
+        call.noAnswer?.cancel()
+        call.state = .routing
+        await retarget(call, to: destination, reason: "deflect")
+        return snapshot(call)
+    }
+
+    // MARK: - Blind transfer
+
+    /// `party` leaves at once; the other party is connected to `destination` when it answers.
+    public func transfer(_ id: String, party: String, to destination: String) async throws -> CallSnapshot {
+        let (call, leaving) = try connectedCall(id, party: party)
+        try checkTarget(destination, field: "to", notOneOf: [call.caller, call.target])
+        let staying = leaving.other
+        guard let session = call.sdpFrom[staying] else {
+            throw ControlError(.conflict, "invalid_state", "the session of \(call.party(staying)) is not known yet", details: ["call": id])
+        }
+        if var dialog = call.dialog(leaving), let target = call.legTarget(leaving) {
+            let bye = dialog.makeRequest(.bye)
+            dialogs[dialog.id] = nil
+            call.setDialog(leaving, nil)
+            _ = await stack.send(bye, to: target)
+        }
+        call.path += ["transfer", destination]
+        call.heldBy = []
+        events.append("call.transferring", ["call": .string(id), "party": .string(party), "to": .string(destination)])
+        Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
+        return snapshot(call)
+    }
+
+    func completeTransfer(_ call: Call, leaving: Call.Side, to destination: String, session: [UInt8]) async {
+        let staying = leaving.other
+        let result = await ring(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
+        guard calls[call.key] === call, call.state == .answered else {
+            if case .success(let reached) = result { await release(reached, offer: []) }
+            return
+        }
+        switch result {
+        case .failure(let error):
+            events.append("call.transferFailed", ["call": .string(call.key), "to": .string(destination), "reason": .string(error.message)])
+            if var dialog = call.dialog(staying), let target = call.legTarget(staying) {
+                let bye = dialog.makeRequest(.bye)
+                call.setDialog(staying, dialog)
+                _ = await stack.send(bye, to: target)
+            }
+            endAnswered(call, outcome: "transferFailed")
+        case .success(let reached):
+            if leaving == .caller {
+                call.caller = destination
+                call.callerName = configuration.user(destination)?.name
+            } else {
+                call.target = destination
+            }
+            call.setDialog(leaving, reached.dialog)
+            call.setLegTarget(leaving, reached.target)
+            dialogs[reached.dialog.id] = (call.key, leaving)
+            call.device[leaving] = reached.device
+            call.sdpTo[leaving] = session
+            call.sdpFrom[leaving] = reached.response.body
+            // Re-bridge: the staying party gets the new party's session.
+            let rebridged = await reoffer(call, side: staying, session: reached.response.body)
+            events.append("call.transferred", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+                                               "rebridged": .bool(rebridged)])
+        }
+    }
+
+    // MARK: - Hold, retrieve
+
+    /// Puts the call on hold on behalf of `party`: both phones are re-offered an inactive session.
+    public func hold(_ id: String, party: String) async throws -> CallSnapshot {
+        try await setHold(id, party: party, held: true)
+    }
+
+    public func retrieve(_ id: String, party: String) async throws -> CallSnapshot {
+        try await setHold(id, party: party, held: false)
+    }
+
+    func setHold(_ id: String, party: String, held: Bool) async throws -> CallSnapshot {
+        let (call, side) = try connectedCall(id, party: party)
+        guard call.heldBy.contains(side) != held else {
+            throw ControlError(.conflict, "invalid_state", held ? "\(party) already holds call \(id)" : "\(party) does not hold call \(id)", details: ["call": id])
+        }
+        guard let mine = call.sdpFrom[side], let theirs = call.sdpFrom[side.other] else {
+            throw ControlError(.conflict, "invalid_state", "the sessions of call \(id) are not known yet", details: ["call": id])
+        }
+        // Held while another party also holds: the session stays inactive.
+        let direction = held || !call.heldBy.subtracting([side]).isEmpty ? "inactive" : "sendrecv"
+        let other = await reoffer(call, side: side.other, session: mine, direction: direction)
+        let own = await reoffer(call, side: side, session: theirs, direction: direction)
+        guard other && own else {
+            throw ControlError(.failed, "reinvite_failed", "a phone refused the re-INVITE for \(held ? "hold" : "retrieve")", details: ["call": id])
+        }
+        if held { call.heldBy.insert(side) } else { call.heldBy.remove(side) }
+        events.append(held ? "call.held" : "call.retrieved", ["call": .string(id), "party": .string(party)])
+        return snapshot(call)
+    }
+
+    /// A re-INVITE on one leg offering `session` (as the next version of what that phone was
+    /// last given), ACKed when accepted.
+    func reoffer(_ call: Call, side: Call.Side, session: [UInt8], direction: String? = nil) async -> Bool {
+        guard var dialog = call.dialog(side), let target = call.legTarget(side) else { return false }
+        var body = SessionText.continuing(session, after: call.sdpTo[side])
+        if let direction { body = SessionText.withDirection(body, direction) }
+        var reinvite = dialog.makeRequest(.invite)
+        reinvite.headers.add(.contact, await serverContact(target.kind))
+        reinvite.setBody(body, contentType: .sdp)
+        call.setDialog(side, dialog)
+        call.sdpTo[side] = body
+        var final: SIPResponse?
+        do {
+            for try await response in await stack.send(reinvite, to: target) where response.isFinal {
+                final = response
+                break
+            }
+        } catch {
+            return false
+        }
+        guard let final, final.isSuccess else { return false }
+        if var dialog = call.dialog(side) {
+            let ack = dialog.makeRequest(.ack, ackFor: reinvite.cseq?.sequence)
+            call.setDialog(side, dialog)
+            try? await stack.sendStateless(ack, to: target)
+        }
+        if !final.body.isEmpty { call.sdpFrom[side] = final.body }
+        return true
+    }
+
+    // MARK: - Helpers
+
+    func connectedCall(_ id: String, party: String) throws -> (Call, Call.Side) {
+        guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
+        guard call.state == .answered else {
+            throw ControlError(.conflict, "invalid_state", "call \(id) is \(snapshot(call).state), not connected", details: ["call": id])
+        }
+        guard let side = call.side(of: party) else {
+            throw ControlError(.invalid, "not_a_party", "\(party) is not a party to call \(id)", details: ["call": id, "party": party])
+        }
+        return (call, side)
+    }
+
+    func checkTarget(_ destination: String, field: String, notOneOf parties: [String]) throws {
+        guard configuration.user(destination) != nil else {
+            throw ControlError(.invalid, "invalid_target", "\(field): there is no extension \(destination)", details: ["field": field, "target": destination])
+        }
+        guard !parties.contains(destination) else {
+            throw ControlError(.invalid, "invalid_target", "\(field): \(destination) is already in the call", details: ["field": field, "target": destination])
+        }
+    }
+
+    /// The devices that ring for `user`: its selected device if registered, else all.
+    func deviceBindings(_ user: String) -> [Binding] {
+        let bindings = registrar.lookup(user, now: now())
+        if let device = (try? store.features(user))?.selectedDevice {
+            let selected = bindings.filter { $0.deviceName == device }
+            if !selected.isEmpty { return selected }
+        }
+        return bindings
+    }
+
+    enum RingOutcome: Sendable {
+        case answered(Int, SIPResponse)
+        case failed(Int, Int, final: Bool)
+        case timedOut
+    }
+
+    /// Rings `user`'s devices in parallel with an INVITE from `from` (no body: the device makes
+    /// the offer); the first to answer wins and the others are cancelled. The winner is ACKed
+    /// here only when `acknowledge` (else the caller's ACK must carry an answer).
+    func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool) async -> Result<Reached, ControlError> {
+        let bindings = deviceBindings(user)
+        guard !bindings.isEmpty else {
+            return .failure(ControlError(.conflict, "device_unavailable", "\(user) has no registered device", details: ["user": user]))
+        }
+        var invites: [(request: SIPRequest, target: SIPTarget)] = []
+        for binding in bindings {
+            var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
+            invite.request.headers.add(.contact, await serverContact(invite.target.kind))
+            invites.append(invite)
+        }
+        let stack = self.stack
+        let sent = invites
+        let localContact = NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))
+        var winner: Reached?
+        var failures: [Int] = []
+        await withTaskGroup(of: RingOutcome.self) { group in
+            for (index, invite) in sent.enumerated() {
+                group.addTask {
+                    do {
+                        for try await response in await stack.send(invite.request, to: invite.target) where response.isFinal {
+                            return response.isSuccess ? .answered(index, response) : .failed(index, response.statusCode, final: true)
+                        }
+                    } catch {
+                        return .failed(index, 408, final: true)
+                    }
+                    return .failed(index, 487, final: false)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                return .timedOut
+            }
+            var pending = Set(sent.indices)
+            var cancelled = false
+            func cancelPending() async {
+                guard !cancelled else { return }
+                cancelled = true
+                for index in pending { _ = await stack.cancel(sent[index].request, to: sent[index].target) }
+            }
+            while let outcome = await group.next() {
+                if Task.isCancelled { await cancelPending() }
+                switch outcome {
+                case .answered(let index, let response):
+                    pending.remove(index)
+                    guard winner == nil, !Task.isCancelled, var dialog = Dialog(uacFor: sent[index].request, response: response, localContact: localContact) else {
+                        // Too late (another device won, or the request was withdrawn): release it.
+                        if var late = Dialog(uacFor: sent[index].request, response: response, localContact: localContact) {
+                            var ack = late.makeRequest(.ack, ackFor: 1)
+                            if !response.body.isEmpty && body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
+                            try? await stack.sendStateless(ack, to: sent[index].target)
+                            _ = await stack.send(late.makeRequest(.bye), to: sent[index].target)
+                        }
+                        break
+                    }
+                    if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: 1), to: sent[index].target) }
+                    winner = Reached(dialog: dialog, target: sent[index].target, request: sent[index].request, response: response, device: bindings[index].deviceName)
+                    await cancelPending()
+                case .failed(let index, let status, _):
+                    pending.remove(index)
+                    failures.append(status)
+                case .timedOut:
+                    if winner == nil { failures.append(408) }
+                    await cancelPending()
+                }
+                if pending.isEmpty { break }
+            }
+            group.cancelAll()
+        }
+        if let winner { return .success(winner) }
+        let busy = failures.contains(486) || failures.contains(600)
+        let status = busy ? 486 : (failures.contains(408) ? 408 : failures.min() ?? 480)
+        return .failure(ControlError(.failed, busy ? "busy" : "no_answer", "\(user) did not answer (\(status))", details: ["user": user, "status": String(status)]))
+    }
+}

@@ -1,0 +1,164 @@
+// Every CTI call-control command end to end over HTTP, with real SIP user agents on loopback:
+// make call (click-to-dial), clear, deflect, blind transfer, hold and retrieve; and each
+// command's refusals.
+
+import CTI
+import Foundation
+import SIP
+import SIPCore
+import SIPMessage
+import Testing
+@testable import CallServer
+
+@Suite(.serialized) struct CallControlTests {
+    /// Registers `numbers`, each phone answering with its own session description.
+    func phones(_ numbers: [String], server: CallServer) async throws -> [String: Phone] {
+        var phones: [String: Phone] = [:]
+        for number in numbers {
+            let phone = try await Phone.register(number, server: server)
+            await phone.behaviour.use(phoneSDP(number))
+            phones[number] = phone
+        }
+        return phones
+    }
+
+    func shutdown(_ phones: [String: Phone], _ cti: CTIServer, _ server: CallServer) async {
+        for phone in phones.values { await phone.shutdown() }
+        await cti.shutdown()
+        await server.shutdown()
+    }
+
+    @Test func makeCallRingsTheOriginatorThenConnectsTheDestination() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let made = try await client.request("POST", "calls", body: #"{"from": "2001", "to": "2002"}"#)
+        #expect(made.status == 201)
+        #expect(made["state"] == .string("originating"))
+        let first = try await p["2001"]!.nextInvite()
+        #expect(first.body.isEmpty, "the originator's device is asked for an offer")
+        #expect(first.from?.displayName == "Brook Taylor", "the originator sees whom it is calling")
+        let second = try await p["2002"]!.nextInvite()
+        #expect(second.body == phoneSDP("2001"), "the destination gets the originator's session: media flows directly")
+        #expect(second.from?.displayName == "Ada Lovelace")
+        let ack = try await p["2001"]!.nextACK()
+        #expect(ack.body == phoneSDP("2002"), "the originator's ACK carries the destination's answer")
+        let answered = try await events.next(type: "call.answered")
+        #expect(answered["caller"] == .string("2001") && answered["callee"] == .string("2002"))
+        guard case .string(let id)? = made["call"] else { Issue.record("no call id"); return }
+        let cleared = try await client.request("DELETE", "calls/\(id)")
+        #expect(cleared.status == 200)
+        try await p["2001"]!.ended()
+        try await p["2002"]!.ended()
+        #expect(try await events.next(type: "call.ended")["outcome"] == .string("cleared"))
+        #expect(try server.store.records(after: 0).last?.outcome == "cleared")
+        await events.close(); await shutdown(p, cti, server)
+    }
+
+    @Test func makeCallRefusals() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001"], server: server)
+        let cases: [(String, Int, String)] = [
+            (#"{"from": "2003", "to": "2001"}"#, 409, "device_unavailable"),
+            (#"{"from": "2001", "to": "2999"}"#, 422, "invalid_target"),
+            (#"{"from": "2001", "to": "2001"}"#, 422, "invalid_target"),
+            (#"{"from": "2999", "to": "2001"}"#, 404, "unknown_user"),
+            (#"{"from": "2001"}"#, 400, "missing_field"),
+            (#"{"from": "2001", "to": 2002}"#, 400, "invalid_value"),
+            (#"{"from": "2001", "to": "2002", "via": "x"}"#, 400, "unknown_field"),
+        ]
+        for (body, status, code) in cases {
+            let reply = try await client.request("POST", "calls", body: body)
+            #expect(reply.status == status, "\(body)")
+            #expect(reply["error"] == .string(code), "\(body): \(reply.json)")
+        }
+        for (method, path) in [("DELETE", "calls/none"), ("POST", "calls/none/hold")] {
+            let reply = try await client.request(method, path, body: method == "POST" ? #"{"party": "2001"}"# : nil)
+            #expect(reply.status == 404 && reply["error"] == .string("unknown_call"), "\(method) \(path)")
+        }
+        await shutdown(p, cti, server)
+    }
+
+    @Test func clearAndDeflectARingingCall() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002", "2003"], server: server)
+        await p["2002"]!.behaviour.use(phoneSDP("2002"), ringFor: .seconds(30))
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let caller = Task { try await p["2001"]!.call("2002", server: server) }
+        let ringing = try await events.next(type: "call.ringing")
+        guard case .string(let id)? = ringing["call"] else { Issue.record("no call id"); return }
+        #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)["error"] == .string("invalid_state"))
+        let deflected = try await client.request("POST", "calls/\(id)/deflect", body: #"{"to": "2003"}"#)
+        #expect(deflected.status == 200, "\(deflected.json)")
+        let reached = try await p["2003"]!.nextInvite()
+        #expect(reached.body == phoneSDP("2001"))
+        let leg = try await caller.value
+        #expect(leg.remoteBody == phoneSDP("2003"), "2003 answered the deflected call")
+        #expect(try await client.request("POST", "calls/\(id)/deflect", body: #"{"to": "2004"}"#)["error"] == .string("invalid_state"), "a connected call cannot be deflected")
+        try await p["2001"]!.ua.hangUp(leg.dialog.id)
+        let record = try #require(try server.store.records(after: 0).last)
+        #expect(record.path == ["2002", "deflect", "2003"])
+
+        // Clear while ringing: the caller gets a final response, the callee stops ringing.
+        let second = Task { try await p["2001"]!.call("2002", server: server) }
+        let ringingAgain = try await events.next("the second call ringing") { $0["type"] == .string("call.ringing") && $0["call"] != .string(id) }
+        guard case .string(let id2)? = ringingAgain["call"] else { Issue.record("no call id"); return }
+        #expect(try await client.request("DELETE", "calls/\(id2)").status == 200)
+        await #expect(throws: UserAgentError.self) { try await second.value }
+        #expect(try await events.next(type: "call.ended")["outcome"] == .string("cleared"))
+        await events.close(); await shutdown(p, cti, server)
+    }
+
+    @Test func holdAndRetrieveReofferBothPhones() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002"], server: server)
+        let leg = try await p["2001"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        let id = leg.dialog.id.callID
+        let held = try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)
+        #expect(held.status == 200, "\(held.json)")
+        let toOther = try await p["2002"]!.nextInDialog(.invite)
+        let toHolder = try await p["2001"]!.nextInDialog(.invite)
+        #expect(sdpText(toOther.body).contains("a=inactive") && sdpText(toOther.body).contains("m=audio 40002"), "2002 is re-offered 2001's session, inactive")
+        #expect(sdpText(toHolder.body).contains("a=inactive") && sdpText(toHolder.body).contains("m=audio 40004"))
+        #expect(sdpText(toOther.body).contains("o=p2001 1 2 IN IP4"), "the re-offer continues the session 2002 knows (next version)")
+        #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)["error"] == .string("invalid_state"))
+        #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2003"}"#)["error"] == .string("not_a_party"))
+        let retrieved = try await client.request("POST", "calls/\(id)/retrieve", body: #"{"party": "2001"}"#)
+        #expect(retrieved.status == 200)
+        let resumed = try await p["2002"]!.nextInDialog(.invite)
+        #expect(sdpText(resumed.body).contains("a=sendrecv"))
+        #expect(sdpText(resumed.body).contains("o=p2001 1 3 IN IP4"))
+        try await p["2001"]!.ua.hangUp(leg.dialog.id)
+        await shutdown(p, cti, server)
+    }
+
+    @Test func blindTransferReleasesThePartyAndRebridgesTheOther() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002", "2003"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let leg = try await p["2001"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        let id = leg.dialog.id.callID
+        // 2002 transfers the caller to 2003.
+        let transfer = try await client.request("POST", "calls/\(id)/transfer", body: #"{"party": "2002", "to": "2003"}"#)
+        #expect(transfer.status == 202, "\(transfer.json)")
+        try await p["2002"]!.ended()
+        let offered = try await p["2003"]!.nextInvite()
+        #expect(offered.body == phoneSDP("2001"), "2003 is offered the caller's own session")
+        #expect(offered.from?.displayName == "Ada Lovelace")
+        let rebridge = try await p["2001"]!.nextInDialog(.invite)
+        #expect(sdpText(rebridge.body).contains("m=audio 40006"), "the caller now sends to 2003")
+        let done = try await events.next(type: "call.transferred")
+        #expect(done["callee"] == .string("2003") && done["rebridged"] == .bool(true))
+        try await p["2001"]!.ua.hangUp(leg.dialog.id)
+        try await p["2003"]!.ended()
+        let record = try #require(try server.store.records(after: 0).last)
+        #expect(record.callee == "2003")
+        #expect(record.path == ["2002", "transfer", "2003"])
+        await events.close(); await shutdown(p, cti, server)
+    }
+}
