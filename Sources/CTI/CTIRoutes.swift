@@ -59,6 +59,36 @@ struct CTIRoutes: Sendable {
             try Self.only(["party"], in: body)
             return JSONResponse.make(try await server.retrieve(try Self.callID(context), party: try Self.string(body, "party")))
         }
+        group.post("calls/:call/consult") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party", "to"], in: body)
+            let call = try await server.consult(try Self.callID(context), party: try Self.string(body, "party"), to: try Self.string(body, "to"))
+            return JSONResponse.make(call, status: .created)
+        }
+        group.post("calls/:call/complete") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party", "consultation"], in: body)
+            return JSONResponse.make(try await server.completeTransfer(try Self.callID(context), party: try Self.string(body, "party"),
+                                                                       consultation: try Self.string(body, "consultation")))
+        }
+        group.post("calls/:call/trade") { request, context in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["party", "with"], in: body)
+            return JSONResponse.make(try await server.trade(try Self.callID(context), party: try Self.string(body, "party"), with: try Self.string(body, "with")))
+        }
+        group.get("callbacks") { _, _ in
+            JSONResponse.make(await server.pendingCallbacks())
+        }
+        group.post("callbacks") { request, _ in
+            let body = try await Self.jsonObject(request)
+            try Self.only(["from", "to"], in: body)
+            return JSONResponse.make(try await server.requestCallback(from: try Self.string(body, "from"), to: try Self.string(body, "to")), status: .created)
+        }
+        group.delete("callbacks/:callback") { _, context in
+            let id = try context.parameters.require("callback")
+            try await server.cancelCallback(id)
+            return JSONResponse.make(["callback": id, "cancelled": "true"])
+        }
         group.get("cdr") { request, _ in
             let after = try Self.integer(request, "after", default: 0)
             let limit = try Self.integer(request, "limit", default: 100)

@@ -161,4 +161,68 @@ import Testing
         #expect(record.path == ["2002", "transfer", "2003"])
         await events.close(); await shutdown(p, cti, server)
     }
+
+    @Test func consultTradeAndCompleteTheTransfer() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002", "2003"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let leg = try await p["2001"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        let id = leg.dialog.id.callID
+        let consulted = try await client.request("POST", "calls/\(id)/consult", body: #"{"party": "2001", "to": "2003"}"#)
+        #expect(consulted.status == 201, "\(consulted.json)")
+        #expect(consulted["consultationOf"] == .string(id))
+        guard case .string(let consultation)? = consulted["call"] else { Issue.record("no consultation id"); return }
+        #expect(sdpText(try await p["2002"]!.nextInDialog(.invite).body).contains("a=inactive"), "the first call is held")
+        #expect(sdpText(try await p["2001"]!.nextInDialog(.invite).body).contains("a=inactive"))
+        let own = try await p["2001"]!.nextInvite()
+        #expect(own.headers[HeaderName("Call-Info")]?.contains("answer-after=0") == true, "the consulting device is asked to answer by itself")
+        #expect(try await p["2003"]!.nextInvite().body == phoneSDP("2001"))
+        _ = try await events.next("the consultation answered") { $0["type"] == .string("call.answered") && $0["call"] == .string(consultation) }
+
+        // Trade: back to 2002, 2003 waits.
+        let traded = try await client.request("POST", "calls/\(id)/trade", body: #"{"party": "2001", "with": "\#(consultation)"}"#)
+        #expect(traded.status == 200, "\(traded.json)")
+        #expect(sdpText(try await p["2003"]!.nextInDialog(.invite).body).contains("a=inactive"), "the consultation is held")
+        #expect(sdpText(try await p["2002"]!.nextInDialog(.invite).body).contains("a=sendrecv"), "the first call is retrieved")
+
+        // Complete: 2002 and 2003 talk, 2001 leaves both calls.
+        let completed = try await client.request("POST", "calls/\(id)/complete", body: #"{"party": "2001", "consultation": "\#(consultation)"}"#)
+        #expect(completed.status == 200, "\(completed.json)")
+        #expect(completed["caller"] == .string("2003") && completed["callee"] == .string("2002"), "2003 took the place of 2001")
+        try await p["2001"]!.ended()
+        try await p["2001"]!.ended()
+        let toStaying = try await p["2002"]!.nextInDialog(.invite)
+        #expect(sdpText(toStaying.body).contains("m=audio 40006") && sdpText(toStaying.body).contains("a=sendrecv"), "2002 now sends to 2003")
+        let toArriving = try await p["2003"]!.nextInDialog(.invite)
+        #expect(sdpText(toArriving.body).contains("m=audio 40004") && sdpText(toArriving.body).contains("a=sendrecv"), "2003 now sends to 2002")
+        // The joined call works end to end: 2002 hangs up, 2003 hears it.
+        try await p["2002"]!.ua.hangUp(try #require(await p["2002"]!.behaviour.answeredDialogs.first))
+        try await p["2003"]!.ended()
+        let outcomes = try server.store.records(after: 0).map(\.outcome)
+        #expect(outcomes == ["transferred", "answered"])
+        await events.close(); await shutdown(p, cti, server)
+    }
+
+    @Test func callbackRingsTheRequesterWhenTheTargetIsFree() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002", "2003"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let busy = try await p["2003"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        let requested = try await client.request("POST", "callbacks", body: #"{"from": "2001", "to": "2002"}"#)
+        #expect(requested.status == 201, "\(requested.json)")
+        #expect(try await client.request("GET", "callbacks").array.count == 1)
+        #expect(try await client.request("POST", "callbacks", body: #"{"from": "2001", "to": "2999"}"#)["error"] == .string("invalid_target"))
+        #expect(try await client.request("DELETE", "callbacks/nope")["error"] == .string("unknown_callback"))
+        try await p["2003"]!.ua.hangUp(busy.dialog.id)
+        let placed = try await events.next(type: "callback.placed")
+        #expect(placed["callback"] == requested["id"])
+        #expect(try await p["2001"]!.nextInvite().from?.displayName == "Brook Taylor", "the requester's phone rings first")
+        #expect(try await p["2002"]!.nextInvite().body == phoneSDP("2001"))
+        #expect(try await client.request("GET", "callbacks").array.isEmpty)
+        await events.close(); await shutdown(p, cti, server)
+    }
 }

@@ -85,6 +85,9 @@ actor PhoneBehaviour: UserAgentDelegate {
 
     func acknowledged(_ dialog: DialogID, request: SIPRequest) async { sink.yield(.ack(request)) }
 
+    private(set) var answeredDialogs: [DialogID] = []
+    func callEstablished(_ dialog: Dialog, request: SIPRequest) async { answeredDialogs.append(dialog.id) }
+
     func callEnded(_ dialog: DialogID, byRemote: Bool) async {
         ended += 1
         sink.yield(.ended)

@@ -61,11 +61,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var digestAlgorithms: [String] = ["MD5"]
     public var users: [User] = []
     public var cti = CTI()
+    /// Seconds a callback request waits for its target to be free before it lapses.
+    public var callbackLifetime: Double = 1800
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti
+        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime
     }
 
     public init(from decoder: any Decoder) throws {
@@ -80,6 +82,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         digestAlgorithms = try c.decodeIfPresent([String].self, forKey: .digestAlgorithms) ?? defaults.digestAlgorithms
         users = try c.decodeIfPresent([User].self, forKey: .users) ?? []
         cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? defaults.cti
+        callbackLifetime = try c.decodeIfPresent(Double.self, forKey: .callbackLifetime) ?? defaults.callbackLifetime
     }
 
     public func user(_ number: String) -> User? { users.first { $0.extensionNumber == number } }

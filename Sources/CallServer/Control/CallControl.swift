@@ -22,6 +22,12 @@ extension CallServer {
     /// Rings `user`'s device(s) showing `destination`; when the user answers, calls `destination`
     /// with the session the device offered and completes it with the destination's answer.
     public func makeCall(from user: String, to destination: String) throws -> CallSnapshot {
+        try makeCall(from: user, to: destination, autoAnswer: false)
+    }
+
+    /// `autoAnswer` asks the originator's device to answer by itself (a consultation call the
+    /// user asked for): `Call-Info: answer-after=0` (the de facto header phones honour).
+    func makeCall(from user: String, to destination: String, autoAnswer: Bool) throws -> CallSnapshot {
         guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
         try checkTarget(destination, field: "to", notOneOf: [user])
         guard !deviceBindings(user).isEmpty else {
@@ -32,12 +38,13 @@ extension CallServer {
         call.state = .originating
         calls[key] = call
         events.append("call.originated", ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
-        call.originating = Task { await self.originate(call) }
+        call.originating = Task { await self.originate(call, autoAnswer: autoAnswer) }
         return snapshot(call)
     }
 
-    func originate(_ call: Call) async {
-        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false)
+    func originate(_ call: Call, autoAnswer: Bool) async {
+        let headers = autoAnswer ? [(HeaderName("Call-Info"), "<sip:\(configuration.domain)>;answer-after=0")] : []
+        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers)
         guard calls[call.key] === call, call.state == .originating else {
             // Cleared meanwhile: a device that answered anyway is released.
             if case .success(let reached) = result { await release(reached, offer: reached.response.body) }
@@ -309,7 +316,8 @@ extension CallServer {
     /// Rings `user`'s devices in parallel with an INVITE from `from` (no body: the device makes
     /// the offer); the first to answer wins and the others are cancelled. The winner is ACKed
     /// here only when `acknowledge` (else the caller's ACK must carry an answer).
-    func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool) async -> Result<Reached, ControlError> {
+    func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool,
+              headers: [(HeaderName, String)] = []) async -> Result<Reached, ControlError> {
         let bindings = deviceBindings(user)
         guard !bindings.isEmpty else {
             return .failure(ControlError(.conflict, "device_unavailable", "\(user) has no registered device", details: ["user": user]))
@@ -318,6 +326,7 @@ extension CallServer {
         for binding in bindings {
             var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
             invite.request.headers.add(.contact, await serverContact(invite.target.kind))
+            for (name, value) in headers { invite.request.headers.add(name, value) }
             invites.append(invite)
         }
         let stack = self.stack

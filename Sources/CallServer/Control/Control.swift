@@ -61,6 +61,8 @@ public struct CallSnapshot: Codable, Sendable, Equatable {
     public var startedAt: Date
     public var answeredAt: Date?
     public var path: [String]
+    /// Set on a consultation call: the held call it belongs to.
+    public var consultationOf: String?
 }
 
 extension Features {
@@ -137,7 +139,7 @@ extension CallServer {
         case .ended: "ended"
         }
         return CallSnapshot(call: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
-                            state: state, startedAt: call.startedAt, answeredAt: call.answeredAt, path: call.path)
+                            state: state, startedAt: call.startedAt, answeredAt: call.answeredAt, path: call.path, consultationOf: call.consultationOf)
     }
 
     public nonisolated func callRecords(after: Int64, limit: Int) throws -> [CallRecord] {

@@ -49,6 +49,8 @@ final class Call: @unchecked Sendable {
     var heldBy: Set<Side> = []
     /// The task ringing the originator's devices (click-to-dial), cancelled by `clear`.
     var originating: Task<Void, Never>?
+    /// For a consultation call: the call it consults from (held meanwhile).
+    var consultationOf: String?
     var answeredAt: Date?
     var noAnswer: Task<Void, Never>?
     /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4).

@@ -290,6 +290,8 @@ extension CallServer {
             logger.error("CDR write failed", metadata: ["error": "\(error)"])
         }
         events.append("call.ended", fields)
+        // Once this call is gone from the table, someone may be free for a callback.
+        if !callbacks.isEmpty { Task { self.serveCallbacks() } }
     }
 
     func retransmitUntilACK(_ response: SIPResponse, call: Call) {

@@ -22,6 +22,8 @@ public actor CallServer {
     var calls: [String: Call] = [:]
     /// Both dialogs of every answered call, to the call's key and the side the dialog faces.
     var dialogs: [DialogID: (call: String, side: Call.Side)] = [:]
+    /// Callback requests waiting for their target to be free.
+    var callbacks: [String: Callback] = [:]
     private var serveTask: Task<Void, Never>?
     let now: @Sendable () -> Double
 
@@ -143,6 +145,7 @@ public actor CallServer {
             if bindings.contains(where: { $0.regID != nil }) { ok.headers.add(.require, "outbound") }
             logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)"])
             events.append("devices.changed", ["user": .string(user), "devices": .array(bindings.map { .string($0.deviceName) })])
+            if !callbacks.isEmpty { serveCallbacks() }
             try? await stack.respond(ok, to: incoming)
         case .reject(let status, let reason, let minExpires):
             var response = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason, toTag: Self.newTag())
