@@ -117,8 +117,18 @@ let package = Package(
             dependencies: [
                 "CallServer", "CTI", "SIP", "SIPMessage", "SIPCore", "SIPAuth",
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "TestSupport",
             ]
+        ),
+        // Helpers shared by test targets: bounded waits, CTI clients.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "CallServer",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
         ),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
@@ -133,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio", "CallServer",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio", "CallServer", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -3,6 +3,7 @@
 // command's refusals.
 
 import CTI
+import TestSupport
 import Foundation
 import SIP
 import SIPCore

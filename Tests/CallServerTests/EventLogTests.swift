@@ -1,5 +1,6 @@
 // The event log alone: sequences, bounded history, resume and resync decisions.
 
+import TestSupport
 import Foundation
 import Testing
 @testable import CallServer

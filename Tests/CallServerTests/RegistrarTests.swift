@@ -1,5 +1,6 @@
 // The registrar's rules (RFC 3261 §10.3) and the configuration's errors.
 
+import TestSupport
 import SIPMessage
 import Testing
 @testable import CallServer

@@ -1,6 +1,7 @@
 // B2BUA routing with real SIP on loopback: identities, failures, DND and each forwarding rule,
 // and the CDR log.
 
+import TestSupport
 import Foundation
 import SIP
 import SIPCore
@@ -21,7 +22,7 @@ import Testing
         #expect(leg.finalResponse?.headers[.pAssertedIdentity]?.contains("Brook Taylor") == true, "connected identity in the 200 OK")
         #expect(leg.remoteBody == officeSDP)
         try await ada.ua.hangUp(leg.dialog.id)
-        try await withTimeout(5, "the callee to see the BYE") { while await brook.behaviour.ended == 0 { try await Task.sleep(for: .milliseconds(10)) } }
+        try await brook.ended()
         let records = try server.store.records(after: 0)
         #expect(records.count == 1)
         #expect(records.first?.outcome == "answered")

@@ -2,6 +2,7 @@
 
 import Foundation
 import NIOPosix
+import TestSupport
 import SIP
 import SIPCore
 import SIPMessage
@@ -142,30 +143,7 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 func firstEvent<T: Sendable>(within seconds: Double, _ what: String, _ stream: AsyncStream<T>, where predicate: @escaping @Sendable (T) -> Bool) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask {
-            for await element in stream where predicate(element) { return element }
-            throw TestFailure("\(what): stream ended")
-        }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TestFailure("timed out after \(seconds) s waiting for \(what)")
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
-func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TestFailure("timed out after \(seconds) s waiting for \(what)")
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
+    try await stream.first(within: seconds, what, where: predicate)
 }
 
 extension Phone {

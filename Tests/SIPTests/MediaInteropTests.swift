@@ -2,6 +2,7 @@
 // with tones checked in the recordings (sox), SIPp's RFC 2833 captures as digits, and our digits
 // logged by baresip. Everything on 127.0.0.1.
 
+import TestSupport
 import Audio
 import NIOPosix
 import SIPMessage

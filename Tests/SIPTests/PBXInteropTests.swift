@@ -3,6 +3,7 @@
 
 import CallServer
 import Foundation
+import TestSupport
 import NIOCore
 import NIOPosix
 import SIPMessage
@@ -11,12 +12,14 @@ import Testing
 /// A `holdfast pbx` process with the office users on a free port and its own data folder.
 struct PBXProcess {
     let port: Int
+    let ctiPort: Int
     let dataDirectory: URL
     let configURL: URL
     var process: ExternalProcess
 
-    static func start(dataDirectory: URL? = nil, port: Int? = nil) async throws -> PBXProcess {
+    static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil) async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
+        let ctiPort = ctiPort ?? ExternalProcess.freePort(udp: false)
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("pbx.yaml")
@@ -27,6 +30,8 @@ struct PBXProcess {
         users:
           - { extension: "2001", name: Ada Lovelace, password: pw2001 }
           - { extension: "2002", name: Brook Taylor, password: pw2002 }
+          - { extension: "2003", name: Cy Young, password: pw2003 }
+        cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
         // Ready when it says so on stderr.
@@ -36,7 +41,7 @@ struct PBXProcess {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        return PBXProcess(port: port, dataDirectory: directory, configURL: config, process: process)
+        return PBXProcess(port: port, ctiPort: ctiPort, dataDirectory: directory, configURL: config, process: process)
     }
 }
 
@@ -72,19 +77,60 @@ extension Baresip {
         #expect(records.contains { $0.caller == "2001" && $0.callee == "2002" && $0.outcome == "answered" })
     }
 
+    @Test func ctiPlacesHoldsRetrievesAndClearsACallBetweenBaresipPhones() async throws {
+        let pbx = try await PBXProcess.start()
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let ada = try Baresip(number: "2001", pbxPort: pbx.port, sourceFrequency: 700, autoAnswer: true)
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
+        let adaProcess = try ada.start(seconds: 12)
+        let brookProcess = try brook.start(seconds: 12)
+        var registered: Set<String> = []
+        while registered.count < 2 {
+            if case .string(let user)? = try await events.next(type: "devices.changed", within: 10)["user"] { registered.insert(user) }
+        }
+        let cti = CTIClient(port: pbx.ctiPort)
+        // Click-to-dial: 2001's baresip is rung first (no SDP: it makes the offer), then 2002.
+        let made = try await cti.request("POST", "calls", body: #"{"from": "2001", "to": "2002"}"#)
+        #expect(made.status == 201, "\(made.json)")
+        guard case .string(let id)? = made["call"] else { Issue.record("no call id: \(made.json)"); return }
+        let answered = try await events.next(type: "call.answered", within: 10)
+        #expect(answered["call"] == .string(id))
+        try await Task.sleep(for: .seconds(2))  // two seconds of conversation for the recordings
+        let held = try await cti.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)
+        #expect(held.status == 200, "baresip accepted the hold re-INVITEs: \(held.json)")
+        let retrieved = try await cti.request("POST", "calls/\(id)/retrieve", body: #"{"party": "2001"}"#)
+        #expect(retrieved.status == 200, "baresip accepted the retrieve re-INVITEs: \(retrieved.json)")
+        try await Task.sleep(for: .seconds(1))  // audio again after retrieve
+        #expect(try await cti.request("DELETE", "calls/\(id)").status == 200)
+        #expect(try await events.next(type: "call.ended")["outcome"] == .string("cleared"))
+        try await adaProcess.waitForExit(within: 30)
+        try await brookProcess.waitForExit(within: 30)
+        let adaHeard = try await Sox.roughFrequency(try ada.receivedRecording())
+        let brookHeard = try await Sox.roughFrequency(try brook.receivedRecording())
+        #expect(abs(adaHeard - 900) < 45, "2001 heard \(adaHeard) Hz, expected 900")
+        #expect(abs(brookHeard - 700) < 35, "2002 heard \(brookHeard) Hz, expected 700")
+        await events.close()
+        pbx.process.terminate()
+    }
+
     @Test func sigkillLosesNoCDROrFeatureAndTheServerServesAgain() async throws {
         var pbx = try await PBXProcess.start()
-        // A call that ends busy (DND) writes a CDR; DND itself is stored by the server.
-        _ = try FeatureStore(directory: pbx.dataDirectory).update("2002") { $0.doNotDisturb = true }
+        // A call that ends busy (DND) writes a CDR; DND itself is set through CTI and stored by the server.
+        let dnd = try await CTIClient(port: pbx.ctiPort).request("PATCH", "users/2002/features", body: #"{"doNotDisturb": true, "forwardNoAnswer": "2003"}"#)
+        #expect(dnd.status == 200, "\(dnd.json)")
         let call = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"], name: "call-dnd")
         _ = try await call.waitForExit(within: 30)
         #expect(call.outputTail().contains("486"), "DND answered busy: \(call.outputTail())")
         kill(pbx.process.process.processIdentifier, SIGKILL)
         _ = try await pbx.process.waitForExit(within: 10)
-        pbx = try await PBXProcess.start(dataDirectory: pbx.dataDirectory, port: pbx.port)
-        let store = try FeatureStore(directory: pbx.dataDirectory)
-        #expect(try store.features("2002").doNotDisturb, "DND survived SIGKILL")
-        #expect(try store.records(after: 0).map(\.outcome) == ["busy"], "the CDR survived SIGKILL")
+        pbx = try await PBXProcess.start(dataDirectory: pbx.dataDirectory, port: pbx.port, ctiPort: pbx.ctiPort)
+        let cti = CTIClient(port: pbx.ctiPort)
+        let features = try await cti.request("GET", "users/2002/features")
+        #expect(features["doNotDisturb"] == .bool(true) && features["forwardNoAnswer"] == .string("2003"), "DND and forwarding survived SIGKILL: \(features.json)")
+        let page = try await cti.request("GET", "cdr?after=0")
+        guard case .array(let records)? = page["records"], case .object(let record)? = records.first else { Issue.record("no CDR after restart: \(page.json)"); return }
+        #expect(records.count == 1 && record["outcome"] == .string("busy"), "the CDR survived SIGKILL")
         let again = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"], name: "call-dnd-2")
         _ = try await again.waitForExit(within: 30)
         #expect(again.outputTail().contains("486"), "after restart DND still answers busy")

@@ -1,5 +1,6 @@
 // The registration client running on the stack against a digest-authenticating registrar.
 
+import TestSupport
 import NIOCore
 import NIOPosix
 import SIPCore

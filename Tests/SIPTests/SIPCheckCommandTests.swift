@@ -1,5 +1,6 @@
 // `holdfast sip check --json` on the RFC 4475 files gives the verdicts of MANIFEST.tsv.
 
+import TestSupport
 import Foundation
 import Testing
 

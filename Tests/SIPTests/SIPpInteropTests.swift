@@ -1,5 +1,6 @@
 // The SIP stack against a real peer: SIPp (Debian sip-tester) as client and as server.
 
+import TestSupport
 import Foundation
 import NIOCore
 import NIOPosix

@@ -1,5 +1,6 @@
 // UDP and TCP transports on real loopback sockets.
 
+import TestSupport
 import NIOCore
 import NIOPosix
 import SIPMessage

@@ -1,6 +1,7 @@
 // Running third-party programs (SIPp, later baresip and Kamailio) from tests, with bounded waits.
 
 import Foundation
+import TestSupport
 
 struct ProcessFailure: Error, CustomStringConvertible {
     let description: String

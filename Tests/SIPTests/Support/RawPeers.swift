@@ -1,5 +1,6 @@
 // Minimal raw UDP and TCP peers for transport tests: they send bytes and collect what comes back.
 
+import TestSupport
 import NIOCore
 import NIOPosix
 

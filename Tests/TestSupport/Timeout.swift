@@ -2,14 +2,19 @@
 
 import Foundation
 
-struct TimedOut: Error, CustomStringConvertible {
-    let what: String
-    let seconds: Double
-    var description: String { "timed out after \(seconds) s waiting for \(what)" }
+public struct TimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public let seconds: Double
+    public init(what: String, seconds: Double) {
+        self.what = what
+        self.seconds = seconds
+    }
+
+    public var description: String { "timed out after \(seconds) s waiting for \(what)" }
 }
 
 /// Runs `body`, failing with `TimedOut` if it has not finished within `seconds`.
-func withTimeout<T: Sendable>(
+public func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
@@ -25,7 +30,7 @@ func withTimeout<T: Sendable>(
 
 extension AsyncStream {
     /// The next element that satisfies `predicate`, within `seconds`.
-    func first(within seconds: Double, _ what: String, where predicate: @escaping @Sendable (Element) -> Bool) async throws -> Element
+    public func first(within seconds: Double, _ what: String, where predicate: @escaping @Sendable (Element) -> Bool) async throws -> Element
     where Element: Sendable {
         let stream = self
         return try await withTimeout(seconds, what) {
