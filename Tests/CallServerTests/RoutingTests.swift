@@ -31,6 +31,27 @@ import Testing
         await ada.shutdown(); await brook.shutdown(); await server.shutdown()
     }
 
+    @Test func registrationsOutliveARestartOfTheServer() async throws {
+        let (first, directory) = try await startServer()
+        let brook = try await Phone.register("2002", server: first)
+        await first.shutdown()
+        let (second, _) = try await startServer(directory: directory)
+        #expect(await second.bindings(for: "2002").count == 1, "the binding was read back from the store")
+        let ada = try await Phone.register("2001", server: second)
+        let leg = try await ada.call("2002", server: second)
+        #expect(await brook.behaviour.invites.count == 1, "2002 rings without having registered again")
+        try await ada.ua.hangUp(leg.dialog.id)
+        // Unregistering removes the stored binding too.
+        let cy = try await Phone.register("2003", server: second)
+        let updates = cy.registration.updates
+        await cy.registration.stop()
+        _ = try await firstEvent(within: 5, "2003 unregistered", updates) { if case .unregistered = $0 { true } else { false } }
+        let (third, _) = try await startServer(directory: directory)
+        #expect(await third.bindings(for: "2003").isEmpty)
+        #expect(await third.bindings(for: "2002").count == 1)
+        await ada.shutdown(); await brook.shutdown(); await cy.shutdown(); await second.shutdown(); await third.shutdown()
+    }
+
     @Test func unknownNumberForeignDomainAndUnregisteredTarget() async throws {
         let (server, _) = try await startServer()
         let ada = try await Phone.register("2001", server: server)

@@ -23,8 +23,8 @@ func officeConfiguration(ringTimeout: Double = 20) -> PBXConfiguration {
     return configuration
 }
 
-func startServer(ringTimeout: Double = 20) async throws -> (CallServer, URL) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
+func startServer(ringTimeout: Double = 20, directory: URL? = nil) async throws -> (CallServer, URL) {
+    let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
     let server = try await CallServer.start(configuration: officeConfiguration(ringTimeout: ringTimeout), dataDirectory: directory)
     return (server, directory)
 }

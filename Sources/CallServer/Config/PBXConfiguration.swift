@@ -113,6 +113,8 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         guard (0...65535).contains(listen.port) else { throw ConfigurationError("\(source): listen.port must be 0–65535") }
         guard (0...65535).contains(cti.port) else { throw ConfigurationError("\(source): cti.port must be 0–65535") }
         guard ringTimeout > 0 else { throw ConfigurationError("\(source): ringTimeout must be positive") }
+        guard callbackLifetime > 0 else { throw ConfigurationError("\(source): callbackLifetime must be positive") }
+        guard !cti.secret.isEmpty else { throw ConfigurationError("\(source): cti.secret is empty") }
         guard minExpires <= maxExpires else { throw ConfigurationError("\(source): minExpires must not exceed maxExpires") }
         let known = ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"]
         for (index, name) in digestAlgorithms.enumerated() where !known.contains(name) {

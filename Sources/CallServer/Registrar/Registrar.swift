@@ -86,6 +86,9 @@ public struct Registrar: Sendable {
         return .ok(current)
     }
 
+    /// Bindings read back from the store at start.
+    public mutating func restore(_ stored: [String: [Binding]]) { bindings = stored }
+
     public mutating func purge(now: Double) {
         for (aor, list) in bindings {
             let alive = list.filter { $0.expires > now }

@@ -34,11 +34,11 @@ public actor CallServer {
     ) async throws -> CallServer {
         let store = try FeatureStore(directory: dataDirectory)
         let transport = SIPTransport(group: group, configuration: transportConfiguration)
-        let udp = try await transport.listen(.udp, host: configuration.listen.host, port: configuration.listen.port)
-        try await transport.listen(.tcp, host: configuration.listen.host, port: udp.port ?? configuration.listen.port)
+        try await transport.listenUDPAndTCP(host: configuration.listen.host, port: configuration.listen.port)
         var stackConfiguration = SIPStack.Configuration()
         stackConfiguration.userAgent = "Holdfast PBX"
         let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store)
+        await server.restoreRegistrations()
         await server.run()
         return server
     }
@@ -63,6 +63,13 @@ public actor CallServer {
         serveTask?.cancel()
         for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
         await stack.shutdown()
+    }
+
+    /// Phones registered before a restart (or crash) stay reachable.
+    func restoreRegistrations() {
+        do { registrar.restore(try store.loadBindings(now: now())) } catch {
+            logger.error("stored registrations could not be read", metadata: ["error": "\(error)"])
+        }
     }
 
     private func run() async {
@@ -136,6 +143,9 @@ public actor CallServer {
         let source = "\(incoming.origin.source.ipAddress ?? "127.0.0.1"):\(incoming.origin.source.port ?? 5060)"
         switch registrar.register(request, aor: user, source: source, transport: incoming.origin.kind.rawValue, now: now()) {
         case .ok(let bindings):
+            do { try store.saveBindings(user, bindings) } catch {
+                logger.error("registration not stored", metadata: ["user": "\(user)", "error": "\(error)"])
+            }
             var ok = SIPResponse(replyingTo: request, statusCode: 200, toTag: Self.newTag())
             for contact in Registrar.contactHeader(bindings, now: now()) { ok.headers.add(.contact, contact) }
             if request.headers.contains(.path) {

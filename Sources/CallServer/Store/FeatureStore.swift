@@ -1,5 +1,5 @@
 // Durable call-server state in SQLite (GRDB) under the data directory: per-user features (DND,
-// forwarding, device selection) and the CDR log with its monotonic sequence. Committed
+// forwarding, device selection), registrations, and the CDR log with its monotonic sequence. Committed
 // transactions survive SIGKILL (WAL journal).
 
 import Foundation
@@ -109,6 +109,21 @@ public final class FeatureStore: Sendable {
                 t.column("endedAt", .datetime).notNull()
                 t.column("outcome", .text).notNull()
                 t.column("path", .jsonText).notNull()
+            }
+        }
+        migrator.registerMigration("v2-bindings") { db in
+            try db.create(table: "bindings") { t in
+                t.column("aor", .text).notNull().indexed()
+                t.column("position", .integer).notNull()
+                t.column("contact", .text).notNull()
+                t.column("expires", .double).notNull()
+                t.column("callID", .text).notNull()
+                t.column("cseq", .integer).notNull()
+                t.column("path", .jsonText).notNull()
+                t.column("instance", .text)
+                t.column("regID", .text)
+                t.column("source", .text).notNull()
+                t.column("transport", .text).notNull()
             }
         }
         return migrator

@@ -84,6 +84,27 @@ public final class SIPTransport: Sendable {
         }
     }
 
+    /// UDP and TCP on one port. With port 0, a port free for both: the UDP port is tried for TCP,
+    /// and another is taken when TCP finds it in use.
+    @discardableResult
+    public func listenUDPAndTCP(host: String, port: Int) async throws -> SocketAddress {
+        var attempts = 0
+        while true {
+            let udp = try await listen(.udp, host: host, port: port)
+            do {
+                try await listen(.tcp, host: host, port: udp.port ?? port)
+                return udp
+            } catch where port == 0 && attempts < 20 {
+                attempts += 1
+                let channel = state.withLockedValue { state -> (any Channel)? in
+                    defer { state.udp = nil }
+                    return state.udp
+                }
+                try? await channel?.close()
+            }
+        }
+    }
+
     /// The address a listener is bound to, for Via sent-by and Contact.
     public func localAddress(_ kind: SIPTransportKind) -> SocketAddress? {
         state.withLockedValue { kind == .udp ? $0.udp?.localAddress : $0.tcpListener?.localAddress }
