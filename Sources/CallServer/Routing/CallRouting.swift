@@ -270,12 +270,13 @@ extension CallServer {
         call.state = .ended
         call.noAnswer?.cancel()
         call.originating?.cancel()
+        // The record is durable before the caller learns the outcome: a crash right after the reply loses nothing.
+        writeRecord(call, outcome: outcome)
         if let invite = call.invite {
             try? await stack.respond(SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: invite)
         } else {
             await releaseOriginator(call, reason: "\(status) \(reason ?? "")")
         }
-        writeRecord(call, outcome: outcome)
         calls[call.key] = nil
     }
 
