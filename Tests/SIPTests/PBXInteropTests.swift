@@ -46,11 +46,36 @@ struct PBXProcess {
     }
 }
 
+/// Kamailio as a border proxy in front of the pbx (`scripts/kamailio/border.cfg`) on a free UDP port.
+struct BorderProxy {
+    static let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/kamailio/border.cfg")
+    let port: Int
+    let process: ExternalProcess
+
+    static func start() async throws -> BorderProxy {
+        let port = ExternalProcess.freePort()
+        let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-kamailio-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+        let process = try ExternalProcess("kamailio", ["-f", config.path, "-DD", "-E", "-l", "udp:127.0.0.1:\(port)", "-Y", runtime.path, "-m", "64", "-M", "8"],
+                                          name: "kamailio", workingDirectory: runtime)
+        // Its sockets are bound once it prints them.
+        try await withTimeout(20, "Kamailio to listen") {
+            while !process.outputTail().contains("127.0.0.1]:\(port)") {
+                guard process.process.isRunning else { throw ProcessFailure(description: "kamailio exited: \(process.outputTail())") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return BorderProxy(port: port, process: process)
+    }
+}
+
 extension Baresip {
-    /// A baresip phone registered to the pbx as `number`.
-    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool) throws {
+    /// A baresip phone registered to the pbx as `number`, through `outboundProxy` (a UDP port on loopback) if given.
+    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool, outboundProxy: Int? = nil) throws {
         try self.init(sourceFrequency: sourceFrequency, autoAnswer: autoAnswer)
-        let account = "<sip:\(number)@127.0.0.1:\(pbxPort)>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "") + "\n"
+        let account = "<sip:\(number)@127.0.0.1:\(pbxPort)>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "")
+            + (outboundProxy.map { ";outbound=\"sip:127.0.0.1:\($0);lr\"" } ?? "") + "\n"
         try account.write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
     }
 }
@@ -76,6 +101,36 @@ extension Baresip {
         pbx.process.terminate()
         let records = try FeatureStore(directory: pbx.dataDirectory).records(after: 0)
         #expect(records.contains { $0.caller == "2001" && $0.callee == "2002" && $0.outcome == "answered" })
+    }
+
+    @Test func aPhoneBehindKamailioRegistersWithPathAndIsCalledThroughIt() async throws {
+        let pbx = try await PBXProcess.start()
+        let border = try await BorderProxy.start()
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true, outboundProxy: border.port)
+        let brookProcess = try brook.start(seconds: 10)
+        _ = try await events.next("2002 registered through Kamailio", within: 10) { $0["type"]?.stringValue == "devices.changed" && $0["user"] == .string("2002") }
+        let devices = try await CTIClient(port: pbx.ctiPort).request("GET", "users/2002/devices")
+        guard case .object(let device)? = devices.array.first, case .array(let path)? = device["path"] else {
+            Issue.record("no device for 2002: \(devices.array)"); return
+        }
+        #expect(path.contains { if case .string(let hop) = $0 { hop.contains("127.0.0.1:\(border.port)") } else { false } }, "Kamailio is 2002's Path: \(path)")
+        let ada = try Baresip(number: "2001", pbxPort: pbx.port, sourceFrequency: 700, autoAnswer: false)
+        let adaProcess = try ada.start(seconds: 6, commands: ["/dial sip:2002@127.0.0.1:\(pbx.port)"])
+        try await adaProcess.waitForExit(within: 30)
+        try await brookProcess.waitForExit(within: 30)
+        #expect(adaProcess.outputTail(200_000).contains("Call established"))
+        // The pbx reached 2002 through the proxy (its Path as Route), and the dialog stayed on it.
+        let relayed = border.process.outputTail(200_000)
+        #expect(relayed.contains("border: INVITE to sip:") && relayed.contains("127.0.0.1:\(brook.sipPort)"), "Kamailio relayed the INVITE to 2002: \(relayed.suffix(2000))")
+        let adaHeard = try await Sox.roughFrequency(try ada.receivedRecording())
+        let brookHeard = try await Sox.roughFrequency(try brook.receivedRecording())
+        #expect(abs(adaHeard - 900) < 45, "2001 heard \(adaHeard) Hz, expected 900")
+        #expect(abs(brookHeard - 700) < 35, "2002 heard \(brookHeard) Hz, expected 700")
+        await events.close()
+        border.process.terminate()
+        pbx.process.terminate()
     }
 
     @Test func ctiPlacesHoldsRetrievesAndClearsACallBetweenBaresipPhones() async throws {

@@ -48,6 +48,8 @@ public struct DeviceInfo: Codable, Sendable, Equatable {
     public var source: String
     public var expiresIn: Int
     public var selected: Bool
+    /// The proxies a request to this device goes through (its Path, RFC 3327); empty when reached directly.
+    public var path: [String]
 }
 
 /// A live call, as CTI shows it.
@@ -122,7 +124,8 @@ extension CallServer {
         let time = now()
         return registrar.lookup(user, now: time).map { binding in
             DeviceInfo(device: binding.deviceName, contact: binding.contact.uri.description, transport: binding.transport,
-                       source: binding.source, expiresIn: max(0, Int(binding.expires - time)), selected: selected == binding.deviceName)
+                       source: binding.source, expiresIn: max(0, Int(binding.expires - time)), selected: selected == binding.deviceName,
+                       path: binding.path)
         }
     }
 
