@@ -1,6 +1,7 @@
 // The registrar's rules (RFC 3261 §10.3) and the configuration's errors.
 
 import TestSupport
+import SIP
 import SIPMessage
 import Testing
 @testable import CallServer
@@ -30,6 +31,30 @@ import Testing
             == .reject(status: 400, reason: "Contact: * requires Expires: 0 and no other Contact", minExpires: nil))
         #expect(registrar.register(register(["*"], expires: 0, cseq: 3), aor: "2001", source: "s", transport: "UDP", now: 1) == .ok([]))
         #expect(registrar.lookup("2001", now: 1).isEmpty)
+    }
+
+    /// The device a REGISTER created, reached as `requestTarget` says.
+    func target(_ contact: String, source: String, transport: String = "UDP", extra: String = "") -> SIPTarget? {
+        var registrar = Registrar()
+        _ = registrar.register(register([contact], extra: extra), aor: "2001", source: source, transport: transport, now: 0)
+        return registrar.lookup("2001", now: 0).first?.requestTarget
+    }
+
+    @Test func requestsGoToTheContactOnItsOwnHostElseToTheSourceOrThePath() {
+        // Same host, another port (a registration made for another listener): the Contact.
+        #expect(target("<sip:2001@127.0.0.1:5070>", source: "127.0.0.1:40000") == SIPTarget(kind: .udp, host: "127.0.0.1", port: 5070))
+        #expect(target("<sip:2001@127.0.0.1>", source: "127.0.0.1:40000") == SIPTarget(kind: .udp, host: "127.0.0.1", port: 5060))
+        // A contact naming another address (behind NAT): where the REGISTER came from.
+        #expect(target("<sip:2001@192.168.1.20:5070>", source: "203.0.113.7:61000") == SIPTarget(kind: .udp, host: "203.0.113.7", port: 61000))
+        // Over TCP, and for an RFC 5626 flow: the flow.
+        #expect(target("<sip:2001@127.0.0.1:5070;transport=tcp>", source: "127.0.0.1:40000", transport: "TCP") == SIPTarget(kind: .tcp, host: "127.0.0.1", port: 40000))
+        #expect(target("<sip:2001@127.0.0.1:5070>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-000000000001>\"", source: "127.0.0.1:40000")
+                == SIPTarget(kind: .udp, host: "127.0.0.1", port: 40000))
+        // Registered through a border proxy: the first Path entry, whatever the source.
+        #expect(target("<sip:2001@10.0.0.5:5070>", source: "127.0.0.1:5080", extra: "Path: <sip:127.0.0.1:5090;lr>, <sip:core.example;lr>\r\nSupported: path\r\n")
+                == SIPTarget(kind: .udp, host: "127.0.0.1", port: 5090))
+        #expect(target("<sip:2001@10.0.0.5:5070>", source: "127.0.0.1:5080", extra: "Path: <sip:127.0.0.1:5090;transport=tcp;lr>\r\nSupported: path\r\n")
+                == SIPTarget(kind: .tcp, host: "127.0.0.1", port: 5090))
     }
 
     @Test func tooBriefIntervalGets423WithMinExpires() {

@@ -14,7 +14,7 @@ public struct Binding: Sendable, Equatable {
     /// RFC 5626 instance id and reg-id, when the UA registered a flow.
     public var instance: String?
     public var regID: String?
-    /// Where the REGISTER came from: requests to this contact go there (NAT, TCP flow).
+    /// Where the REGISTER came from (`host:port`), and over which transport: see `requestTarget`.
     public var source: String
     public var transport: String
 

@@ -112,10 +112,7 @@ extension CallServer {
         headers.add(.allow, Self.allow)
         var request = SIPRequest(method: .invite, uri: binding.contact.uri, headers: headers)
         if !body.isEmpty { request.setBody(body, contentType: contentType ?? .sdp) }
-        let parts = binding.source.split(separator: ":")
-        let kind = SIPTransportKind(viaTransport: binding.transport) ?? .udp
-        let target = SIPTarget(kind: kind, host: String(parts.first ?? "127.0.0.1"), port: Int(parts.last ?? "5060") ?? 5060)
-        return (request, target)
+        return (request, binding.requestTarget)
     }
 
     func startFork(_ call: Call, index: Int) {
