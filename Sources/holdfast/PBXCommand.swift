@@ -4,6 +4,7 @@ import ArgumentParser
 import CTI
 import CallServer
 import Foundation
+import Logging
 
 struct PBXCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,16 @@ struct PBXCommand: AsyncParsableCommand {
     @Option(help: "Where durable state goes (features, CDR log); created if missing.")
     var dataDir: String
 
+    @Option(help: "Least severe log messages written to stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
     func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let configuration: PBXConfiguration
         do { configuration = try PBXConfiguration.load(URL(fileURLWithPath: config)) } catch {
             throw ValidationError("\(error)")
@@ -51,3 +61,5 @@ func terminationSignals() -> AsyncStream<Int32> {
         continuation.onTermination = { _ in keep.forEach { $0.cancel() } }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
