@@ -59,7 +59,9 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     /// default: deployed phones (baresip 1.0's libre among them) fail on any challenge whose
     /// algorithm they do not know instead of skipping it. Add SHA-256 when every phone has it.
     public var digestAlgorithms: [String] = ["MD5"]
-    public var users: [User] = []
+    public var users: [User] = [] { didSet { userIndex = Self.index(users) } }
+    /// Position of each extension in `users` (the first, if listed twice): lookups happen on every request.
+    private var userIndex: [String: Int] = [:]
     public var cti = CTI()
     /// Seconds a callback request waits for its target to be free before it lapses.
     public var callbackLifetime: Double = 1800
@@ -81,11 +83,16 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         maxExpires = try c.decodeIfPresent(UInt32.self, forKey: .maxExpires) ?? defaults.maxExpires
         digestAlgorithms = try c.decodeIfPresent([String].self, forKey: .digestAlgorithms) ?? defaults.digestAlgorithms
         users = try c.decodeIfPresent([User].self, forKey: .users) ?? []
+        userIndex = Self.index(users)
         cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? defaults.cti
         callbackLifetime = try c.decodeIfPresent(Double.self, forKey: .callbackLifetime) ?? defaults.callbackLifetime
     }
 
-    public func user(_ number: String) -> User? { users.first { $0.extensionNumber == number } }
+    public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
+
+    private static func index(_ users: [User]) -> [String: Int] {
+        Dictionary(users.enumerated().map { ($0.element.extensionNumber, $0.offset) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// Loads and checks a YAML file; errors name the file and the key.
     public static func load(_ url: URL) throws -> PBXConfiguration {

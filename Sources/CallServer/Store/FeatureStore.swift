@@ -4,6 +4,7 @@
 
 import Foundation
 import GRDB
+import Synchronization
 
 /// A user's call-handling settings, kept by the call server so they work with no collaboration server.
 public struct Features: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -69,6 +70,9 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
 
 public final class FeatureStore: Sendable {
     let database: DatabaseQueue
+    /// Features as last read or written: every call consults them, and only this store changes
+    /// them, so the database is read once per user.
+    private let cachedFeatures = Mutex<[String: Features]>([:])
 
     /// Opens (creating if needed) `DIR/pbx.sqlite`.
     public init(directory: URL) throws {
@@ -130,16 +134,21 @@ public final class FeatureStore: Sendable {
     }
 
     public func features(_ extensionNumber: String) throws -> Features {
-        try database.read { db in try Features.fetchOne(db, key: extensionNumber) } ?? Features(extensionNumber: extensionNumber)
+        if let cached = cachedFeatures.withLock({ $0[extensionNumber] }) { return cached }
+        let features = try database.read { db in try Features.fetchOne(db, key: extensionNumber) } ?? Features(extensionNumber: extensionNumber)
+        cachedFeatures.withLock { $0[extensionNumber] = features }
+        return features
     }
 
     public func update(_ extensionNumber: String, _ change: (inout Features) -> Void) throws -> Features {
-        try database.write { db in
+        let features = try database.write { db in
             var features = try Features.fetchOne(db, key: extensionNumber) ?? Features(extensionNumber: extensionNumber)
             change(&features)
             try features.save(db)
             return features
         }
+        cachedFeatures.withLock { $0[extensionNumber] = features }
+        return features
     }
 
     @discardableResult

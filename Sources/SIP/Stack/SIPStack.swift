@@ -363,8 +363,9 @@ public actor SIPStack {
     }
 
     private func cancelTimers(of transaction: TransactionKey, client: Bool) {
-        for key in timers.keys where key.transaction == transaction && key.client == client {
-            timers.removeValue(forKey: key)?.cancel()
+        // A lookup per timer name, not a scan of every transaction's timers.
+        for timer in TransactionTimer.allCases {
+            timers.removeValue(forKey: TimerKey(transaction: transaction, timer: timer, client: client))?.cancel()
         }
     }
 

@@ -43,10 +43,19 @@ public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
 
 /// Branch parameters for new client transactions (§8.1.1.7): the magic cookie plus randomness.
 public enum BranchGenerator {
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+
     public static func make<G: RandomNumberGenerator>(using generator: inout G) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        // 16 base-36 characters (about 82 random bits) from two 64-bit draws: a draw from the
+        // system generator is a system call, so not one per character.
         var branch = "z9hG4bK"
-        for _ in 0..<16 { branch.append(alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]) }
+        for _ in 0..<2 {
+            var value = generator.next()
+            for _ in 0..<8 {
+                branch.append(Character(Unicode.Scalar(alphabet[Int(value % 36)])))
+                value /= 36
+            }
+        }
         return branch
     }
 
