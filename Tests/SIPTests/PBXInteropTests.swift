@@ -51,6 +51,7 @@ struct BorderProxy {
     static let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/kamailio/border.cfg")
     let port: Int
+    let runtime: URL
     let process: ExternalProcess
 
     static func start() async throws -> BorderProxy {
@@ -66,7 +67,15 @@ struct BorderProxy {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        return BorderProxy(port: port, process: process)
+        return BorderProxy(port: port, runtime: runtime, process: process)
+    }
+
+    /// Kamailio's workers outlive a main process that could not handle SIGTERM (a test runner may
+    /// block it), so every process of this instance is killed by its own runtime folder.
+    func stop() async throws {
+        let kill = try ExternalProcess("pkill", ["-KILL", "-f", runtime.path], name: "pkill-kamailio")
+        try await kill.waitForExit(within: 10)
+        try await process.waitForExit(within: 10)
     }
 }
 
@@ -113,7 +122,7 @@ extension Baresip {
         _ = try await events.next("2002 registered through Kamailio", within: 10) { $0["type"]?.stringValue == "devices.changed" && $0["user"] == .string("2002") }
         let devices = try await CTIClient(port: pbx.ctiPort).request("GET", "users/2002/devices")
         guard case .object(let device)? = devices.array.first, case .array(let path)? = device["path"] else {
-            Issue.record("no device for 2002: \(devices.array)"); return
+            Issue.record("no device for 2002: \(devices.array)"); try await border.stop(); return
         }
         #expect(path.contains { if case .string(let hop) = $0 { hop.contains("127.0.0.1:\(border.port)") } else { false } }, "Kamailio is 2002's Path: \(path)")
         let ada = try Baresip(number: "2001", pbxPort: pbx.port, sourceFrequency: 700, autoAnswer: false)
@@ -129,7 +138,7 @@ extension Baresip {
         #expect(abs(adaHeard - 900) < 45, "2001 heard \(adaHeard) Hz, expected 900")
         #expect(abs(brookHeard - 700) < 35, "2002 heard \(brookHeard) Hz, expected 700")
         await events.close()
-        border.process.terminate()
+        try await border.stop()
         pbx.process.terminate()
     }
 
