@@ -57,6 +57,22 @@ import Testing
                 == SIPTarget(kind: .tcp, host: "127.0.0.1", port: 5090))
     }
 
+    @Test func lapsedBindingsGoWithTheirOwnersNextRegisterOrTheMinuteSweep() {
+        var registrar = Registrar(minExpires: 10)
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>;expires=10"]), aor: "2001", source: "s", transport: "UDP", now: 0)
+        // At 30 s 2001's binding has lapsed: never looked up, kept until the next sweep.
+        _ = registrar.register(register(["<sip:2002@127.0.0.1:5072>"], callID: "c2"), aor: "2002", source: "s", transport: "UDP", now: 30)
+        #expect(registrar.lookup("2001", now: 30).isEmpty)
+        #expect(registrar.bindings["2001"]?.count == 1, "a REGISTER of 2002 does not sweep everyone 30 s after the last sweep")
+        _ = registrar.register(register(["<sip:2002@127.0.0.1:5072>"], callID: "c2", cseq: 2), aor: "2002", source: "s", transport: "UDP", now: 61)
+        #expect(registrar.bindings["2001"] == nil, "the sweep a minute after the last one removed it")
+        #expect(registrar.lookup("2002", now: 61).count == 1)
+        // 2001 registering again drops its own lapsed binding at once.
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5071>;expires=10"], callID: "c3"), aor: "2001", source: "s", transport: "UDP", now: 62)
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5073>"], callID: "c4"), aor: "2001", source: "s", transport: "UDP", now: 80)
+        #expect(registrar.bindings["2001"]?.map(\.contact.uri.description) == ["sip:2001@127.0.0.1:5073"])
+    }
+
     @Test func tooBriefIntervalGets423WithMinExpires() {
         var registrar = Registrar(minExpires: 60)
         #expect(registrar.register(register(["<sip:2001@127.0.0.1:5070>"], expires: 10), aor: "2001", source: "s", transport: "UDP", now: 0)

@@ -34,6 +34,7 @@ public struct Registrar: Sendable {
     }
 
     public private(set) var bindings: [String: [Binding]] = [:]
+    private var lastSweep = -Double.infinity
     public var minExpires: UInt32
     public var maxExpires: UInt32
 
@@ -44,8 +45,10 @@ public struct Registrar: Sendable {
 
     /// Applies an (already authenticated) REGISTER for `aor` (§10.3 steps 6–8).
     public mutating func register(_ request: SIPRequest, aor: String, source: String, transport: String, now: Double) -> Outcome {
-        purge(now: now)
-        var current = bindings[aor] ?? []
+        // Lapsed bindings of this address go now; everyone else's in a sweep at most once a minute
+        // (lookups ignore lapsed bindings anyway), so a REGISTER costs the same with 10 or 100,000 users.
+        if now - lastSweep >= 60 { purge(now: now) }
+        var current = (bindings[aor] ?? []).filter { $0.expires > now }
         let callID = request.callID ?? ""
         let cseq = request.cseq?.sequence ?? 0
         if request.isContactWildcard {
@@ -90,9 +93,10 @@ public struct Registrar: Sendable {
     public mutating func restore(_ stored: [String: [Binding]]) { bindings = stored }
 
     public mutating func purge(now: Double) {
-        for (aor, list) in bindings {
+        lastSweep = now
+        bindings = bindings.compactMapValues { list in
             let alive = list.filter { $0.expires > now }
-            bindings[aor] = alive.isEmpty ? nil : alive
+            return alive.isEmpty ? nil : alive
         }
     }
 
