@@ -53,7 +53,12 @@ public actor SIPStack {
     private let strayContinuation: AsyncStream<SIPResponse>.Continuation
     private var clients: [TransactionKey: ClientEntry] = [:]
     private var servers: [TransactionKey: ServerEntry] = [:]
-    private var timers: [TimerKey: Task<Void, Never>] = [:]
+    /// Every pending transaction timer, and the one task that sleeps until the earliest of them.
+    private var timers = TimerQueue<TimerKey>()
+    private var sleeper: Task<Void, Never>?
+    private var sleeperDeadline: Duration?
+    /// The clock's reading when the stack was made: timer deadlines are durations since then.
+    private let origin: any InstantProtocol<Duration>
     private var runTask: Task<Void, Never>?
     private var sendChains: [String: Task<Void, Never>] = [:]
 
@@ -76,6 +81,7 @@ public actor SIPStack {
         self.transport = transport
         self.configuration = configuration
         self.clock = clock
+        self.origin = clock.now
         self.logger = Logger(label: "holdfast.sip.stack")
         (requests, requestContinuation) = AsyncStream.makeStream(of: IncomingRequest.self)
         (strayResponses, strayContinuation) = AsyncStream.makeStream(of: SIPResponse.self)
@@ -95,8 +101,9 @@ public actor SIPStack {
 
     public func shutdown() async {
         runTask?.cancel()
-        for task in timers.values { task.cancel() }
-        timers = [:]
+        sleeper?.cancel()
+        sleeper = nil
+        timers = TimerQueue()
         for entry in clients.values { entry.continuation.finish(throwing: CancellationError()) }
         clients = [:]
         servers = [:]
@@ -281,7 +288,7 @@ public actor SIPStack {
             case .startTimer(let timer, let duration):
                 startTimer(TimerKey(transaction: key, timer: timer, client: true), duration)
             case .cancelTimer(let timer):
-                timers.removeValue(forKey: TimerKey(transaction: key, timer: timer, client: true))?.cancel()
+                timers.cancel(TimerKey(transaction: key, timer: timer, client: true))
             case .timeout:
                 entry.continuation.finish(throwing: SIPStackError.timeout(requestMethod(entry)))
             case .transportError:
@@ -312,7 +319,7 @@ public actor SIPStack {
             case .startTimer(let timer, let duration):
                 startTimer(TimerKey(transaction: key, timer: timer, client: false), duration)
             case .cancelTimer(let timer):
-                timers.removeValue(forKey: TimerKey(transaction: key, timer: timer, client: false))?.cancel()
+                timers.cancel(TimerKey(transaction: key, timer: timer, client: false))
             case .timeout:
                 logger.debug("server transaction timed out waiting for ACK", metadata: ["transaction": "\(key)"])
             case .transportError:
@@ -354,23 +361,48 @@ public actor SIPStack {
     }
 
     private func startTimer(_ key: TimerKey, _ duration: Duration) {
-        timers[key]?.cancel()
+        let deadline = elapsed() + duration
+        timers.schedule(key, at: deadline)
+        if sleeperDeadline.map({ deadline < $0 }) ?? true { sleep(until: deadline) }
+    }
+
+    /// Time since the stack was made, on its clock.
+    private func elapsed() -> Duration { Self.elapsed(on: clock, since: origin) }
+
+    private static func elapsed<C: Clock<Duration>>(on clock: C, since origin: any InstantProtocol<Duration>) -> Duration {
+        guard let start = origin as? C.Instant else { return .zero }
+        return start.duration(to: clock.now)
+    }
+
+    /// (Re)arms the single sleeper for `deadline`.
+    private func sleep(until deadline: Duration) {
+        sleeper?.cancel()
+        sleeperDeadline = deadline
         let clock = self.clock
-        timers[key] = Task { [weak self] in
-            do { try await clock.sleep(for: duration) } catch { return }
-            await self?.timerFired(key)
+        let wait = max(.zero, deadline - elapsed())
+        sleeper = Task { [weak self] in
+            do { try await clock.sleep(for: wait) } catch { return }
+            await self?.timersDue()
         }
+    }
+
+    /// Fires every timer that is due, in deadline order, then sleeps until the next one.
+    private func timersDue() {
+        sleeper = nil
+        sleeperDeadline = nil
+        let now = elapsed()
+        while let key = timers.popDue(now: now) { timerFired(key) }
+        if sleeperDeadline == nil, let next = timers.nextDeadline() { sleep(until: next) }
     }
 
     private func cancelTimers(of transaction: TransactionKey, client: Bool) {
         // A lookup per timer name, not a scan of every transaction's timers.
         for timer in TransactionTimer.allCases {
-            timers.removeValue(forKey: TimerKey(transaction: transaction, timer: timer, client: client))?.cancel()
+            timers.cancel(TimerKey(transaction: transaction, timer: timer, client: client))
         }
     }
 
     private func timerFired(_ key: TimerKey) {
-        timers[key] = nil
         if key.client {
             guard var entry = clients[key.transaction] else { return }
             let actions = entry.machine.timerFired(key.timer)
