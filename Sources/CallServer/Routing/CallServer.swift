@@ -75,11 +75,13 @@ public actor CallServer {
     private func run() async {
         await stack.start()
         let requests = stack.requests
-        serveTask = Task { [weak self] in
-            for await incoming in requests {
-                guard let self else { return }
-                Task { await self.handle(incoming) }
-            }
+        serveTask = Task { await self.serve(requests) }
+    }
+
+    /// Each request is handled in its own task, started on this actor.
+    private func serve(_ requests: AsyncStream<IncomingRequest>) async {
+        for await incoming in requests {
+            Task { await self.handle(incoming) }
         }
     }
 

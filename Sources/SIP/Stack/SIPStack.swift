@@ -90,13 +90,12 @@ public actor SIPStack {
     /// Starts consuming the transport's messages.
     public func start() {
         guard runTask == nil else { return }
-        let incoming = transport.incoming
-        runTask = Task { [weak self] in
-            for await message in incoming {
-                guard let self else { return }
-                await self.handle(message)
-            }
-        }
+        runTask = Task { await self.consume(transport.incoming) }
+    }
+
+    /// Reads the transport's messages on this actor (one hop per message, not two).
+    private func consume(_ incoming: AsyncStream<IncomingMessage>) async {
+        for await message in incoming { handle(message) }
     }
 
     public func shutdown() async {
@@ -165,6 +164,7 @@ public actor SIPStack {
     public func sendStateless(_ request: SIPRequest, to target: SIPTarget) async throws {
         var request = request
         if request.topVia == nil { request.headers.prepend(.via, makeVia(target.kind).description) }
+        if let write = transport.sendNow(.request(request), to: target) { return try await write.get() }
         try await transport.send(.request(request), to: target)
     }
 
@@ -278,7 +278,7 @@ public actor SIPStack {
             switch action {
             case .send(let message):
                 let target = entry.target
-                enqueueSend(destination: target.description) { [transport] in
+                enqueueSend(destination: target.description, now: { [transport] in transport.sendNow(message, to: target) }) { [transport] in
                     try await transport.send(message, to: target)
                 } onFailure: { stack, error in
                     stack.clientTransportFailed(key, error)
@@ -307,7 +307,7 @@ public actor SIPStack {
             switch action {
             case .send(.response(let response)):
                 let origin = entry.origin
-                enqueueSend(destination: "\(origin.kind)|\(origin.source)") { [transport] in
+                enqueueSend(destination: "\(origin.kind)|\(origin.source)", now: { [transport] in transport.sendResponseNow(response, replyingTo: origin) }) { [transport] in
                     try await transport.sendResponse(response, replyingTo: origin)
                 } onFailure: { stack, _ in
                     stack.serverTransportFailed(key)
@@ -334,9 +334,14 @@ public actor SIPStack {
     /// Sends keep their order per destination (a 200 must not overtake the 180 before it),
     /// without one slow destination holding up the others.
     private func enqueueSend(
-        destination: String, _ send: @escaping @Sendable () async throws -> Void,
+        destination: String, now immediate: () -> EventLoopFuture<Void>?, _ send: @escaping @Sendable () async throws -> Void,
         onFailure: @escaping @Sendable (isolated SIPStack, any Error) -> Void
     ) {
+        // Nothing queued for this destination and nothing to set up: write now, no task.
+        if sendChains[destination] == nil, let write = immediate() {
+            write.whenFailure { error in Task { await self.report(error, to: onFailure) } }
+            return
+        }
         let previous = sendChains[destination]
         let task = Task {
             await previous?.value
@@ -351,6 +356,10 @@ public actor SIPStack {
             await task.value
             if sendChains[destination] == task { sendChains[destination] = nil }
         }
+    }
+
+    private func report(_ error: any Error, to onFailure: @Sendable (isolated SIPStack, any Error) -> Void) {
+        onFailure(self, error)
     }
 
     private func requestMethod(_ entry: ClientEntry) -> SIPMethod {

@@ -126,6 +126,43 @@ public final class SIPTransport: Sendable {
         }
     }
 
+    /// Starts sending at once when nothing has to be set up first (UDP to an IP address, or TCP on
+    /// a connection already open) and returns the write; nil when `send(_:to:)` must do it. Saves
+    /// a task and a thread hop per message on the busy path.
+    public func sendNow(_ message: SIPMessage, to target: SIPTarget) -> EventLoopFuture<Void>? {
+        guard let address = try? SocketAddress(ipAddress: target.host, port: target.port) else { return nil }
+        switch target.kind {
+        case .udp:
+            guard let udp = state.withLockedValue({ $0.udp }) else { return nil }
+            configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
+            return counted(udp.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: udp.allocator.buffer(bytes: message.serialized()))))
+        case .tcp:
+            guard let channel = state.withLockedValue({ state in state.connectionByAddress[address].flatMap { state.connections[$0] } }),
+                  channel.isActive else { return nil }
+            configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
+            return counted(channel.writeAndFlush(channel.allocator.buffer(bytes: message.serialized())))
+        }
+    }
+
+    /// `sendResponse` at once when it can be (see `sendNow`): on the request's open connection,
+    /// else to the top Via's address.
+    public func sendResponseNow(_ response: SIPResponse, replyingTo request: IncomingMessage) -> EventLoopFuture<Void>? {
+        if let connection = request.connection {
+            guard let channel = state.withLockedValue({ $0.connections[connection] }), channel.isActive else { return nil }
+            configuration.trace?(SIPTraceEvent(direction: .sent, message: .response(response), kind: .tcp, peer: "\(connection)"))
+            return counted(channel.writeAndFlush(channel.allocator.buffer(bytes: SIPMessage.response(response).serialized())))
+        }
+        guard let via = response.topVia else { return nil }
+        return sendNow(.response(response), to: ResponseRouting.target(forResponseVia: via, arrivedOver: request.kind))
+    }
+
+    private func counted(_ write: EventLoopFuture<Void>) -> EventLoopFuture<Void> {
+        write.whenComplete { [counters] result in
+            if case .success = result { counters.bump(\.messagesSent) } else { counters.bump(\.sendFailures) }
+        }
+        return write
+    }
+
     /// Sends on a specific stream connection (a response, or a request on an RFC 5626 flow).
     /// Throws if that connection has closed.
     public func send(_ message: SIPMessage, on connection: ConnectionID) async throws {
