@@ -80,3 +80,12 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct BufferedSystemRandomTests {
+    @Test func valuesDoNotRepeatAcrossRefills() {
+        var generator = BufferedSystemRandom()
+        let values = (0..<5_000).map { _ in generator.next() }  // ten refills of the pool
+        #expect(Set(values).count == values.count, "64-bit values from the kernel never repeat in 5,000 draws")
+        #expect(values.contains { $0 >> 63 == 1 } && values.contains { $0 >> 63 == 0 }, "the high bit varies")
+    }
+}

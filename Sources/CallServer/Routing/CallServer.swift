@@ -181,8 +181,8 @@ public actor CallServer {
         }
         var response = SIPResponse(replyingTo: request, statusCode: status, toTag: Self.newTag())
         let challengeHeader: HeaderName = status == 401 ? .wwwAuthenticate : .proxyAuthenticate
-        var generator = SystemRandomNumberGenerator()
-        let random = withUnsafeBytes(of: (generator.next(), generator.next())) { Array($0.prefix(12)) }  // two draws, not twelve
+        var generator = BufferedSystemRandom()
+        let random = withUnsafeBytes(of: (generator.next(), generator.next())) { Array($0.prefix(12)) }
         for c in digest.challenges(realm: realm, stale: stale, now: now(), random: random) {
             response.headers.add(challengeHeader, c.headerValue)
         }

@@ -46,8 +46,7 @@ public enum BranchGenerator {
     private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
 
     public static func make<G: RandomNumberGenerator>(using generator: inout G) -> String {
-        // 16 base-36 characters (about 82 random bits) from two 64-bit draws: a draw from the
-        // system generator is a system call, so not one per character.
+        // 16 base-36 characters (about 82 random bits) from two 64-bit draws.
         var branch = "z9hG4bK"
         for _ in 0..<2 {
             var value = generator.next()
@@ -60,7 +59,7 @@ public enum BranchGenerator {
     }
 
     public static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         return make(using: &generator)
     }
 }
