@@ -4,18 +4,20 @@
 // whatever clock the owner keeps.
 
 public struct TimerQueue<Key: Hashable & Sendable>: Sendable {
+    /// Plain numbers, so moving entries around the heap copies no key.
     private struct Entry: Sendable {
         var deadline: Duration
         var sequence: UInt64
-        var key: Key
         func precedes(_ other: Entry) -> Bool {
             deadline != other.deadline ? deadline < other.deadline : sequence < other.sequence
         }
     }
 
     private var heap: [Entry] = []
-    /// The live schedule of each key: a heap entry whose sequence differs is stale.
+    /// The live schedule of each key, and the key of each live schedule: a heap entry whose
+    /// sequence is not in `keys` was replaced or cancelled.
     private var live: [Key: UInt64] = [:]
+    private var keys: [UInt64: Key] = [:]
     private var nextSequence: UInt64 = 0
 
     public init() {}
@@ -26,14 +28,19 @@ public struct TimerQueue<Key: Hashable & Sendable>: Sendable {
     /// Schedules `key` at `deadline`, replacing its earlier schedule if any.
     public mutating func schedule(_ key: Key, at deadline: Duration) {
         nextSequence += 1
-        live[key] = nextSequence
-        heap.append(Entry(deadline: deadline, sequence: nextSequence, key: key))
+        if let previous = live.updateValue(nextSequence, forKey: key) { keys[previous] = nil }
+        keys[nextSequence] = key
+        heap.append(Entry(deadline: deadline, sequence: nextSequence))
         siftUp(heap.count - 1)
     }
 
     /// Cancels `key`; true if it was scheduled.
     @discardableResult
-    public mutating func cancel(_ key: Key) -> Bool { live.removeValue(forKey: key) != nil }
+    public mutating func cancel(_ key: Key) -> Bool {
+        guard let sequence = live.removeValue(forKey: key) else { return false }
+        keys[sequence] = nil
+        return true
+    }
 
     public func isScheduled(_ key: Key) -> Bool { live[key] != nil }
 
@@ -49,18 +56,19 @@ public struct TimerQueue<Key: Hashable & Sendable>: Sendable {
         dropStaleHead()
         guard let head = heap.first, head.deadline <= now else { return nil }
         removeHead()
-        live[head.key] = nil
-        return head.key
+        guard let key = keys.removeValue(forKey: head.sequence) else { return nil }
+        live[key] = nil
+        return key
     }
 
     private mutating func dropStaleHead() {
-        while let head = heap.first, live[head.key] != head.sequence { removeHead() }
+        while let head = heap.first, keys[head.sequence] == nil { removeHead() }
         // Many cancelled timers far in the future (Timer B, F, H) would otherwise pile up.
         if heap.count > 64, heap.count > 4 * live.count { compact() }
     }
 
     private mutating func compact() {
-        heap = heap.filter { live[$0.key] == $0.sequence }
+        heap = heap.filter { keys[$0.sequence] != nil }
         for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
     }
 
