@@ -138,7 +138,7 @@ struct CallJSON: Decodable {
         let port = ExternalProcess.freePort()
         let answer = try ExternalProcess(Self.holdfast, ["sip", "answer", "--bind", "127.0.0.1:\(port)", "--json"], name: "sip-answer-dtmf")
         let sipp = try SIPp.start("uac_dtmf_pcap.xml", remote: "127.0.0.1:\(port)", localPort: ExternalProcess.freePort(),
-                                  extra: ["-mp", String(ExternalProcess.freePort(udp: true) & ~1)])
+                                  extra: ["-mp", String(ExternalProcess.freePort() & ~1)])
         try await SIPp.expectSuccess(sipp)
         #expect(try await answer.waitForExit(within: 30) == 0)
         let call = try #require(try summaries(answer).first, "no JSON from sip answer: \(answer.outputTail())")

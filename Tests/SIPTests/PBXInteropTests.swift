@@ -20,7 +20,7 @@ struct PBXProcess {
 
     static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil) async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
-        let ctiPort = ctiPort ?? ExternalProcess.freePort(udp: false)
+        let ctiPort = ctiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("pbx.yaml")

@@ -81,22 +81,27 @@ final class ExternalProcess: @unchecked Sendable {
         return nil
     }
 
-    /// A loopback port that was free a moment ago (for programs that need a fixed port).
-    static func freePort(udp: Bool = true) -> Int {
-        let fd = socket(AF_INET, udp ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue), 0)
+    /// A loopback port that was free for both UDP and TCP a moment ago (SIP programs listen on
+    /// both), taken below the kernel's ephemeral range so no outgoing connection grabs it meanwhile.
+    static func freePort() -> Int {
+        for _ in 0..<1000 {
+            let port = Int.random(in: 20_000..<32_000)
+            if canBind(port, type: Int32(SOCK_DGRAM.rawValue)) && canBind(port, type: Int32(SOCK_STREAM.rawValue)) { return port }
+        }
+        fatalError("no loopback port free for UDP and TCP between 20000 and 32000")
+    }
+
+    private static func canBind(_ port: Int, type: Int32) -> Bool {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 }
 
