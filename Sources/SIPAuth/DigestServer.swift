@@ -64,7 +64,13 @@ public struct DigestServer: Sendable {
             if let last = nonceCounts[credentials.nonce], nc <= last { return .replay }
             if nonceCounts[credentials.nonce] == nil {
                 nonceOrder.append(credentials.nonce)
-                if nonceOrder.count > maxTrackedNonces { nonceCounts[nonceOrder.removeFirst()] = nil }
+                // The oldest quarter goes at once: one at a time would move every tracked nonce
+                // on each new one.
+                if nonceOrder.count > maxTrackedNonces {
+                    let excess = nonceOrder.count - maxTrackedNonces * 3 / 4
+                    for nonce in nonceOrder.prefix(excess) { nonceCounts[nonce] = nil }
+                    nonceOrder.removeFirst(excess)
+                }
             }
             nonceCounts[credentials.nonce] = nc
         }

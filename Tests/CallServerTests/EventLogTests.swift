@@ -21,6 +21,15 @@ import Testing
         #expect(log.subscribe(after: 5).replay.isEmpty)
     }
 
+    @Test func historyIsTrimmedAQuarterAtATimeKeepingAtLeastTheCapacity() {
+        let log = EventLog(capacity: 8, epoch: "e1")
+        for i in 1...10 { log.append("t", ["i": .int(Int64(i))]) }
+        #expect(log.subscribe(after: 0, epoch: "e1").replay.count == 10, "up to 1.25 × capacity is held")
+        log.append("t", [:])  // the eleventh: trimmed back to the newest 8
+        #expect(log.subscribe(after: 3, epoch: "e1").replay.map(\.sequence) == Array(4...11))
+        #expect(!log.subscribe(after: 2, epoch: "e1").complete)
+    }
+
     @Test func liveEventsFollowTheReplayWithoutGapOrDouble() async {
         let log = EventLog(capacity: 100)
         log.append("a", [:])

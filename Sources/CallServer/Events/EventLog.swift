@@ -113,7 +113,9 @@ public final class EventLog: Sendable {
             let event = CallEvent(sequence: state.next, epoch: epoch, type: type, time: time, fields: fields)
             state.next += 1
             state.history.append(event)
-            if state.history.count > capacity { state.history.removeFirst(state.history.count - capacity) }
+            // Trimmed a quarter at a time: dropping one event per append would move the whole
+            // history each time. Up to 1.25 × capacity is held; at least `capacity` always is.
+            if state.history.count > capacity + capacity / 4 { state.history.removeFirst(state.history.count - capacity) }
             for continuation in state.subscribers.values { continuation.yield(event) }
             return event
         }
