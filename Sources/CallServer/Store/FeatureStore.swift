@@ -66,6 +66,22 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     enum CodingKeys: String, CodingKey, ColumnExpression {
         case sequence, callID, caller, callerName, dialed, callee, startedAt, answeredAt, endedAt, outcome, path
     }
+
+    /// Columns written directly (one record per call: the generic Codable route cost more than
+    /// the insert). `path` is JSON text, as reading it back through Codable expects.
+    public func encode(to container: inout PersistenceContainer) throws {
+        container[CodingKeys.sequence] = sequence
+        container[CodingKeys.callID] = callID
+        container[CodingKeys.caller] = caller
+        container[CodingKeys.callerName] = callerName
+        container[CodingKeys.dialed] = dialed
+        container[CodingKeys.callee] = callee
+        container[CodingKeys.startedAt] = startedAt
+        container[CodingKeys.answeredAt] = answeredAt
+        container[CodingKeys.endedAt] = endedAt
+        container[CodingKeys.outcome] = outcome
+        container[CodingKeys.path] = String(decoding: try JSONEncoder().encode(path), as: UTF8.self)
+    }
 }
 
 public final class FeatureStore: Sendable {
