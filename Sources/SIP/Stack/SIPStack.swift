@@ -164,7 +164,6 @@ public actor SIPStack {
     public func sendStateless(_ request: SIPRequest, to target: SIPTarget) async throws {
         var request = request
         if request.topVia == nil { request.headers.prepend(.via, makeVia(target.kind).description) }
-        if let write = transport.sendNow(.request(request), to: target) { return try await write.get() }
         try await transport.send(.request(request), to: target)
     }
 

@@ -112,17 +112,16 @@ public final class SIPTransport: Sendable {
 
     /// Sends a message to a target, reusing an open connection to that address for TCP.
     public func send(_ message: SIPMessage, to target: SIPTarget) async throws {
-        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
+        if let write = sendNow(message, to: target) { return try await write.get() }
+        // Something to set up first: a host name to resolve, a connection to open (or no listener).
         let address = try resolve(target)
-        let bytes = message.serialized()
         switch target.kind {
         case .udp:
             guard let udp = state.withLockedValue({ $0.udp }) else { throw SIPTransportError.notListening(.udp) }
-            let buffer = udp.allocator.buffer(bytes: bytes)
-            try await write(udp, AddressedEnvelope(remoteAddress: address, data: buffer))
+            try await writeNow(message, on: udp, datagramTo: address, peer: target.description).get()
         case .tcp:
             let channel = try await connection(to: address, target: target)
-            try await write(channel, channel.allocator.buffer(bytes: bytes))
+            try await writeNow(message, on: channel, peer: target.description).get()
         }
     }
 
@@ -134,13 +133,11 @@ public final class SIPTransport: Sendable {
         switch target.kind {
         case .udp:
             guard let udp = state.withLockedValue({ $0.udp }) else { return nil }
-            configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
-            return counted(udp.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: udp.allocator.buffer(bytes: message.serialized()))))
+            return writeNow(message, on: udp, datagramTo: address, peer: target.description)
         case .tcp:
             guard let channel = state.withLockedValue({ state in state.connectionByAddress[address].flatMap { state.connections[$0] } }),
                   channel.isActive else { return nil }
-            configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: target.kind, peer: target.description))
-            return counted(channel.writeAndFlush(channel.allocator.buffer(bytes: message.serialized())))
+            return writeNow(message, on: channel, peer: target.description)
         }
     }
 
@@ -149,11 +146,19 @@ public final class SIPTransport: Sendable {
     public func sendResponseNow(_ response: SIPResponse, replyingTo request: IncomingMessage) -> EventLoopFuture<Void>? {
         if let connection = request.connection {
             guard let channel = state.withLockedValue({ $0.connections[connection] }), channel.isActive else { return nil }
-            configuration.trace?(SIPTraceEvent(direction: .sent, message: .response(response), kind: .tcp, peer: "\(connection)"))
-            return counted(channel.writeAndFlush(channel.allocator.buffer(bytes: SIPMessage.response(response).serialized())))
+            return writeNow(.response(response), on: channel, peer: "\(connection)")
         }
         guard let via = response.topVia else { return nil }
         return sendNow(.response(response), to: ResponseRouting.target(forResponseVia: via, arrivedOver: request.kind))
+    }
+
+    /// Traces, serializes and writes a message on a channel (a datagram to `address` on UDP), counting
+    /// the outcome. Runs no task: the write is handed to the channel's event loop.
+    private func writeNow(_ message: SIPMessage, on channel: any Channel, datagramTo address: SocketAddress? = nil, peer: String) -> EventLoopFuture<Void> {
+        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: address == nil ? .tcp : .udp, peer: peer))
+        let buffer = channel.allocator.buffer(bytes: message.serialized())
+        let write = address.map { channel.writeAndFlush(AddressedEnvelope(remoteAddress: $0, data: buffer)) } ?? channel.writeAndFlush(buffer)
+        return counted(write)
     }
 
     private func counted(_ write: EventLoopFuture<Void>) -> EventLoopFuture<Void> {
@@ -166,16 +171,16 @@ public final class SIPTransport: Sendable {
     /// Sends on a specific stream connection (a response, or a request on an RFC 5626 flow).
     /// Throws if that connection has closed.
     public func send(_ message: SIPMessage, on connection: ConnectionID) async throws {
-        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: .tcp, peer: "\(connection)"))
         guard let channel = state.withLockedValue({ $0.connections[connection] }) else {
             throw SIPTransportError.noRouteForResponse("connection \(connection) is closed")
         }
-        try await write(channel, channel.allocator.buffer(bytes: message.serialized()))
+        try await writeNow(message, on: channel, peer: "\(connection)").get()
     }
 
     /// Sends a response per §18.2.2: on the request's connection when it is still open, else
     /// to the address the top Via names (received/rport).
     public func sendResponse(_ response: SIPResponse, replyingTo request: IncomingMessage) async throws {
+        if let write = sendResponseNow(response, replyingTo: request) { return try await write.get() }
         if let connection = request.connection {
             if (try? await send(.response(response), on: connection)) != nil { return }
         }
@@ -215,13 +220,7 @@ public final class SIPTransport: Sendable {
     // MARK: - Internals
 
     private func write<T: Sendable>(_ channel: any Channel, _ data: T) async throws {
-        do {
-            try await channel.writeAndFlush(data)
-            counters.bump(\.messagesSent)
-        } catch {
-            counters.bump(\.sendFailures)
-            throw error
-        }
+        try await counted(channel.writeAndFlush(data)).get()
     }
 
     private func resolve(_ target: SIPTarget) throws -> SocketAddress {
