@@ -75,11 +75,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Types shared on the wire between the programs, and the sequenced event log. No I/O.
+        .target(name: "Wire"),
+        // JSON over HTTP (Hummingbird): one error shape, responses, request bodies checked field by field.
+        .target(
+            name: "HTTPJSON",
+            dependencies: ["Wire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // The call server (PBX): registrar, B2BUA routing, features, CDR log.
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,7 +98,7 @@ let package = Package(
         .target(
             name: "CTI",
             dependencies: [
-                "CallServer",
+                "CallServer", "Wire", "HTTPJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "CallServerTests",
             dependencies: [
-                "CallServer", "CTI", "SIP", "SIPMessage", "SIPCore", "SIPAuth",
+                "CallServer", "CTI", "SIP", "SIPMessage", "SIPCore", "SIPAuth", "Wire",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "TestSupport",
             ]
@@ -125,7 +132,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CallServer",
+                "CallServer", "Wire",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,7 +1,9 @@
 // The CTI resources: status, features, devices, calls, CDRs, and the event stream.
 
+import Wire
 import CallServer
 import Foundation
+import HTTPJSON
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
@@ -18,7 +20,7 @@ struct CTIRoutes: Sendable {
             JSONResponse.make(try await server.features(of: context.parameters.require("user")).json)
         }
         group.patch("users/:user/features") { request, context in
-            let change = try Self.featureChange(try await Self.jsonObject(request))
+            let change = try Self.featureChange(try await JSONBody.object(request))
             return JSONResponse.make(try await server.updateFeatures(of: context.parameters.require("user"), change).json)
         }
         group.get("users/:user/devices") { _, context in
@@ -28,9 +30,9 @@ struct CTIRoutes: Sendable {
             JSONResponse.make(await server.liveCalls())
         }
         group.post("calls") { request, _ in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["from", "to"], in: body)
-            let call = try await server.makeCall(from: try Self.string(body, "from"), to: try Self.string(body, "to"))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["from", "to"], in: body)
+            let call = try await server.makeCall(from: try JSONBody.string(body, "from"), to: try JSONBody.string(body, "to"))
             return JSONResponse.make(call, status: .created)
         }
         group.delete("calls/:call") { _, context in
@@ -39,50 +41,50 @@ struct CTIRoutes: Sendable {
             return JSONResponse.make(["call": id, "cleared": "true"])
         }
         group.post("calls/:call/deflect") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["to"], in: body)
-            return JSONResponse.make(try await server.deflect(try Self.callID(context), to: try Self.string(body, "to")))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["to"], in: body)
+            return JSONResponse.make(try await server.deflect(try Self.callID(context), to: try JSONBody.string(body, "to")))
         }
         group.post("calls/:call/transfer") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party", "to"], in: body)
-            let call = try await server.transfer(try Self.callID(context), party: try Self.string(body, "party"), to: try Self.string(body, "to"))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party", "to"], in: body)
+            let call = try await server.transfer(try Self.callID(context), party: try JSONBody.string(body, "party"), to: try JSONBody.string(body, "to"))
             return JSONResponse.make(call, status: .accepted)
         }
         group.post("calls/:call/hold") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party"], in: body)
-            return JSONResponse.make(try await server.hold(try Self.callID(context), party: try Self.string(body, "party")))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party"], in: body)
+            return JSONResponse.make(try await server.hold(try Self.callID(context), party: try JSONBody.string(body, "party")))
         }
         group.post("calls/:call/retrieve") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party"], in: body)
-            return JSONResponse.make(try await server.retrieve(try Self.callID(context), party: try Self.string(body, "party")))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party"], in: body)
+            return JSONResponse.make(try await server.retrieve(try Self.callID(context), party: try JSONBody.string(body, "party")))
         }
         group.post("calls/:call/consult") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party", "to"], in: body)
-            let call = try await server.consult(try Self.callID(context), party: try Self.string(body, "party"), to: try Self.string(body, "to"))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party", "to"], in: body)
+            let call = try await server.consult(try Self.callID(context), party: try JSONBody.string(body, "party"), to: try JSONBody.string(body, "to"))
             return JSONResponse.make(call, status: .created)
         }
         group.post("calls/:call/complete") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party", "consultation"], in: body)
-            return JSONResponse.make(try await server.completeTransfer(try Self.callID(context), party: try Self.string(body, "party"),
-                                                                       consultation: try Self.string(body, "consultation")))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party", "consultation"], in: body)
+            return JSONResponse.make(try await server.completeTransfer(try Self.callID(context), party: try JSONBody.string(body, "party"),
+                                                                       consultation: try JSONBody.string(body, "consultation")))
         }
         group.post("calls/:call/trade") { request, context in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["party", "with"], in: body)
-            return JSONResponse.make(try await server.trade(try Self.callID(context), party: try Self.string(body, "party"), with: try Self.string(body, "with")))
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party", "with"], in: body)
+            return JSONResponse.make(try await server.trade(try Self.callID(context), party: try JSONBody.string(body, "party"), with: try JSONBody.string(body, "with")))
         }
         group.get("callbacks") { _, _ in
             JSONResponse.make(await server.pendingCallbacks())
         }
         group.post("callbacks") { request, _ in
-            let body = try await Self.jsonObject(request)
-            try Self.only(["from", "to"], in: body)
-            return JSONResponse.make(try await server.requestCallback(from: try Self.string(body, "from"), to: try Self.string(body, "to")), status: .created)
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["from", "to"], in: body)
+            return JSONResponse.make(try await server.requestCallback(from: try JSONBody.string(body, "from"), to: try JSONBody.string(body, "to")), status: .created)
         }
         group.delete("callbacks/:callback") { _, context in
             let id = try context.parameters.require("callback")
@@ -96,7 +98,7 @@ struct CTIRoutes: Sendable {
             return JSONResponse.make(CDRPage(records: records, last: records.last?.sequence ?? after))
         }
         group.ws("events") { request, _ in
-            _ = try Self.optionalInteger(request, "after")
+            _ = try JSONBody.queryInteger(request, "after")
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let query = context.request.uri.queryParameters
@@ -140,24 +142,6 @@ struct CTIRoutes: Sendable {
 
     // MARK: - Request parsing, each failure naming the problem
 
-    static func jsonObject(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: 64 * 1024)
-        } catch {
-            throw CTIError(.contentTooLarge, "body_too_large", "the request body is over 64 KiB")
-        }
-        guard buffer.readableBytes > 0 else { throw CTIError(.badRequest, "invalid_json", "a JSON object body is required") }
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw CTIError(.badRequest, "invalid_json", "the body is not valid JSON")
-        }
-        guard case .object(let object) = value else { throw CTIError(.badRequest, "invalid_json", "the body must be a JSON object") }
-        return object
-    }
-
     static func featureChange(_ body: [String: JSONValue]) throws -> FeatureChange {
         var change = FeatureChange()
         let optionalStrings: [String: WritableKeyPath<FeatureChange, String??>] = [
@@ -180,24 +164,10 @@ struct CTIRoutes: Sendable {
             case ("noAnswerSeconds", .null): change.noAnswerSeconds = .some(nil)
             case ("noAnswerSeconds", _): throw wrongType(key, "a number of seconds, or null for the server default")
             default:
-                throw CTIError(.badRequest, "unknown_field", "unknown field \(key)", details: ["field": key])
+                throw APIError(.badRequest, "unknown_field", "unknown field \(key)", details: ["field": key])
             }
         }
         return change
-    }
-
-    static func string(_ body: [String: JSONValue], _ field: String) throws -> String {
-        guard let value = body[field] else {
-            throw CTIError(.badRequest, "missing_field", "\(field) is required", details: ["field": field])
-        }
-        guard case .string(let text) = value, !text.isEmpty else { throw wrongType(field, "a non-empty string") }
-        return text
-    }
-
-    static func only(_ allowed: Set<String>, in body: [String: JSONValue]) throws {
-        if let unknown = body.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw CTIError(.badRequest, "unknown_field", "unknown field \(unknown) (expected: \(allowed.sorted().joined(separator: ", ")))", details: ["field": unknown])
-        }
     }
 
     /// Call ids are SIP Call-IDs: percent-encode them in paths.
@@ -206,19 +176,9 @@ struct CTIRoutes: Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
-    static func wrongType(_ field: String, _ expected: String) -> CTIError {
-        CTIError(.badRequest, "invalid_value", "\(field) must be \(expected)", details: ["field": field])
-    }
-
-    static func optionalInteger(_ request: Request, _ name: String) throws -> Int64? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
-        guard let value = Int64(text), value >= 0 else {
-            throw CTIError(.badRequest, "invalid_value", "\(name) must be a whole number ≥ 0, not \(text)", details: ["field": name])
-        }
-        return value
-    }
+    static func wrongType(_ field: String, _ expected: String) -> APIError { APIError.invalid(field, expected) }
 
     static func integer(_ request: Request, _ name: String, default value: Int64) throws -> Int64 {
-        try optionalInteger(request, name) ?? value
+        try JSONBody.queryInteger(request, name) ?? value
     }
 }

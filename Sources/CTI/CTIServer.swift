@@ -1,8 +1,10 @@
 // The CTI API of the call server: HTTP + WebSocket on loopback (Hummingbird), every request
 // authenticated by the shared secret from the configuration. docs/cti.md describes each message.
 
+import Wire
 import CallServer
 import Foundation
+import HTTPJSON
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -23,7 +25,7 @@ public final class CTIServer: Sendable {
     /// Starts serving and returns once the socket is bound (port 0 picks a free one).
     public static func start(callServer: CallServer, host: String, port: Int, secret: String, logger: Logger = Logger(label: "holdfast.cti")) async throws -> CTIServer {
         let router = Router(context: BasicWebSocketRequestContext.self)
-        router.middlewares.add(JSONErrorMiddleware())
+        router.middlewares.add(JSONErrorMiddleware { error in (error as? ControlError).map(APIError.init) })
         router.middlewares.add(SecretMiddleware(secret: secret))
         CTIRoutes(server: callServer).add(to: router.group("cti/v1"))
         let (bound, boundContinuation) = AsyncStream<Int>.makeStream()
@@ -68,49 +70,13 @@ struct SecretMiddleware<Context: RequestContext>: RouterMiddleware {
         var difference = given.count ^ secret.count
         for i in 0..<secret.count { difference |= Int(secret[i] ^ (i < given.count ? given[i] : 0)) }
         guard difference == 0 else {
-            throw CTIError(.unauthorized, "unauthorized", "missing or wrong CTI secret (send Authorization: Bearer <secret>)")
+            throw APIError(.unauthorized, "unauthorized", "missing or wrong CTI secret (send Authorization: Bearer <secret>)")
         }
         return try await next(request, context)
     }
 }
 
-/// Turns every failure into a JSON error body: `{"error": code, "message": text, ...details}`.
-struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as CTIError {
-            return error.response
-        } catch let error as ControlError {
-            return CTIError(error).response
-        } catch let error as HTTPError {
-            let code = switch error.status.code {
-            case 404: "not_found"
-            case 405: "method_not_allowed"
-            case 413: "body_too_large"
-            default: "bad_request"
-            }
-            let message = error.status.code == 404 ? "no such resource: \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
-            return CTIError(error.status, code, message).response
-        } catch {
-            return CTIError(.internalServerError, "internal", "\(error)").response
-        }
-    }
-}
-
-struct CTIError: Error {
-    var status: HTTPResponse.Status
-    var code: String
-    var message: String
-    var details: [String: String] = [:]
-
-    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: String] = [:]) {
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-    }
-
+extension APIError {
     init(_ error: ControlError) {
         let status: HTTPResponse.Status = switch error.kind {
         case .notFound: .notFound
@@ -119,30 +85,5 @@ struct CTIError: Error {
         case .failed: .internalServerError
         }
         self.init(status, error.code, error.message, details: error.details)
-    }
-
-    var response: Response {
-        var body = details.mapValues(JSONValue.string)
-        body["error"] = .string(code)
-        body["message"] = .string(message)
-        return JSONResponse.make(body, status: status)
-    }
-}
-
-enum JSONResponse {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? encoder.encode(value)) ?? Data("{\"error\":\"internal\",\"message\":\"response could not be encoded\"}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func text(_ value: some Encodable) -> String {
-        String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 // The event log alone: sequences, bounded history, resume and resync decisions.
 
+import Wire
 import TestSupport
 import Foundation
 import Testing
@@ -41,8 +42,8 @@ import Testing
     }
 
     @Test func eventsEncodeFlat() throws {
-        let event = CallEvent(sequence: 7, epoch: "e", type: "call.ended", time: Date(timeIntervalSince1970: 0), fields: ["call": .string("c1"), "cdr": .int(3)])
-        let decoded = try JSONDecoder().decode(CallEvent.self, from: JSONEncoder().encode(event))
+        let event = StreamEvent(sequence: 7, epoch: "e", type: "call.ended", time: Date(timeIntervalSince1970: 0), fields: ["call": .string("c1"), "cdr": .int(3)])
+        let decoded = try JSONDecoder().decode(StreamEvent.self, from: JSONEncoder().encode(event))
         #expect(decoded == event)
         let object = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(event))
         #expect(object["call"] == .string("c1") && object["sequence"] == .int(7))

@@ -1,6 +1,7 @@
 // Clients for the call server's CTI API in tests: HTTP requests with the secret, decoded as
 // JSON, and an event-stream consumer over WebSocket.
 
+import Wire
 import CallServer
 import Foundation
 import HummingbirdWSClient

@@ -1,6 +1,7 @@
 // What CTI may read and change on the call server: features (validated, durable, announced as
 // events), registered devices, live calls, and the CDR log from a cursor.
 
+import Wire
 import Foundation
 import SIPMessage
 

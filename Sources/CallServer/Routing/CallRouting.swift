@@ -1,6 +1,7 @@
 // Routing an INVITE: authentication, domain and user checks, DND and forwarding, forking to the
 // callee's devices, provisional and final responses relayed, ring timer, CANCEL, and the CDR.
 
+import Wire
 import Foundation
 import SIP
 import SIPCore

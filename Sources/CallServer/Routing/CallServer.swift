@@ -1,6 +1,7 @@
 // The call server: registrar and B2BUA. Each call is two dialogs (caller ⇄ server ⇄ callee)
 // with the SDP relayed untouched, so media flows directly between the phones.
 
+import Wire
 import Foundation
 import Logging
 import NIOCore

@@ -1,45 +1,12 @@
-// The call server's event stream for CTI: call and device events with a monotonic sequence
-// number, a bounded history for resume-after-reconnect, and live subscribers. The epoch changes
-// at every start, so a consumer that resumes across a restart knows to resynchronise.
+// An event stream with a monotonic sequence number, a bounded history for resume-after-reconnect,
+// and live subscribers: the call server's CTI events, and each user's events on the collaboration
+// server. The epoch changes at every start, so a consumer that resumes across a restart knows to
+// resynchronise.
 
 import Foundation
 import Synchronization
 
-/// A JSON value, for event fields.
-public enum JSONValue: Sendable, Equatable, Codable {
-    case string(String), int(Int64), double(Double), bool(Bool), null
-    case array([JSONValue]), object([String: JSONValue])
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .string(let v): try c.encode(v)
-        case .int(let v): try c.encode(v)
-        case .double(let v): try c.encode(v)
-        case .bool(let v): try c.encode(v)
-        case .null: try c.encodeNil()
-        case .array(let v): try c.encode(v)
-        case .object(let v): try c.encode(v)
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-        else if let v = try? c.decode(Int64.self) { self = .int(v) }
-        else if let v = try? c.decode(Double.self) { self = .double(v) }
-        else if let v = try? c.decode(String.self) { self = .string(v) }
-        else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    public static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-
-    public var stringValue: String? { if case .string(let v) = self { v } else { nil } }
-}
-
-public struct CallEvent: Sendable, Equatable, Codable {
+public struct StreamEvent: Sendable, Equatable, Codable {
     public var sequence: Int64
     public var epoch: String
     public var type: String
@@ -84,19 +51,19 @@ public final class EventLog: Sendable {
     private let state: Mutex<State>
 
     struct State {
-        var history: [CallEvent] = []
+        var history: [StreamEvent] = []
         var next: Int64 = 1
-        var subscribers: [UUID: AsyncStream<CallEvent>.Continuation] = [:]
+        var subscribers: [UUID: AsyncStream<StreamEvent>.Continuation] = [:]
     }
 
     /// What a subscriber gets first: the events it missed, or word that they are gone.
     public struct Subscription: Sendable {
         /// Events after the requested sequence, oldest first (empty when not `complete`).
-        public var replay: [CallEvent]
+        public var replay: [StreamEvent]
         /// False when the requested position is no longer held (or belongs to another epoch):
         /// the consumer must take a fresh snapshot.
         public var complete: Bool
-        public var live: AsyncStream<CallEvent>
+        public var live: AsyncStream<StreamEvent>
     }
 
     public init(capacity: Int = 10_000, epoch: String = UUID().uuidString) {
@@ -108,9 +75,9 @@ public final class EventLog: Sendable {
     public var lastSequence: Int64 { state.withLock { $0.next - 1 } }
 
     @discardableResult
-    public func append(_ type: String, _ fields: [String: JSONValue], time: Date = Date()) -> CallEvent {
+    public func append(_ type: String, _ fields: [String: JSONValue], time: Date = Date()) -> StreamEvent {
         state.withLock { state in
-            let event = CallEvent(sequence: state.next, epoch: epoch, type: type, time: time, fields: fields)
+            let event = StreamEvent(sequence: state.next, epoch: epoch, type: type, time: time, fields: fields)
             state.next += 1
             state.history.append(event)
             // Trimmed a quarter at a time: dropping one event per append would move the whole
@@ -125,8 +92,8 @@ public final class EventLog: Sendable {
     /// so no event is lost or doubled between them.
     public func subscribe(after: Int64?, epoch requestedEpoch: String? = nil) -> Subscription {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<CallEvent>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
-        let (replay, complete) = state.withLock { state -> ([CallEvent], Bool) in
+        let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
+        let (replay, complete) = state.withLock { state -> ([StreamEvent], Bool) in
             state.subscribers[id] = continuation
             guard let after else { return ([], true) }
             if let requestedEpoch, requestedEpoch != epoch { return ([], false) }

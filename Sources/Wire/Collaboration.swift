@@ -1,0 +1,169 @@
+// What the phone and the collaboration server exchange: presence, directory and contacts, chat,
+// call history, call-handling settings. docs/protocol.md shows each with an example.
+
+import Foundation
+
+/// The state a user chose; `onThePhone` is derived from the call server's events beside it.
+public enum PresenceState: String, Codable, Sendable, CaseIterable {
+    case available, away, busy, doNotDisturb, offline
+}
+
+public struct Presence: Codable, Sendable, Equatable {
+    public var user: String
+    /// `offline` while the user has no phone session, whatever was chosen.
+    public var state: PresenceState
+    public var onThePhone: Bool
+    public var note: String?
+    /// When any of the above last changed (a phone shows it when its copy may be stale).
+    public var updatedAt: Date
+
+    public init(user: String, state: PresenceState, onThePhone: Bool = false, note: String? = nil, updatedAt: Date) {
+        self.user = user
+        self.state = state
+        self.onThePhone = onThePhone
+        self.note = note
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A corporate directory entry: an office user (with an extension) or an external number.
+public struct DirectoryEntry: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case user, external }
+    public var kind: Kind
+    public var name: String
+    public var number: String
+
+    public init(kind: Kind, name: String, number: String) {
+        self.kind = kind
+        self.name = name
+        self.number = number
+    }
+}
+
+public struct DirectorySnapshot: Codable, Sendable, Equatable {
+    /// Changes whenever the directory does, so a phone knows whether its cache is current.
+    public var version: String
+    public var entries: [DirectoryEntry]
+
+    public init(version: String, entries: [DirectoryEntry]) {
+        self.version = version
+        self.entries = entries
+    }
+}
+
+/// A personal contact of one user.
+public struct Contact: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var number: String
+    public var note: String?
+    public var updatedAt: Date
+
+    public init(id: Int64, name: String, number: String, note: String? = nil, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.number = number
+        self.note = note
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct ChatMessage: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var from: String
+    public var to: String
+    public var text: String
+    public var sentAt: Date
+    /// When a session of the recipient received it.
+    public var deliveredAt: Date?
+    /// When the recipient said it was read.
+    public var readAt: Date?
+
+    public init(id: Int64, from: String, to: String, text: String, sentAt: Date, deliveredAt: Date? = nil, readAt: Date? = nil) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.text = text
+        self.sentAt = sentAt
+        self.deliveredAt = deliveredAt
+        self.readAt = readAt
+    }
+}
+
+/// One line of a user's call history, made from one call-server CDR.
+public struct HistoryEntry: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case outgoing, answered, missed }
+    public var id: Int64
+    public var user: String
+    public var kind: Kind
+    /// The other party's number and, when known, name.
+    public var remote: String
+    public var remoteName: String?
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date
+    /// The call server's outcome (`answered`, `busy`, `noAnswer`, …) and the CDR it came from.
+    public var outcome: String
+    public var cdr: Int64
+
+    public init(id: Int64, user: String, kind: Kind, remote: String, remoteName: String?, startedAt: Date, answeredAt: Date?,
+                endedAt: Date, outcome: String, cdr: Int64) {
+        self.id = id
+        self.user = user
+        self.kind = kind
+        self.remote = remote
+        self.remoteName = remoteName
+        self.startedAt = startedAt
+        self.answeredAt = answeredAt
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.cdr = cdr
+    }
+}
+
+/// The call-handling settings the call server keeps for a user (read and changed through CTI).
+public struct CallSettings: Codable, Sendable, Equatable {
+    public var doNotDisturb: Bool
+    /// "Send my calls to"
+    public var forwardAlways: String?
+    /// "When I am on the phone"
+    public var forwardBusy: String?
+    /// "If I do not answer", after `noAnswerSeconds` (nil: the call server's ring timeout)
+    public var forwardNoAnswer: String?
+    public var noAnswerSeconds: Double?
+    /// "Sending calls to": the device that rings (nil: all of them)
+    public var selectedDevice: String?
+
+    public init(doNotDisturb: Bool = false, forwardAlways: String? = nil, forwardBusy: String? = nil, forwardNoAnswer: String? = nil,
+                noAnswerSeconds: Double? = nil, selectedDevice: String? = nil) {
+        self.doNotDisturb = doNotDisturb
+        self.forwardAlways = forwardAlways
+        self.forwardBusy = forwardBusy
+        self.forwardNoAnswer = forwardNoAnswer
+        self.noAnswerSeconds = noAnswerSeconds
+        self.selectedDevice = selectedDevice
+    }
+
+    /// The fields a phone may change, as in `settings.set`.
+    public static let fields: Set<String> = ["doNotDisturb", "forwardAlways", "forwardBusy", "forwardNoAnswer", "noAnswerSeconds", "selectedDevice"]
+}
+
+public struct Recording: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var owner: String
+    public var call: String?
+    public var remote: String?
+    public var startedAt: Date?
+    public var bytes: Int64
+    public var uploadedAt: Date
+
+    public init(id: Int64, owner: String, call: String?, remote: String?, startedAt: Date?, bytes: Int64, uploadedAt: Date) {
+        self.id = id
+        self.owner = owner
+        self.call = call
+        self.remote = remote
+        self.startedAt = startedAt
+        self.bytes = bytes
+        self.uploadedAt = uploadedAt
+    }
+}
