@@ -24,6 +24,19 @@ public struct DialingRules: Codable, Sendable, Equatable {
         self.extensionLengths = extensionLengths
     }
 
+    enum CodingKeys: String, CodingKey { case countryCode, outsideLinePrefix, internationalPrefix, nationalPrefix, extensionLengths }
+
+    /// Every key may be left out (a configuration names only what differs from the defaults).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DialingRules()
+        countryCode = try c.decodeIfPresent(String.self, forKey: .countryCode) ?? d.countryCode
+        outsideLinePrefix = try c.decodeIfPresent(String.self, forKey: .outsideLinePrefix) ?? d.outsideLinePrefix
+        internationalPrefix = try c.decodeIfPresent(String.self, forKey: .internationalPrefix) ?? d.internationalPrefix
+        nationalPrefix = try c.decodeIfPresent(String.self, forKey: .nationalPrefix) ?? d.nationalPrefix
+        extensionLengths = try c.decodeIfPresent([Int].self, forKey: .extensionLengths) ?? d.extensionLengths
+    }
+
     public enum Failure: Error, Equatable, Sendable {
         case empty
         case invalidCharacter(Character)

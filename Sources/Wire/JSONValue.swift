@@ -34,3 +34,30 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public var stringValue: String? { if case .string(let v) = self { v } else { nil } }
 }
+
+extension JSONValue {
+    /// Any Codable value as JSON (dates as ISO 8601).
+    public init(encoding value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        self = try JSONDecoder().decode(JSONValue.self, from: encoder.encode(value))
+    }
+
+    /// This JSON as a Codable value (dates as ISO 8601).
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: JSONEncoder().encode(self))
+    }
+
+    public var objectValue: [String: JSONValue]? { if case .object(let v) = self { v } else { nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let v) = self { v } else { nil } }
+    public var boolValue: Bool? { if case .bool(let v) = self { v } else { nil } }
+    public var intValue: Int64? { if case .int(let v) = self { v } else { nil } }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}

@@ -2,6 +2,7 @@
 // name the key at fault. The schema is documented in docs/pbx-config.md.
 
 import Foundation
+import Wire
 import Yams
 
 public struct PBXConfiguration: Codable, Sendable, Equatable {
@@ -137,23 +138,6 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
             }
             guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
-        }
-    }
-}
-
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "missing key '\((path(context) + "." + key.stringValue).trimmingCharacters(in: CharacterSet(charactersIn: ".")))'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "bad value at '\(path(context))': \(context.debugDescription)"
-        case .dataCorrupted(let context): return "bad value at '\(path(context))': \(context.debugDescription)"
-        @unknown default: return "\(error)"
         }
     }
 }

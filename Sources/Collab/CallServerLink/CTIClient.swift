@@ -1,0 +1,93 @@
+// The collaboration server's side of the call server's CTI API (docs/cti.md): JSON requests with
+// the shared secret, each failure turned into an error that names what went wrong.
+
+import Foundation
+import Wire
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A CTI request that did not succeed: the call server's own error code and message, or
+/// `call_server_unavailable` when it could not be reached.
+public struct CTIFailure: Error, Sendable, Equatable {
+    public var status: Int
+    public var code: String
+    public var message: String
+    public var details: [String: String]
+
+    static func unreachable(_ error: any Error) -> CTIFailure {
+        CTIFailure(status: 503, code: "call_server_unavailable", message: "the call server's CTI API cannot be reached: \(error.localizedDescription)", details: [:])
+    }
+}
+
+public struct CTIClient: Sendable {
+    public let baseURL: URL
+    let secret: String
+    let session: URLSession
+
+    public init(baseURL: URL, secret: String) {
+        self.baseURL = baseURL
+        self.secret = secret
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 10
+        session = URLSession(configuration: configuration)
+    }
+
+    /// Sends a request; a 2xx reply's JSON is returned, anything else thrown as `CTIFailure`.
+    @discardableResult
+    public func request(_ method: String, _ path: String, body: [String: JSONValue]? = nil) async throws(CTIFailure) -> JSONValue {
+        var request = URLRequest(url: baseURL.appendingPathComponent("cti/v1").appendingPathComponent(path))
+        // appendingPathComponent would escape "?": a query is added to the string instead.
+        if let query = path.firstIndex(of: "?") {
+            request.url = URL(string: baseURL.appendingPathComponent("cti/v1").absoluteString + "/" + path[..<query] + path[query...])
+        }
+        request.httpMethod = method
+        request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = try? JSONEncoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let data: Data, response: URLResponse
+        do { (data, response) = try await session.data(for: request) } catch { throw .unreachable(error) }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let value = data.isEmpty ? JSONValue.null : ((try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null)
+        guard (200..<300).contains(status) else {
+            var details: [String: String] = [:]
+            var code = "call_server_error", message = "the call server answered \(status)"
+            if case .object(let object) = value {
+                for (key, field) in object {
+                    guard let text = field.stringValue else { continue }
+                    switch key {
+                    case "error": code = text
+                    case "message": message = text
+                    default: details[key] = text
+                    }
+                }
+            }
+            throw CTIFailure(status: status, code: code, message: message, details: details)
+        }
+        return value
+    }
+
+    /// A call id (a SIP Call-ID) made safe for a URL path.
+    public static func pathComponent(_ id: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return id.addingPercentEncoding(withAllowedCharacters: allowed) ?? id
+    }
+}
+
+/// One CDR as the CTI API gives it.
+public struct CallRecordWire: Decodable, Sendable {
+    public var sequence: Int64
+    public var callID: String
+    public var caller: String
+    public var callerName: String?
+    public var dialed: String
+    public var callee: String?
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date
+    public var outcome: String
+    public var path: [String]
+}
