@@ -12,6 +12,16 @@ public struct SIPServerAddress: Codable, Sendable, Equatable {
         self.port = port
         self.transport = transport
     }
+
+    enum CodingKeys: String, CodingKey { case host, port, transport }
+
+    /// `transport` may be left out (UDP).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        transport = try c.decodeIfPresent(String.self, forKey: .transport) ?? "udp"
+    }
 }
 
 public struct SIPAccount: Codable, Sendable, Equatable {

@@ -45,7 +45,7 @@ struct CallServerWatcher: Sendable {
         switch event.type {
         case "call.offered", "call.originated":
             if let call = f["call"]?.stringValue, let caller = f["caller"]?.stringValue { await hub.addCall(call, for: caller) }
-        case "call.ringing", "call.answered", "call.transferred":
+        case "call.answered", "call.transferred":
             guard let call = f["call"]?.stringValue else { return }
             for party in [f["caller"], f["callee"]].compactMap({ $0?.stringValue }) { await hub.addCall(call, for: party) }
         case "call.transferring":
