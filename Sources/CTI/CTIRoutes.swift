@@ -31,8 +31,9 @@ struct CTIRoutes: Sendable {
         }
         group.post("calls") { request, _ in
             let body = try await JSONBody.object(request)
-            try JSONBody.only(["from", "to"], in: body)
-            let call = try await server.makeCall(from: try JSONBody.string(body, "from"), to: try JSONBody.string(body, "to"))
+            try JSONBody.only(["from", "to", "device"], in: body)
+            let call = try await server.makeCall(from: try JSONBody.string(body, "from"), to: try JSONBody.string(body, "to"),
+                                                 device: try JSONBody.optionalString(body, "device"))
             return JSONResponse.make(call, status: .created)
         }
         group.delete("calls/:call") { _, context in

@@ -57,6 +57,22 @@ import Testing
         await events.close(); await shutdown(p, cti, server)
     }
 
+    @Test func makeCallFromANamedDeviceRingsThatDevice() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002"], server: server)
+        let devices = try await client.request("GET", "users/2001/devices")
+        guard case .object(let device)? = devices.array.first, case .string(let name)? = device["device"] else {
+            Issue.record("no device for 2001: \(devices.array)"); return
+        }
+        let made = try await client.request("POST", "calls", body: #"{"from": "2001", "to": "2002", "device": "\#(name)"}"#)
+        #expect(made.status == 201, "\(made.json)")
+        let first = try await p["2001"]!.nextInvite()
+        #expect(first.body.isEmpty, "the named device is asked for an offer")
+        guard case .string(let id)? = made["call"] else { Issue.record("no call id"); return }
+        _ = try await client.request("DELETE", "calls/\(id)")
+        await shutdown(p, cti, server)
+    }
+
     @Test func makeCallRefusals() async throws {
         let (server, cti, client) = try await startCTI()
         let p = try await phones(["2001"], server: server)
@@ -68,6 +84,7 @@ import Testing
             (#"{"from": "2001"}"#, 400, "missing_field"),
             (#"{"from": "2001", "to": 2002}"#, 400, "invalid_value"),
             (#"{"from": "2001", "to": "2002", "via": "x"}"#, 400, "unknown_field"),
+            (#"{"from": "2001", "to": "2002", "device": "2001@192.0.2.9:5060"}"#, 409, "device_unavailable"),
         ]
         for (body, status, code) in cases {
             let reply = try await client.request("POST", "calls", body: body)

@@ -21,16 +21,21 @@ extension CallServer {
 
     /// Rings `user`'s device(s) showing `destination`; when the user answers, calls `destination`
     /// with the session the device offered and completes it with the destination's answer.
-    public func makeCall(from user: String, to destination: String) throws -> CallSnapshot {
-        try makeCall(from: user, to: destination, autoAnswer: false)
+    /// `device` names one of the user's devices to call from ("make call from another device");
+    /// without it the selected device rings, else all of them.
+    public func makeCall(from user: String, to destination: String, device: String? = nil) throws -> CallSnapshot {
+        try makeCall(from: user, to: destination, autoAnswer: false, device: device)
     }
 
     /// `autoAnswer` asks the originator's device to answer by itself (a consultation call the
     /// user asked for): `Call-Info: answer-after=0` (the de facto header phones honour).
-    func makeCall(from user: String, to destination: String, autoAnswer: Bool) throws -> CallSnapshot {
+    func makeCall(from user: String, to destination: String, autoAnswer: Bool, device: String? = nil) throws -> CallSnapshot {
         guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
         try checkTarget(destination, field: "to", notOneOf: [user])
-        guard !deviceBindings(user).isEmpty else {
+        guard !deviceBindings(user, device: device).isEmpty else {
+            if let device {
+                throw ControlError(.conflict, "device_unavailable", "\(user) has no registered device \(device)", details: ["user": user, "device": device, "field": "device"])
+            }
             throw ControlError(.conflict, "device_unavailable", "\(user) has no registered device to call from", details: ["user": user])
         }
         let key = "cti-\(Self.newTag())@\(configuration.domain)"
@@ -38,13 +43,13 @@ extension CallServer {
         call.state = .originating
         calls[key] = call
         events.append("call.originated", ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
-        call.originating = Task { await self.originate(call, autoAnswer: autoAnswer) }
+        call.originating = Task { await self.originate(call, autoAnswer: autoAnswer, device: device) }
         return snapshot(call)
     }
 
-    func originate(_ call: Call, autoAnswer: Bool) async {
+    func originate(_ call: Call, autoAnswer: Bool, device: String? = nil) async {
         let headers = autoAnswer ? [(HeaderName("Call-Info"), "<sip:\(configuration.domain)>;answer-after=0")] : []
-        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers)
+        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers, device: device)
         guard calls[call.key] === call, call.state == .originating else {
             // Cleared meanwhile: a device that answered anyway is released.
             if case .success(let reached) = result { await release(reached, offer: reached.response.body) }
@@ -297,9 +302,11 @@ extension CallServer {
         }
     }
 
-    /// The devices that ring for `user`: its selected device if registered, else all.
-    func deviceBindings(_ user: String) -> [Binding] {
+    /// The devices that ring for `user`: `device` when named (nothing if it is not registered),
+    /// else its selected device if registered, else all.
+    func deviceBindings(_ user: String, device named: String? = nil) -> [Binding] {
         let bindings = registrar.lookup(user, now: now())
+        if let named { return bindings.filter { $0.deviceName == named } }
         if let device = (try? store.features(user))?.selectedDevice {
             let selected = bindings.filter { $0.deviceName == device }
             if !selected.isEmpty { return selected }
@@ -317,8 +324,8 @@ extension CallServer {
     /// the offer); the first to answer wins and the others are cancelled. The winner is ACKed
     /// here only when `acknowledge` (else the caller's ACK must carry an answer).
     func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool,
-              headers: [(HeaderName, String)] = []) async -> Result<Reached, ControlError> {
-        let bindings = deviceBindings(user)
+              headers: [(HeaderName, String)] = [], device: String? = nil) async -> Result<Reached, ControlError> {
+        let bindings = deviceBindings(user, device: device)
         guard !bindings.isEmpty else {
             return .failure(ControlError(.conflict, "device_unavailable", "\(user) has no registered device", details: ["user": user]))
         }

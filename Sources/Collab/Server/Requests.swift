@@ -105,9 +105,11 @@ struct Requests: Sendable {
             try JSONBody.only(["number"], in: p)
             return .object(["number": .string(try core.dial(try JSONBody.string(p, "number"), field: "number"))])
         case "call.make":
-            try JSONBody.only(["to"], in: p)
+            try JSONBody.only(["to", "device"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
-            return try await core.cti.request("POST", "calls", body: ["from": .string(user), "to": .string(to)])
+            var body: [String: JSONValue] = ["from": .string(user), "to": .string(to)]
+            if let device = try JSONBody.optionalString(p, "device") { body["device"] = .string(device) }
+            return try await core.cti.request("POST", "calls", body: body)
         case "call.redirect":
             try JSONBody.only(["call", "to"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
