@@ -1,0 +1,181 @@
+// The phone's local API (docs/phone-api.md): 127.0.0.1 only, a bearer token from DIR/api-token,
+// Host and Origin checked against DNS rebinding and cross-site requests, JSON errors; a refused
+// capability is `409 capability_unavailable` naming the capability and the reason.
+
+import Foundation
+import HTTPJSON
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Wire
+
+public enum LocalAPI {
+    /// The token in `DIR/api-token`, created (mode 0600) if missing.
+    public static func token(in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("api-token")
+        if let text = try? String(contentsOf: file, encoding: .utf8), text.count >= 32 {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        try PhoneCache.writePrivate(Data(token.utf8), to: file)
+        return token
+    }
+
+    public static func application(core: PhoneCore, token: String, host: String, port: Int,
+                                   onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware { error in
+            switch error {
+            case let refusal as CapabilityRefusal:
+                return APIError(.conflict, "capability_unavailable", "\(refusal.capability) is not available now (\(refusal.reason.rawValue))",
+                                details: ["capability": refusal.capability, "reason": refusal.reason.rawValue])
+            case LinkError.offline:
+                return APIError(.conflict, "capability_unavailable", "the collaboration server is out of service", details: ["reason": "server_offline"])
+            case LinkError.refused(let code, let message, let details):
+                return APIError(.unprocessableContent, code, message, details: details)
+            case LinkError.timedOut:
+                return APIError(.gatewayTimeout, "server_timeout", "the collaboration server did not answer in time")
+            default:
+                return nil
+            }
+        })
+        router.middlewares.add(LocalOnlyMiddleware(token: token))
+        PhoneRoutes(core: core).add(to: router.group("api"))
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "Holdfast phone"),
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? port) },
+            logger: Logger(label: "holdfast.phone.api")
+        )
+    }
+}
+
+/// Loopback names only in Host (a page on another site resolving its name to 127.0.0.1 is
+/// refused), Origin (when sent) from this API itself, and the token.
+struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let host = request.head.authority ?? ""
+        let hostName = host.split(separator: ":").first.map(String.init) ?? ""
+        guard ["127.0.0.1", "localhost"].contains(hostName) else {
+            throw APIError(.forbidden, "forbidden_host", "the phone's API answers only to 127.0.0.1 or localhost, not \(host)")
+        }
+        if let origin = request.headers[.origin], origin != "http://\(host)" {
+            throw APIError(.forbidden, "forbidden_origin", "requests from \(origin) are not allowed")
+        }
+        var given = request.uri.queryParameters.get("token")
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { given = String(header.dropFirst(7)) }
+        guard let given, Self.same(given, token) else {
+            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <the token in DIR/api-token>")
+        }
+        return try await next(request, context)
+    }
+
+    static func same(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = x.count ^ y.count
+        for i in 0..<y.count { difference |= Int(y[i] ^ (i < x.count ? x[i] : 0)) }
+        return difference == 0
+    }
+}
+
+struct PhoneRoutes: Sendable {
+    let core: PhoneCore
+
+    func add(to api: RouterGroup<BasicWebSocketRequestContext>) {
+        api.get("state") { _, _ in JSONResponse.make(await core.state) }
+        api.post("server/reconnect") { _, _ in
+            try await core.require("server.reconnect")
+            await core.tryNow()
+            return JSONResponse.make(["reconnecting": true], status: .accepted)
+        }
+        api.post("logout") { _, _ in
+            try await core.require("session.logout")
+            await core.logout()
+            return JSONResponse.make(["loggedOut": true])
+        }
+        api.get("presence") { _, _ in
+            try await core.require("presence.view")
+            return JSONResponse.make(await core.presenceJSON)
+        }
+        api.get("contacts") { _, _ in
+            try await core.require("contacts.view")
+            return JSONResponse.make(await core.cache.provisioning?.contacts ?? [])
+        }
+        api.post("contacts") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["name", "number", "note"], in: body)
+            try await core.require("contacts.add")
+            return JSONResponse.make(try await core.link.request("contacts.add", body), status: .created)
+        }
+        api.get("directory") { request, _ in
+            try await core.require("contacts.search")
+            let query = request.uri.queryParameters.get("q") ?? ""
+            let entries = await core.cache.provisioning?.directory.entries ?? []
+            return JSONResponse.make(entries.filter { Self.matches($0, query) })
+        }
+        api.get("history") { _, _ in
+            try await core.require("callHistory.view")
+            return JSONResponse.make(await core.cache.history)
+        }
+        api.get("settings") { _, _ in
+            let state = await core.state.objectValue?["settings"]?.objectValue ?? [:]
+            var settings = (try? JSONValue(encoding: await core.cache.provisioning?.settings)).flatMap(\.objectValue) ?? [:]
+            for (key, value) in state { settings[key] = value }
+            return JSONResponse.make(settings)
+        }
+        api.put("settings") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(CallSettings.fields, in: body)
+            for key in body.keys {
+                let capability = switch key {
+                case "doNotDisturb": "dnd.toggle"
+                case "selectedDevice": "sendingCallsTo.change"
+                default: "forwarding.change"
+                }
+                try await core.require(capability)
+            }
+            return JSONResponse.make(try await core.link.request("settings.set", body))
+        }
+        api.get("chat") { request, _ in
+            try await core.require("chat")
+            guard let peer = request.uri.queryParameters.get("with") else { throw APIError.missing("with") }
+            return JSONResponse.make(try await core.link.request("chat.history", ["with": .string(peer)]))
+        }
+        api.post("chat") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["to", "text"], in: body)
+            try await core.require("chat")
+            return JSONResponse.make(try await core.link.request("chat.send", body), status: .created)
+        }
+        api.put("presence") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["state", "note"], in: body)
+            try await core.require("presence.set")
+            return JSONResponse.make(try await core.link.request("presence.set", body))
+        }
+        api.ws("events") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, _ in
+            let states = await core.subscribe()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await state in states { try await outbound.write(.text(JSONResponse.text(state))) }
+                }
+                for try await _ in inbound {}
+                group.cancelAll()
+            }
+        }
+    }
+
+    static func matches(_ entry: DirectoryEntry, _ query: String) -> Bool {
+        let q = query.trimmingCharacters(in: .whitespaces)
+        guard !q.isEmpty else { return true }
+        let digits = { (s: String) in s.filter(\.isNumber) }
+        return entry.name.localizedCaseInsensitiveContains(q) || (!digits(q).isEmpty && digits(entry.number).hasPrefix(digits(q)))
+    }
+}

@@ -1,0 +1,75 @@
+// The phone's configuration (YAML): who it logs in as, where the collaboration server is, where
+// its local API listens. Everything else comes from provisioning at login (and its cache).
+
+import Foundation
+import Wire
+import Yams
+
+public struct PhoneConfiguration: Codable, Sendable, Equatable {
+    public struct API: Codable, Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8501
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 8501
+        }
+    }
+
+    public enum RecordingPolicy: String, Codable, Sendable { case discard, keep }
+
+    /// Login (extension) and password on the collaboration server.
+    public var user: String
+    public var password: String
+    /// Base URL of the collaboration server.
+    public var collab = "http://127.0.0.1:8470"
+    public var api = API()
+    /// Address the phone's SIP user agent binds (port 0: any free port).
+    public var sipHost = "127.0.0.1"
+    public var sipPort = 0
+    public var heartbeatSeconds: Double = 2
+    public var autoAnswer = false
+    public var showCallPopup = true
+    public var recordingPolicy = RecordingPolicy.discard
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user, password, collab, api, sipHost, sipPort, heartbeatSeconds, autoAnswer, showCallPopup, recordingPolicy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        user = try c.decode(String.self, forKey: .user)
+        password = try c.decode(String.self, forKey: .password)
+        collab = try c.decodeIfPresent(String.self, forKey: .collab) ?? "http://127.0.0.1:8470"
+        api = try c.decodeIfPresent(API.self, forKey: .api) ?? API()
+        sipHost = try c.decodeIfPresent(String.self, forKey: .sipHost) ?? "127.0.0.1"
+        sipPort = try c.decodeIfPresent(Int.self, forKey: .sipPort) ?? 0
+        heartbeatSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatSeconds) ?? 2
+        autoAnswer = try c.decodeIfPresent(Bool.self, forKey: .autoAnswer) ?? false
+        showCallPopup = try c.decodeIfPresent(Bool.self, forKey: .showCallPopup) ?? true
+        recordingPolicy = try c.decodeIfPresent(RecordingPolicy.self, forKey: .recordingPolicy) ?? .discard
+    }
+
+    public static func load(_ url: URL) throws -> PhoneConfiguration {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
+        }
+        let configuration: PhoneConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(PhoneConfiguration.self, from: text)
+        } catch let error as DecodingError {
+            throw ConfigurationError("\(url.path): \(ConfigurationError.describe(error))")
+        }
+        guard URL(string: configuration.collab)?.host != nil else { throw ConfigurationError("\(url.path): collab is not a URL: \(configuration.collab)") }
+        guard (0...65535).contains(configuration.api.port) else { throw ConfigurationError("\(url.path): api.port must be 0–65535") }
+        guard configuration.heartbeatSeconds >= 0.1 else { throw ConfigurationError("\(url.path): heartbeatSeconds must be at least 0.1") }
+        return configuration
+    }
+}

@@ -1,0 +1,199 @@
+// The softphone's core: the collaboration link (supervised), the SIP registration, and the state
+// the API and UI show, with the capabilities the table allows at this moment. Calls and their SIP
+// live apart from the link: losing the collaboration server changes what is offered, never a call.
+
+import Foundation
+import Logging
+import NIOPosix
+import SIP
+import SIPCore
+import SIPMessage
+import Wire
+
+public actor PhoneCore {
+    public static let banner = "Connection Lost - Limited Functionality"
+
+    public let configuration: PhoneConfiguration
+    let link: CollabLink
+    private(set) var mode: ServerMode = .offline
+    private(set) var modeSince = Date()
+    private(set) var cached: CachedSession
+    private var registrationStatus: Registration.Status = .unregistered
+    private var registration: Registration?
+    private var stack: SIPStack?
+    private var subscribers: [UUID: AsyncStream<JSONValue>.Continuation] = [:]
+    private let logger = Logger(label: "holdfast.phone")
+
+    public init(configuration: PhoneConfiguration, dataDirectory: URL) throws {
+        self.configuration = configuration
+        let cache = try PhoneCache(directory: dataDirectory)
+        cached = cache.load() ?? CachedSession()
+        guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
+        let box = WeakCore()
+        link = CollabLink(account: .init(baseURL: base, user: configuration.user, password: configuration.password), cache: cache,
+                          heartbeatSeconds: configuration.heartbeatSeconds) { change in await box.core?.linkChanged(change) }
+        box.core = self
+    }
+
+    /// Starts supervision of the collaboration session and, from the cache if there is one, the
+    /// SIP registration: a phone started while the server is down still calls (cold start).
+    public func start() async {
+        await link.start()
+        if let provisioning = cached.provisioning { await startSIP(provisioning) }
+    }
+
+    public func stop() async {
+        await link.stop()
+        await registration?.stop()
+        await stack?.shutdown()
+    }
+
+    public func tryNow() async { await link.tryNow() }
+
+    public func logout() async {
+        await link.logout()
+        await registration?.stop()
+        registrationStatus = .unregistered
+        publish()
+    }
+
+    // MARK: - Changes
+
+    func linkChanged(_ change: CollabLink.Change) async {
+        switch change {
+        case .mode(let next, let since):
+            mode = next
+            modeSince = since
+        case .cache(let session):
+            cached = session
+            if let provisioning = session.provisioning, registration == nil { await startSIP(provisioning) }
+        case .event:
+            break
+        }
+        publish()
+    }
+
+    // MARK: - SIP registration
+
+    private func startSIP(_ provisioning: Provisioning) async {
+        guard registration == nil else { return }
+        do {
+            let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
+            let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
+            let stack = SIPStack(transport: transport)
+            await stack.start()
+            self.stack = stack
+            let sip = provisioning.sip
+            let server = sip.borderProxy ?? sip.primary
+            var registrationConfiguration = RegistrationClient.Configuration(
+                registrar: try SIPURI("sip:\(sip.domain)"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
+                contact: NameAddress(uri: SIPURI(user: sip.username, host: configuration.sipHost, port: local.port ?? 5060)),
+                callID: "reg-\(UUID().uuidString)@\(configuration.sipHost)", fromTag: String(UUID().uuidString.prefix(8)))
+            registrationConfiguration.requestedExpiry = 300
+            let registration = Registration(stack: stack, target: SIPTarget(kind: .udp, host: server.host, port: server.port),
+                                            configuration: registrationConfiguration,
+                                            authenticator: DigestAuthenticator(username: sip.username, password: sip.password))
+            self.registration = registration
+            let updates = registration.updates
+            Task { [weak self] in
+                for await status in updates { await self?.registrationChanged(status) }
+            }
+            await registration.start()
+        } catch {
+            logger.error("SIP could not start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func registrationChanged(_ status: Registration.Status) {
+        registrationStatus = status
+        publish()
+    }
+
+    var registered: Bool { if case .registered = registrationStatus { true } else { false } }
+
+    // MARK: - Capabilities
+
+    var context: CapabilityTable.Context { CapabilityTable.Context(server: mode, registered: registered) }
+
+    /// Refuses with the capability and the reason when the table does not allow it now.
+    func require(_ id: String) throws(CapabilityRefusal) {
+        guard let capability = CapabilityTable.byID[id] else { return }
+        if case .unavailable(let reason) = CapabilityTable.availability(of: capability, in: context) {
+            throw CapabilityRefusal(capability: id, reason: reason)
+        }
+    }
+
+    // MARK: - State
+
+    public var state: JSONValue {
+        var capabilities: [String: JSONValue] = [:]
+        var unavailable: [String: JSONValue] = [:]
+        for (id, availability) in CapabilityTable.global(context) {
+            capabilities[id] = .bool(availability.isAvailable)
+            if case .unavailable(let reason) = availability { unavailable[id] = .string(reason.rawValue) }
+        }
+        let registration: JSONValue = switch registrationStatus {
+        case .registered: ["state": "registered", "server": "primary"]
+        case .failed(let why): ["state": "unregistered", "server": .null, "error": .string(why)]
+        default: ["state": "unregistered", "server": .null]
+        }
+        let provisioning = cached.provisioning
+        return .object([
+            "user": .string(configuration.user),
+            "name": .optional(provisioning?.name),
+            "server": ["mode": .string(mode.rawValue), "since": .string(Self.iso(modeSince))],
+            "banner": mode == .offline ? .string(Self.banner) : .null,
+            "registration": registration,
+            "capabilities": .object(capabilities),
+            "unavailable": .object(unavailable),
+            "calls": .array([]),
+            "sendingCallsTo": ["device": .optional(provisioning?.settings?.selectedDevice), "readOnly": .bool(mode == .offline)],
+            "settings": ["readOnly": .bool(mode == .offline), "autoAnswer": .bool(configuration.autoAnswer),
+                         "showCallPopup": .bool(configuration.showCallPopup), "recordingPolicy": .string(configuration.recordingPolicy.rawValue)],
+            "presence": presenceJSON,
+        ])
+    }
+
+    /// Presence as last known; offline it is marked stale with when it was last updated.
+    var presenceJSON: JSONValue {
+        .object([
+            "stale": .bool(mode == .offline),
+            "updatedAt": .optional(cached.presenceUpdatedAt.map(Self.iso)),
+            "users": (try? JSONValue(encoding: cached.provisioning?.presence ?? [])) ?? .array([]),
+        ])
+    }
+
+    var cache: CachedSession { cached }
+
+    /// A stream of the whole state, sent at once and after every change.
+    func subscribe() -> AsyncStream<JSONValue> {
+        let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        let id = UUID()
+        subscribers[id] = continuation
+        continuation.yield(state)
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        return stream
+    }
+
+    private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+
+    private func publish() {
+        guard !subscribers.isEmpty else { return }
+        let current = state
+        for continuation in subscribers.values { continuation.yield(current) }
+    }
+
+    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}
+
+/// A request for a capability the table does not allow now.
+public struct CapabilityRefusal: Error, Sendable, Equatable {
+    public var capability: String
+    public var reason: CapabilityReason
+}
+
+/// Lets the link call back into the core it belongs to without a reference cycle.
+final class WeakCore: @unchecked Sendable {
+    // @unchecked: written once in PhoneCore.init before the link can call back, read-only afterwards.
+    weak var core: PhoneCore?
+}

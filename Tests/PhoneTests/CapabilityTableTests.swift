@@ -1,0 +1,60 @@
+// The capability table: every SYSTEM.md row present once; online/offline availability; call
+// states; registration; what is not built is said so.
+
+import Phone
+import Testing
+
+@Suite struct CapabilityTableTests {
+    let online = CapabilityTable.Context(server: .online, registered: true)
+    let offline = CapabilityTable.Context(server: .offline, registered: true)
+
+    @Test func everyIdentifierOfTheSystemTableIsThereOnce() {
+        let ids = ["call.make", "call.make.fromDevice", "call.answer", "call.redirect", "call.end", "call.hold", "call.retrieve", "call.mute",
+                   "call.volume", "call.dtmf", "call.consult", "call.transfer", "call.conference", "conference.join", "call.trade", "call.record",
+                   "call.callback", "voicemail.call", "recall.receive", "device.preferred.select", "sendingCallsTo.change", "desktopConsole.select",
+                   "dnd.toggle", "forwarding.change", "autoAnswer.change", "presence.view", "presence.set", "loginNotify", "chat", "contacts.view",
+                   "contacts.search", "contacts.add", "callHistory.view", "callHistory.update", "acd.login", "acd.logout", "acd.status.view",
+                   "hotdesk.login", "hotdesk.logout", "server.reconnect", "session.logout"]
+        #expect(CapabilityTable.rows.map(\.id).sorted() == ids.sorted())
+        #expect(Set(CapabilityTable.rows.map(\.id)).count == CapabilityTable.rows.count)
+    }
+
+    @Test func offlineKeepsCallingAndRefusesWhatNeedsTheServer() {
+        let global = CapabilityTable.global(offline)
+        for id in ["call.make", "presence.view", "contacts.view", "contacts.search", "callHistory.view", "server.reconnect", "session.logout"] {
+            #expect(global[id] == .available, "\(id) offline")
+        }
+        for id in ["call.make.fromDevice", "dnd.toggle", "forwarding.change", "autoAnswer.change", "contacts.add", "chat", "presence.set",
+                   "sendingCallsTo.change", "device.preferred.select", "loginNotify", "callHistory.update"] {
+            #expect(global[id] == .unavailable(.serverOffline), "\(id) offline")
+        }
+        let connected = CapabilityTable.forCall(.connected, offline)
+        for id in ["call.hold", "call.mute", "call.volume", "call.dtmf", "call.end"] { #expect(connected[id] == .available, "\(id) offline") }
+        for id in ["call.transfer", "call.consult", "call.trade", "call.callback"] { #expect(connected[id] == .unavailable(.serverOffline), "\(id) offline") }
+        #expect(CapabilityTable.forCall(.held, offline)["call.retrieve"] == .available, "hold and retrieve work offline")
+        #expect(CapabilityTable.forCall(.ringing, offline)["call.answer"] == .available)
+        #expect(CapabilityTable.forCall(.ringing, offline)["call.redirect"] == .unavailable(.serverOffline))
+    }
+
+    @Test func onlineAllowsTheServerFeaturesAndNotTryNow() {
+        let global = CapabilityTable.global(online)
+        #expect(global["chat"] == .available && global["contacts.add"] == .available && global["dnd.toggle"] == .available)
+        #expect(global["server.reconnect"] == .unavailable(.serverOnline))
+        #expect(CapabilityTable.forCall(.connected, online)["call.transfer"] == .available)
+    }
+
+    @Test func callStatesAndRegistrationGateTheRest() {
+        #expect(CapabilityTable.forCall(.connected, online)["call.retrieve"] == .unavailable(.callState))
+        #expect(CapabilityTable.forCall(.held, online)["call.dtmf"] == .unavailable(.callState))
+        #expect(CapabilityTable.forCall(.connected, online)["call.answer"] == .unavailable(.callState))
+        let unregistered = CapabilityTable.Context(server: .online, registered: false)
+        #expect(CapabilityTable.global(unregistered)["call.make"] == .unavailable(.notRegistered))
+    }
+
+    @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
+        for id in ["acd.login", "acd.status.view", "hotdesk.login", "voicemail.call", "recall.receive", "conference.join", "desktopConsole.select"] {
+            #expect(CapabilityTable.global(online)[id] == .unavailable(.notBuilt), "\(id)")
+        }
+        #expect(CapabilityTable.forCall(.connected, online)["call.conference"] == .unavailable(.notBuilt))
+    }
+}
