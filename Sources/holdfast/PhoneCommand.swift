@@ -40,6 +40,7 @@ struct PhoneCommand: AsyncParsableCommand {
         }
         await core.start()
         try await app.runService()
+        FileHandle.standardError.write(Data("phone: stopping (unregistering)\n".utf8))
         await core.stop()
     }
 }

@@ -30,6 +30,7 @@ struct CollabProcess {
           - { extension: "2001", name: Ada Lovelace, password: pw2001 }
           - { extension: "2002", name: Brook Taylor, password: pw2002 }
           - { extension: "2003", name: Cy Young, password: pw2003 }
+          - { extension: "2004", name: Dee Okafor, password: pw2004 }
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["collab", "--config", config.path, "--data-dir", directory.path],
                                           name: "collab", workingDirectory: directory)

@@ -32,6 +32,7 @@ struct PBXProcess {
           - { extension: "2001", name: Ada Lovelace, password: pw2001 }
           - { extension: "2002", name: Brook Taylor, password: pw2002 }
           - { extension: "2003", name: Cy Young, password: pw2003 }
+          - { extension: "2004", name: Dee Okafor, password: pw2004 }
         cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)

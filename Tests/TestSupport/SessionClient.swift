@@ -16,14 +16,15 @@ public final class SessionClient: Sendable {
 
     /// Connects to `ws://127.0.0.1:PORT/api/v1/session` with the token and sends `hello`.
     /// With `heartbeat`, a heartbeat is sent that often for as long as the session lasts.
-    public init(port: Int, token: String, hello: [String: JSONValue] = ["type": "hello"], heartbeat: Double? = nil) {
+    /// `path` and no `hello` serve other WebSocket APIs of the project (the phone's `/api/events`).
+    public init(port: Int, token: String, path: String = "/api/v1/session", hello: [String: JSONValue]? = ["type": "hello"], heartbeat: Double? = nil) {
         let (out, outContinuation) = AsyncStream<String>.makeStream()
         outgoing = outContinuation
         let mailbox = self.mailbox
         task = Task {
             defer { Task { await mailbox.close() } }
             try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(port)/api/v1/session",
+                url: "ws://127.0.0.1:\(port)\(path)",
                 configuration: .init(additionalHeaders: [.authorization: "Bearer \(token)"]),
                 logger: Logger(label: "test.session")
             ) { inbound, outbound, _ in
@@ -50,7 +51,7 @@ public final class SessionClient: Sendable {
                 }
             }
         }
-        send(hello)
+        if let hello { send(hello) }
     }
 
     public func send(_ message: [String: JSONValue]) {

@@ -54,7 +54,7 @@ public enum LocalAPI {
 }
 
 /// Loopback names only in Host (a page on another site resolving its name to 127.0.0.1 is
-/// refused), Origin (when sent) from this API itself, and the token.
+/// refused), Origin (when sent) a loopback page of this port, and the token.
 struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
@@ -64,7 +64,7 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard ["127.0.0.1", "localhost"].contains(hostName) else {
             throw APIError(.forbidden, "forbidden_host", "the phone's API answers only to 127.0.0.1 or localhost, not \(host)")
         }
-        if let origin = request.headers[.origin], origin != "http://\(host)" {
+        if let origin = request.headers[.origin], !Self.isLocal(origin: origin, port: host.split(separator: ":").last.flatMap { Int($0) }) {
             throw APIError(.forbidden, "forbidden_origin", "requests from \(origin) are not allowed")
         }
         var given = request.uri.queryParameters.get("token")
@@ -73,6 +73,13 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <the token in DIR/api-token>")
         }
         return try await next(request, context)
+    }
+
+    /// A page of this API itself (a WebSocket client without a page says `ws://127.0.0.1`).
+    static func isLocal(origin: String, port: Int?) -> Bool {
+        guard let url = URL(string: origin), let host = url.host, ["127.0.0.1", "localhost"].contains(host),
+              ["http", "ws"].contains(url.scheme ?? "") else { return false }
+        return url.port == nil || url.port == port
     }
 
     static func same(_ a: String, _ b: String) -> Bool {

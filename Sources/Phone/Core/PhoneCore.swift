@@ -20,6 +20,8 @@ public actor PhoneCore {
     private(set) var cached: CachedSession
     private var registrationStatus: Registration.Status = .unregistered
     private var registration: Registration?
+    /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
+    private var sipStarted = false
     private var stack: SIPStack?
     private var subscribers: [UUID: AsyncStream<JSONValue>.Continuation] = [:]
     private let logger = Logger(label: "holdfast.phone")
@@ -51,6 +53,7 @@ public actor PhoneCore {
     public func tryNow() async { await link.tryNow() }
 
     public func logout() async {
+        logger.notice("logging out")
         await link.logout()
         await registration?.stop()
         registrationStatus = .unregistered
@@ -66,7 +69,7 @@ public actor PhoneCore {
             modeSince = since
         case .cache(let session):
             cached = session
-            if let provisioning = session.provisioning, registration == nil { await startSIP(provisioning) }
+            if let provisioning = session.provisioning { await startSIP(provisioning) }
         case .event:
             break
         }
@@ -76,7 +79,8 @@ public actor PhoneCore {
     // MARK: - SIP registration
 
     private func startSIP(_ provisioning: Provisioning) async {
-        guard registration == nil else { return }
+        guard !sipStarted else { return }
+        sipStarted = true
         do {
             let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
@@ -105,6 +109,7 @@ public actor PhoneCore {
     }
 
     private func registrationChanged(_ status: Registration.Status) {
+        logger.info("registration", metadata: ["status": "\(status)"])
         registrationStatus = status
         publish()
     }
