@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "Phone",
             dependencies: [
-                "Wire", "HTTPJSON", "SIP", "SIPCore", "SIPMessage",
+                "Wire", "HTTPJSON", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

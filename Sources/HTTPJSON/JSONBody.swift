@@ -18,6 +18,17 @@ public enum JSONBody {
         return try object(Data(buffer.readableBytesView))
     }
 
+    /// The body as a JSON object, or an empty one when there is no body.
+    public static func optionalObject(_ request: Request, limit: Int = 64 * 1024) async throws -> [String: JSONValue] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "the request body is over \(limit / 1024) KiB")
+        }
+        return buffer.readableBytes == 0 ? [:] : try object(Data(buffer.readableBytesView))
+    }
+
     public static func object(_ data: Data) throws -> [String: JSONValue] {
         let value: JSONValue
         do {

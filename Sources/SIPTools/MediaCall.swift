@@ -35,8 +35,8 @@ public struct AudioEnds: Sendable {
     }
 }
 
-enum SDPBody {
-    static func parse(_ body: [UInt8]) throws(NegotiationError) -> SessionDescription {
+public enum SDPBody {
+    public static func parse(_ body: [UInt8]) throws(NegotiationError) -> SessionDescription {
         do {
             return try SessionDescription(parsing: String(decoding: body, as: UTF8.self))
         } catch {
@@ -45,28 +45,28 @@ enum SDPBody {
     }
 
     /// A 488 with a Warning naming the problem (RFC 3261 §20.43, §21.4.26).
-    static func notAcceptable(_ error: NegotiationError, host: String) -> InviteDecision {
+    public static func notAcceptable(_ error: NegotiationError, host: String) -> InviteDecision {
         .reject(status: 488, reason: "Not Acceptable Here", headers: [(.warning, "\(error.warningCode) \(host) \"\(error.description)\"")])
     }
 }
 
 /// A live call's media and the digits seen on it.
-actor MediaCall {
-    let session: MediaSession
+public actor MediaCall {
+    public let session: MediaSession
     let remote: String
     let started = ContinuousClock.now
-    var local: MediaEndpoint
-    var version: UInt64 = 1
-    let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
+    public var local: MediaEndpoint
+    public var version: UInt64 = 1
+    public let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
 
-    init(session: MediaSession, remote: String, local: MediaEndpoint) {
+    public init(session: MediaSession, remote: String, local: MediaEndpoint) {
         self.session = session
         self.remote = remote
         self.local = local
     }
 
     /// Answers a re-offer in the dialog (hold, resume, moved address).
-    func answer(reoffer: SessionDescription) async throws(NegotiationError) -> [UInt8] {
+    public func answer(reoffer: SessionDescription) async throws(NegotiationError) -> [UInt8] {
         version += 1
         let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version)
         try? await session.update(agreed)
@@ -83,8 +83,14 @@ actor MediaCall {
         )
     }
 
+    /// Our next offer (the version after the last one sent): a new call, hold (`sendonly`), retrieve.
+    public func offer(direction: MediaDirection = .sendrecv) -> SessionDescription {
+        version += 1
+        return OfferAnswer.offer(local, sessionID: sessionID, version: version, direction: direction)
+    }
+
     /// Handles INFO (DTMF relay) and re-INVITE inside the call.
-    func handleInDialog(_ request: SIPRequest) async -> SIPResponse {
+    public func handleInDialog(_ request: SIPRequest) async -> SIPResponse {
         switch request.method {
         case .info:
             if request.contentType?.essence == "application/dtmf-relay", let relay = DTMFRelay(body: request.bodyText) {

@@ -20,8 +20,21 @@ struct PhoneCommand: AsyncParsableCommand {
     @Option(help: "Where the phone keeps its cache and API token; created if missing.")
     var dataDir: String
 
+    @Option(help: "Microphone: file:PATH (a WAV, looped), tone:HZ, or null (silence).")
+    var audioIn = "null"
+
+    @Option(help: "Speaker: file:PATH (a WAV per call), or null.")
+    var audioOut = "null"
+
     @Option(help: "Least severe log messages written to stderr: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        for (name, value) in [("--audio-in", audioIn), ("--audio-out", audioOut)] {
+            let ok = value == "null" || value.hasPrefix("file:") || (name == "--audio-in" && value.hasPrefix("tone:") && Double(value.dropFirst(5)) != nil)
+            guard ok else { throw ValidationError("\(name) \(value): expected file:PATH\(name == "--audio-in" ? ", tone:HZ" : "") or null") }
+        }
+    }
 
     func run() async throws {
         let level = logLevel
@@ -33,7 +46,7 @@ struct PhoneCommand: AsyncParsableCommand {
         let configuration: PhoneConfiguration
         do { configuration = try PhoneConfiguration.load(URL(fileURLWithPath: config)) } catch { throw ValidationError("\(error)") }
         let directory = URL(fileURLWithPath: dataDir)
-        let core = try PhoneCore(configuration: configuration, dataDirectory: directory)
+        let core = try PhoneCore(configuration: configuration, dataDirectory: directory, audio: PhoneAudio(input: audioIn, output: audioOut))
         let token = try LocalAPI.token(in: directory)
         let app = LocalAPI.application(core: core, token: token, host: configuration.api.host, port: configuration.api.port) { port in
             FileHandle.standardError.write(Data("phone: \(configuration.user) API on http://\(configuration.api.host):\(port)/api (token in \(directory.path)/api-token), collaboration server \(configuration.collab)\n".utf8))

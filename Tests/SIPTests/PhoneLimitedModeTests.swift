@@ -17,7 +17,7 @@ struct PhoneProcess {
     var process: ExternalProcess
     let token: String
 
-    static func start(_ user: String, collab: CollabProcess, dataDirectory: URL? = nil, apiPort: Int? = nil) async throws -> PhoneProcess {
+    static func start(_ user: String, collab: CollabProcess, dataDirectory: URL? = nil, apiPort: Int? = nil, audio: [String] = []) async throws -> PhoneProcess {
         let apiPort = apiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-phone-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -28,7 +28,7 @@ struct PhoneProcess {
         collab: http://127.0.0.1:\(collab.port)
         api: { host: 127.0.0.1, port: \(apiPort) }
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = try ExternalProcess(MediaInteropTests.holdfast, ["phone", "--config", config.path, "--data-dir", directory.path],
+        let process = try ExternalProcess(MediaInteropTests.holdfast, ["phone", "--config", config.path, "--data-dir", directory.path] + audio,
                                           name: "phone-\(user)", workingDirectory: directory)
         try await withTimeout(20, "phone \(user) to start") {
             while !process.outputTail().contains("phone: \(user) API on") {
@@ -57,7 +57,30 @@ struct PhoneProcess {
     }
 }
 
+extension PhoneProcess {
+    /// The phone's calls now (GET /api/state).
+    func calls() async throws -> [[String: JSONValue]] {
+        try await request("GET", "state").json["calls"]?.arrayValue?.compactMap(\.objectValue) ?? []
+    }
+
+    func call(_ id: String) async throws -> [String: JSONValue]? { try await calls().first { $0["id"]?.stringValue == id } }
+
+    /// Polls the call until `predicate` holds (its packet counters change without events).
+    func waitForCall(_ id: String, _ what: String, within seconds: Double = 10,
+                     where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool) async throws -> [String: JSONValue] {
+        try await withTimeout(seconds, what) {
+            while true {
+                if let call = try await self.call(id), predicate(call) { return call }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}
+
 extension [String: JSONValue] {
+    var callState: String? { self["state"]?.stringValue }
+    var packetsReceived: Int64 { self["media"]?.objectValue?["packetsReceived"]?.intValue ?? 0 }
+
     var mode: String? { self["server"]?.objectValue?["mode"]?.stringValue }
     var registered: Bool { self["registration"]?.objectValue?["state"] == "registered" }
     func capability(_ id: String) -> Bool? { self["capabilities"]?.objectValue?[id]?.boolValue }

@@ -48,7 +48,8 @@ extension CallServer {
     }
 
     func originate(_ call: Call, autoAnswer: Bool, device: String? = nil) async {
-        let headers = autoAnswer ? [(HeaderName("Call-Info"), "<sip:\(configuration.domain)>;answer-after=0")] : []
+        var headers = autoAnswer ? [(HeaderName("Call-Info"), "<sip:\(configuration.domain)>;answer-after=0")] : []
+        headers.append((Self.callHeader, call.key))
         let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers, device: device)
         guard calls[call.key] === call, call.state == .originating else {
             // Cleared meanwhile: a device that answered anyway is released.

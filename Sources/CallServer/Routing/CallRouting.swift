@@ -92,9 +92,14 @@ extension CallServer {
     }
 
     func makeFork(_ call: Call, binding: Binding) -> Call.Fork {
-        let fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
+        var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
+        fork.request.headers.add(Self.callHeader, call.key)
         return Call.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
     }
+
+    /// Names the call (its CTI id) on the INVITEs sent to devices, so a phone can ask for call
+    /// control (transfer, consult, redirect) on the call it is ringing or in.
+    static let callHeader = HeaderName("X-Holdfast-Call")
 
     /// An INVITE from `from` (identity from the directory, never from what a caller claimed:
     /// RFC 3325 P-Asserted-Identity) to one registered device of `callee`.

@@ -36,11 +36,12 @@ public struct CTIClient: Sendable {
     /// Sends a request; a 2xx reply's JSON is returned, anything else thrown as `CTIFailure`.
     @discardableResult
     public func request(_ method: String, _ path: String, body: [String: JSONValue]? = nil) async throws(CTIFailure) -> JSONValue {
-        var request = URLRequest(url: baseURL.appendingPathComponent("cti/v1").appendingPathComponent(path))
-        // appendingPathComponent would escape "?": a query is added to the string instead.
-        if let query = path.firstIndex(of: "?") {
-            request.url = URL(string: baseURL.appendingPathComponent("cti/v1").absoluteString + "/" + path[..<query] + path[query...])
+        // `path` is already escaped (see `pathComponent`) and may carry a query: joined as text.
+        let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
+        guard let url = URL(string: base + "/cti/v1/" + path) else {
+            throw CTIFailure(status: 400, code: "invalid_value", message: "not a CTI path: \(path)", details: [:])
         }
+        var request = URLRequest(url: url)
         request.httpMethod = method
         request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
         if let body {

@@ -37,6 +37,12 @@ public enum LocalAPI {
                 return APIError(.unprocessableContent, code, message, details: details)
             case LinkError.timedOut:
                 return APIError(.gatewayTimeout, "server_timeout", "the collaboration server did not answer in time")
+            case CallFailure.unknownCall(let id):
+                return APIError(.notFound, "unknown_call", "there is no call \(id) in a state for this", details: ["call": id])
+            case CallFailure.invalidNumber(let text):
+                return APIError(.badRequest, "invalid_value", "\(text) is not a number to dial", details: ["field": "to"])
+            case CallFailure.failed(let why):
+                return APIError(.conflict, "call_failed", why)
             default:
                 return nil
             }
@@ -94,7 +100,8 @@ struct PhoneRoutes: Sendable {
     let core: PhoneCore
 
     func add(to api: RouterGroup<BasicWebSocketRequestContext>) {
-        api.get("state") { _, _ in JSONResponse.make(await core.state) }
+        api.get("state") { _, _ in JSONResponse.make(await core.state()) }
+        CallRoutes(core: core).add(to: api)
         api.post("server/reconnect") { _, _ in
             try await core.require("server.reconnect")
             await core.tryNow()
@@ -130,7 +137,7 @@ struct PhoneRoutes: Sendable {
             return JSONResponse.make(await core.cache.history)
         }
         api.get("settings") { _, _ in
-            let state = await core.state.objectValue?["settings"]?.objectValue ?? [:]
+            let state = await core.state().objectValue?["settings"]?.objectValue ?? [:]
             var settings = (try? JSONValue(encoding: await core.cache.provisioning?.settings)).flatMap(\.objectValue) ?? [:]
             for (key, value) in state { settings[key] = value }
             return JSONResponse.make(settings)

@@ -23,19 +23,36 @@ public actor PhoneCore {
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
+    let calls: PhoneCalls
     private var subscribers: [UUID: AsyncStream<JSONValue>.Continuation] = [:]
     private let logger = Logger(label: "holdfast.phone")
 
-    public init(configuration: PhoneConfiguration, dataDirectory: URL) throws {
+    public init(configuration: PhoneConfiguration, dataDirectory: URL, audio: PhoneAudio = PhoneAudio()) throws {
         self.configuration = configuration
         let cache = try PhoneCache(directory: dataDirectory)
         cached = cache.load() ?? CachedSession()
+        let names = WeakCore()
+        calls = PhoneCalls(host: configuration.sipHost, audio: audio, autoAnswer: configuration.autoAnswer,
+                           nameFor: { number in await names.core?.directoryName(number) },
+                           changed: { await names.core?.callsChanged() })
         guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
         let box = WeakCore()
         link = CollabLink(account: .init(baseURL: base, user: configuration.user, password: configuration.password), cache: cache,
                           heartbeatSeconds: configuration.heartbeatSeconds) { change in await box.core?.linkChanged(change) }
         box.core = self
+        names.core = self
     }
+
+    /// The name the cached directory (or a personal contact) gives a number: caller identity
+    /// while ringing, also offline.
+    func directoryName(_ number: String) -> String? {
+        guard let provisioning = cached.provisioning else { return nil }
+        let digits = { (s: String) in s.filter { $0.isNumber } }
+        if let entry = provisioning.directory.entries.first(where: { $0.number == number || digits($0.number) == digits(number) }) { return entry.name }
+        return provisioning.contacts.first(where: { digits($0.number) == digits(number) })?.name
+    }
+
+    func callsChanged() async { await publish() }
 
     /// Starts supervision of the collaboration session and, from the cache if there is one, the
     /// SIP registration: a phone started while the server is down still calls (cold start).
@@ -57,7 +74,7 @@ public actor PhoneCore {
         await link.logout()
         await registration?.stop()
         registrationStatus = .unregistered
-        publish()
+        await publish()
     }
 
     // MARK: - Changes
@@ -73,7 +90,7 @@ public actor PhoneCore {
         case .event:
             break
         }
-        publish()
+        await publish()
     }
 
     // MARK: - SIP registration
@@ -85,10 +102,14 @@ public actor PhoneCore {
             let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
             let stack = SIPStack(transport: transport)
-            await stack.start()
-            self.stack = stack
             let sip = provisioning.sip
             let server = sip.borderProxy ?? sip.primary
+            let ua = UserAgent(stack: stack, identity: .init(user: sip.username, displayName: provisioning.name, domain: sip.domain,
+                                                             credentials: DigestAuthenticator(username: sip.username, password: sip.password)),
+                               delegate: calls)
+            await ua.start()
+            self.stack = stack
+            await calls.attach(ua, domain: sip.domain, target: SIPTarget(kind: .udp, host: server.host, port: server.port))
             var registrationConfiguration = RegistrationClient.Configuration(
                 registrar: try SIPURI("sip:\(sip.domain)"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
                 contact: NameAddress(uri: SIPURI(user: sip.username, host: configuration.sipHost, port: local.port ?? 5060)),
@@ -108,10 +129,10 @@ public actor PhoneCore {
         }
     }
 
-    private func registrationChanged(_ status: Registration.Status) {
+    private func registrationChanged(_ status: Registration.Status) async {
         logger.info("registration", metadata: ["status": "\(status)"])
         registrationStatus = status
-        publish()
+        await publish()
     }
 
     var registered: Bool { if case .registered = registrationStatus { true } else { false } }
@@ -130,7 +151,21 @@ public actor PhoneCore {
 
     // MARK: - State
 
-    public var state: JSONValue {
+    public func state() async -> JSONValue {
+        var callList: [JSONValue] = []
+        for call in await calls.snapshots() {
+            var object = (try? JSONValue(encoding: call))?.objectValue ?? [:]
+            var capabilities: [String: JSONValue] = [:]
+            for (id, availability) in CapabilityTable.forCall(call.state, context) { capabilities[id] = .bool(availability.isAvailable) }
+            object["capabilities"] = .object(capabilities)
+            callList.append(.object(object))
+        }
+        var current = staticState
+        current["calls"] = .array(callList)
+        return .object(current)
+    }
+
+    var staticState: [String: JSONValue] {
         var capabilities: [String: JSONValue] = [:]
         var unavailable: [String: JSONValue] = [:]
         for (id, availability) in CapabilityTable.global(context) {
@@ -143,7 +178,7 @@ public actor PhoneCore {
         default: ["state": "unregistered", "server": .null]
         }
         let provisioning = cached.provisioning
-        return .object([
+        return [
             "user": .string(configuration.user),
             "name": .optional(provisioning?.name),
             "server": ["mode": .string(mode.rawValue), "since": .string(Self.iso(modeSince))],
@@ -156,7 +191,7 @@ public actor PhoneCore {
             "settings": ["readOnly": .bool(mode == .offline), "autoAnswer": .bool(configuration.autoAnswer),
                          "showCallPopup": .bool(configuration.showCallPopup), "recordingPolicy": .string(configuration.recordingPolicy.rawValue)],
             "presence": presenceJSON,
-        ])
+        ]
     }
 
     /// Presence as last known; offline it is marked stale with when it was last updated.
@@ -171,21 +206,33 @@ public actor PhoneCore {
     var cache: CachedSession { cached }
 
     /// A stream of the whole state, sent at once and after every change.
-    func subscribe() -> AsyncStream<JSONValue> {
+    func subscribe() async -> AsyncStream<JSONValue> {
         let (stream, continuation) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingNewest(16))
         let id = UUID()
         subscribers[id] = continuation
-        continuation.yield(state)
+        continuation.yield(await state())
         continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
         return stream
     }
 
     private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
 
-    private func publish() {
+    private func publish() async {
         guard !subscribers.isEmpty else { return }
-        let current = state
+        let current = await state()
         for continuation in subscribers.values { continuation.yield(current) }
+    }
+
+    /// Refuses with the capability and the reason unless the table allows it for this call now.
+    func require(_ id: String, call: String) async throws -> PhoneCallState {
+        guard let state = await calls.state(of: call) else {
+            throw CallFailure.unknownCall(call)
+        }
+        guard let capability = CapabilityTable.byID[id] else { return state }
+        if case .unavailable(let reason) = CapabilityTable.availability(of: capability, in: context, call: state) {
+            throw CapabilityRefusal(capability: id, reason: reason)
+        }
+        return state
     }
 
     static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

@@ -11,6 +11,9 @@ public enum InviteDecision: Sendable {
     case answer(body: [UInt8], contentType: MediaType, ringFor: Duration)
     /// Refuse with this status (486 busy, 488 with a Warning, 603 decline).
     case reject(status: Int, reason: String?, headers: [(HeaderName, String)])
+    /// Ring (180) until `decide` returns (a person answers or declines, or the caller cancels:
+    /// see `inviteCancelled`), then act on what it returns.
+    case ring(decide: @Sendable () async -> InviteDecision)
 }
 
 public protocol UserAgentDelegate: Sendable {
@@ -21,6 +24,8 @@ public protocol UserAgentDelegate: Sendable {
     func callEstablished(_ dialog: Dialog, request: SIPRequest) async
     /// The ACK for a 2xx we sent (it carries the answer when our 2xx made the offer).
     func acknowledged(_ dialog: DialogID, request: SIPRequest) async
+    /// The caller cancelled an INVITE still ringing (the stack has answered 487).
+    func inviteCancelled(_ invite: SIPRequest) async
 }
 
 extension UserAgentDelegate {
@@ -28,6 +33,7 @@ extension UserAgentDelegate {
     public func callEnded(_ dialog: DialogID, byRemote: Bool) async {}
     public func callEstablished(_ dialog: Dialog, request: SIPRequest) async {}
     public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {}
+    public func inviteCancelled(_ invite: SIPRequest) async {}
 }
 
 public enum UserAgentError: Error, Sendable, CustomStringConvertible {
@@ -79,6 +85,8 @@ public actor UserAgent {
     private var serveTask: Task<Void, Never>?
     /// INVITEs the caller cancelled while we were still deciding (Call-ID and CSeq).
     private var cancelled: Set<String> = []
+    /// INVITEs we sent that have no final response yet, by Call-ID (for CANCEL).
+    private var outgoing: [String: (SIPRequest, SIPTarget)] = [:]
 
     public init(stack: SIPStack, identity: Identity, delegate: any UserAgentDelegate) {
         self.stack = stack
@@ -121,16 +129,21 @@ public actor UserAgent {
 
     /// Places a call: INVITE (answering a digest challenge once if credentials are set), waits for
     /// the final response, ACKs a 2xx, and returns the confirmed call.
-    public func call(_ uri: SIPURI, via target: SIPTarget, body: [UInt8], contentType: MediaType = .sdp,
+    public func call(_ uri: SIPURI, via target: SIPTarget, body: [UInt8], contentType: MediaType = .sdp, callID: String? = nil,
                      onProvisional: @escaping @Sendable (SIPResponse) -> Void = { _ in }) async throws -> CallLeg {
         var invite = await makeInitialRequest(.invite, to: uri, kind: target.kind)
+        if let callID { invite.headers.set(.callID, callID) }
         invite.setBody(body, contentType: contentType)
+        let key = invite.callID ?? ""
+        outgoing[key] = (invite, target)
+        defer { outgoing[key] = nil }
         var response = try await finalResponse(for: invite, target: target, onProvisional: onProvisional)
         if response.statusCode == 401 || response.statusCode == 407,
            let answer = identity.credentials?.answer(response, method: .invite, uri: invite.uri.description) {
             invite.headers.remove(.via)
             invite.headers.set(.cseq, CSeq((invite.cseq?.sequence ?? 1) + 1, .invite).description)
             invite.headers.set(answer.0, answer.1)
+            outgoing[key] = (invite, target)
             response = try await finalResponse(for: invite, target: target, onProvisional: onProvisional)
         }
         guard response.isSuccess else { throw UserAgentError.rejected(response.statusCode, response.reasonPhrase) }
@@ -156,6 +169,39 @@ public actor UserAgent {
         guard response.isSuccess || response.statusCode == 481 else {
             throw UserAgentError.rejected(response.statusCode, response.reasonPhrase)
         }
+    }
+
+    /// Sends a new offer in the call (hold, retrieve: RFC 3264 §8.4), ACKs a 2xx, and returns the
+    /// final response (its body is the answer).
+    public func reinvite(_ id: DialogID, body: [UInt8], contentType: MediaType = .sdp) async throws -> SIPResponse {
+        guard var dialog = dialogs[id], let target = targets[id] else { throw UserAgentError.noDialog }
+        var invite = dialog.makeRequest(.invite)
+        invite.headers.add(.contact, (await contact(target.kind)).description)
+        invite.setBody(body, contentType: contentType)
+        dialogs[id] = dialog
+        let response = try await finalResponse(for: invite, target: target)
+        if response.isSuccess, var current = dialogs[id] {
+            let ack = current.makeRequest(.ack, ackFor: invite.cseq?.sequence)
+            dialogs[id] = current
+            try await stack.sendStateless(ack, to: target)
+        }
+        return response
+    }
+
+    /// Sends a request inside the call (INFO with DTMF) and returns its final response.
+    public func requestInDialog(_ id: DialogID, _ method: SIPMethod, body: [UInt8], contentType: MediaType) async throws -> SIPResponse {
+        guard var dialog = dialogs[id], let target = targets[id] else { throw UserAgentError.noDialog }
+        var request = dialog.makeRequest(method)
+        request.setBody(body, contentType: contentType)
+        dialogs[id] = dialog
+        return try await finalResponse(for: request, target: target)
+    }
+
+    /// Cancels an INVITE this user agent sent that has no final response yet (its `call` then
+    /// ends with 487).
+    public func cancelCall(callID: String) async {
+        guard let (invite, target) = outgoing[callID] else { return }
+        do { for try await _ in await stack.cancel(invite, to: target) {} } catch {}
     }
 
     /// Sends a request outside a dialog (OPTIONS, MESSAGE) and returns its final response.
@@ -201,6 +247,7 @@ public actor UserAgent {
         if let invite = incoming.cancelledInvite {
             logger.debug("call cancelled", metadata: ["call-id": "\(invite.callID ?? "")"])
             cancelled.insert(Self.inviteKey(invite))
+            await delegate.inviteCancelled(invite)
             return
         }
         // In-dialog requests.
@@ -239,16 +286,31 @@ public actor UserAgent {
             return
         }
         let toTag = tag()
-        switch await delegate.incomingInvite(request) {
+        var decision = await delegate.incomingInvite(request)
+        let localContact = await contact(incoming.origin.kind)
+        var rang = false
+        if case .ring(let decide) = decision {
+            rang = true
+            var ringing = SIPResponse(replyingTo: request, statusCode: 180, toTag: toTag)
+            ringing.headers.add(.contact, localContact.description)
+            try? await stack.respond(ringing, to: incoming)
+            decision = await decide()
+            // The stack already answered a CANCEL with 487 (§9.2): nothing more to send.
+            if cancelled.remove(Self.inviteKey(request)) != nil { return }
+        }
+        switch decision {
+        case .ring:
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 500, reasonPhrase: "No decision", toTag: toTag), to: incoming)
         case .reject(let status, let reason, let headers):
             var response = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason, toTag: toTag)
             for (name, value) in headers { response.headers.add(name, value) }
             try? await stack.respond(response, to: incoming)
         case .answer(let body, let contentType, let ringFor):
-            var ringing = SIPResponse(replyingTo: request, statusCode: 180, toTag: toTag)
-            let localContact = await contact(incoming.origin.kind)
-            ringing.headers.add(.contact, localContact.description)
-            try? await stack.respond(ringing, to: incoming)
+            if !rang {
+                var ringing = SIPResponse(replyingTo: request, statusCode: 180, toTag: toTag)
+                ringing.headers.add(.contact, localContact.description)
+                try? await stack.respond(ringing, to: incoming)
+            }
             if ringFor > .zero { try? await Task.sleep(for: ringFor) }
             // The stack already answered a CANCEL with 487 (§9.2): nothing more to send.
             if cancelled.remove(Self.inviteKey(request)) != nil { return }

@@ -1,0 +1,109 @@
+// The call part of the phone's local API: every action checked against the capability table for
+// that call at that moment; actions that need the collaboration server go through it.
+
+import Foundation
+import HTTPJSON
+import Hummingbird
+import HummingbirdWebSocket
+import Wire
+
+struct CallRoutes: Sendable {
+    let core: PhoneCore
+
+    func add(to api: RouterGroup<BasicWebSocketRequestContext>) {
+        api.post("calls") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["to", "fromDevice"], in: body)
+            let to = try JSONBody.string(body, "to")
+            if let device = try JSONBody.optionalString(body, "fromDevice") {
+                // "Call from another device": the call server rings that device first.
+                try await core.require("call.make.fromDevice")
+                return JSONResponse.make(try await core.link.request("call.make", ["to": .string(to), "device": .string(device)]), status: .created)
+            }
+            try await core.require("call.make")
+            // Online, the office's dialing rules apply; offline the number goes as typed (SYSTEM.md §2).
+            var number = to
+            if await core.mode == .online, case .object(let result)? = try? await core.link.request("dialing.apply", ["number": .string(to)]),
+               let applied = result["number"]?.stringValue {
+                number = applied
+            }
+            let id = try await core.calls.place(number)
+            return JSONResponse.make(["id": id, "to": number], status: .created)
+        }
+        api.post("calls/:id/:action") { request, context in
+            let id = try context.parameters.require("id")
+            let action = try context.parameters.require("action")
+            let body = try await JSONBody.optionalObject(request)
+            let calls = core.calls
+            switch action {
+            case "answer":
+                _ = try await core.require("call.answer", call: id)
+                try await calls.answer(id)
+            case "hold":
+                _ = try await core.require("call.hold", call: id)
+                try await calls.hold(id)
+            case "retrieve":
+                _ = try await core.require("call.retrieve", call: id)
+                try await calls.retrieve(id)
+            case "mute", "unmute":
+                _ = try await core.require("call.mute", call: id)
+                try await calls.mute(id, action == "mute")
+            case "end":
+                _ = try await core.require("call.end", call: id)
+                try await calls.end(id)
+            case "dtmf":
+                try JSONBody.only(["digits"], in: body)
+                _ = try await core.require("call.dtmf", call: id)
+                try await calls.dtmf(id, try JSONBody.string(body, "digits"))
+            case "volume":
+                try JSONBody.only(["level"], in: body)
+                _ = try await core.require("call.volume", call: id)
+                let level: Double = switch body["level"] {
+                case .int(let n)?: Double(n)
+                case .double(let d)?: d
+                case nil: throw APIError.missing("level")
+                default: throw APIError.invalid("level", "a number from 0 to 2 (1 is unchanged)")
+                }
+                guard (0...2).contains(level) else { throw APIError.invalid("level", "a number from 0 to 2 (1 is unchanged)") }
+                try await calls.volume(id, level)
+            case "transfer", "consult", "redirect", "trade", "callback", "record":
+                return try await serverAction(action, id: id, body: body)
+            default:
+                throw APIError(.notFound, "not_found", "no call action \(action)")
+            }
+            return JSONResponse.make(await core.state().objectValue?["calls"] ?? .array([]))
+        }
+    }
+
+    /// Transfer, consult, redirect, trade, callback: the collaboration server asks the call server.
+    func serverAction(_ action: String, id: String, body: [String: JSONValue]) async throws -> Response {
+        let capability = "call.\(action)"
+        _ = try await core.require(capability, call: id)
+        guard let serverCall = await core.calls.serverCall(of: id) else { throw CallFailure.unknownCall(id) }
+        var params: [String: JSONValue] = ["call": .string(serverCall)]
+        switch action {
+        case "transfer":
+            try JSONBody.only(["to", "consultation"], in: body)
+            if let consultation = try JSONBody.optionalString(body, "consultation") {
+                params["consultation"] = .string(await core.calls.serverCall(of: consultation) ?? consultation)
+            } else {
+                params["to"] = .string(try JSONBody.string(body, "to"))
+            }
+        case "consult", "redirect":
+            try JSONBody.only(["to"], in: body)
+            params["to"] = .string(try JSONBody.string(body, "to"))
+        case "trade":
+            try JSONBody.only(["with"], in: body)
+            let other = try JSONBody.string(body, "with")
+            params["with"] = .string(await core.calls.serverCall(of: other) ?? other)
+        case "callback":
+            try JSONBody.only([], in: body)
+            guard let remote = await core.calls.snapshots().first(where: { $0.id == id })?.remote.number else { throw CallFailure.unknownCall(id) }
+            params = ["to": .string(remote)]
+        default:
+            break
+        }
+        let method = action == "callback" ? "call.callback" : "call.\(action)"
+        return JSONResponse.make(try await core.link.request(method, params), status: .accepted)
+    }
+}

@@ -1,0 +1,406 @@
+// The phone's calls: SIP with the call server and RTP with the far end, nothing else. Placing,
+// ringing (until answered, declined or cancelled), answering (also offerless INVITEs from the
+// call server's click-to-dial, and Auto Answer), hold and retrieve by re-INVITE, mute, volume,
+// DTMF (RFC 4733), end. The collaboration server plays no part here.
+
+import Audio
+import Foundation
+import Logging
+import Media
+import NIOPosix
+import SDP
+import SIP
+import SIPCore
+import SIPMessage
+import SIPTools
+import Wire
+
+public struct CallSnapshot: Sendable, Encodable {
+    public var id: String
+    /// The call server's id for it (CTI).
+    public var serverCall: String
+    public var state: PhoneCallState
+    public var direction: String
+    public var remote: Remote
+    public var muted: Bool
+    public var volume: Double
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var media: Media
+
+    public struct Remote: Sendable, Encodable {
+        public var number: String
+        public var name: String?
+    }
+
+    public struct Media: Sendable, Encodable {
+        public var packetsSent: Int
+        public var packetsReceived: Int
+        public var packetsLost: Int
+    }
+}
+
+public enum CallFailure: Error, Sendable, Equatable {
+    case unknownCall(String)
+    case invalidNumber(String)
+    case failed(String)
+}
+
+/// Audio ends for every call: where the microphone comes from, where the speaker goes.
+public struct PhoneAudio: Sendable {
+    public var input: String
+    public var output: String
+
+    public init(input: String = "null", output: String = "null") {
+        self.input = input
+        self.output = output
+    }
+
+    /// `file:PATH` (WAV, looped), `tone:HZ`, `null` (silence).
+    func source() throws -> any AudioSource {
+        if input.hasPrefix("file:") { return LoopingSource(samples: try WAV.read(URL(fileURLWithPath: String(input.dropFirst(5))))) }
+        if input.hasPrefix("tone:"), let hz = Double(input.dropFirst(5)) { return ToneSource(frequency: hz) }
+        return SilenceSource()
+    }
+
+    /// `file:PATH` (a WAV per call: PATH with the call's number before the extension), `null`.
+    func sink(call index: Int) -> any AudioSink {
+        guard output.hasPrefix("file:") else { return NullSink() }
+        let url = URL(fileURLWithPath: String(output.dropFirst(5)))
+        let numbered = url.deletingPathExtension().path + (index > 1 ? "-\(index)" : "") + "." + (url.pathExtension.isEmpty ? "wav" : url.pathExtension)
+        return WAVFileSink(url: URL(fileURLWithPath: numbered))
+    }
+}
+
+public actor PhoneCalls: UserAgentDelegate {
+    final class Entry {
+        let id: String
+        let direction: String
+        var state: PhoneCallState
+        var number: String
+        var name: String?
+        var dialog: DialogID?
+        var media: MediaCall?
+        var offer: SessionDescription?
+        var muted = false
+        var volume = 1.0
+        let startedAt = Date()
+        var answeredAt: Date?
+        var decision: CheckedContinuation<InviteDecision, Never>?
+        var offerless = false
+        /// The call server's id for the call (CTI), for call control through the collaboration server.
+        var serverCall: String
+
+        init(id: String, direction: String, state: PhoneCallState, number: String, name: String?, serverCall: String? = nil) {
+            self.id = id
+            self.serverCall = serverCall ?? id
+            self.direction = direction
+            self.state = state
+            self.number = number
+            self.name = name
+        }
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var order: [String] = []
+    private var ua: UserAgent?
+    private var domain = "127.0.0.1"
+    private var target: SIPTarget?
+    private var callCount = 0
+    let host: String
+    let audio: PhoneAudio
+    let autoAnswer: Bool
+    let nameFor: @Sendable (String) async -> String?
+    let changed: @Sendable () async -> Void
+    private let logger = Logger(label: "holdfast.phone.calls")
+
+    public init(host: String, audio: PhoneAudio, autoAnswer: Bool, nameFor: @escaping @Sendable (String) async -> String?,
+                changed: @escaping @Sendable () async -> Void) {
+        self.host = host
+        self.audio = audio
+        self.autoAnswer = autoAnswer
+        self.nameFor = nameFor
+        self.changed = changed
+    }
+
+    /// The user agent calls are placed through (the registered call server).
+    func attach(_ ua: UserAgent, domain: String, target: SIPTarget) {
+        self.ua = ua
+        self.domain = domain
+        self.target = target
+    }
+
+    // MARK: - Snapshot
+
+    public func snapshots() async -> [CallSnapshot] {
+        var result: [CallSnapshot] = []
+        for id in order {
+            guard let e = entries[id] else { continue }
+            let counters = await e.media?.session.counters
+            result.append(CallSnapshot(id: e.id, serverCall: e.serverCall, state: e.state, direction: e.direction, remote: .init(number: e.number, name: e.name),
+                                       muted: e.muted, volume: e.volume, startedAt: e.startedAt, answeredAt: e.answeredAt,
+                                       media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
+                                                    packetsLost: counters?.packetsLost ?? 0)))
+        }
+        return result
+    }
+
+    public func state(of id: String) -> PhoneCallState? { entries[id]?.state }
+    public func serverCall(of id: String) -> String? { entries[id]?.serverCall }
+
+    // MARK: - Placing
+
+    /// Starts a call to `number` and returns its id at once; its progress shows in the snapshots.
+    public func place(_ number: String) async throws(CallFailure) -> String {
+        guard let ua, let target else { throw .failed("not registered with a call server") }
+        guard !number.isEmpty, number.allSatisfy({ $0.isNumber || "*#+".contains($0) }) else { throw .invalidNumber(number) }
+        let uri: SIPURI
+        do { uri = try SIPURI("sip:\(number)@\(domain)") } catch { throw .invalidNumber(number) }
+        let id = "\(UUID().uuidString.lowercased())@\(host)"
+        let entry = Entry(id: id, direction: "outgoing", state: .dialing, number: number, name: await nameFor(number))
+        let media: MediaCall
+        do { media = try await openMedia(remote: number) } catch { throw .failed("audio could not start: \(error)") }
+        entry.media = media
+        add(entry)
+        for other in entries.values where other.id != id && other.state == .connected { try? await hold(other.id) }
+        let offer = await media.offer()
+        Task {
+            do {
+                let leg = try await ua.call(uri, via: target, body: Array(offer.text.utf8), callID: id)
+                let agreed = try OfferAnswer.accept(answer: try SDPBody.parse(leg.remoteBody), to: offer)
+                try await media.session.update(agreed)
+                await self.connected(id, dialog: leg.dialog.id, identity: leg.finalResponse)
+            } catch {
+                self.logger.info("call not connected", metadata: ["call": "\(id)", "error": "\(error)"])
+                await self.ended(id)
+            }
+        }
+        await changed()
+        return id
+    }
+
+    private func connected(_ id: String, dialog: DialogID, identity response: SIPResponse?) async {
+        guard let entry = entries[id] else { return }
+        if entry.state == .ended {
+            try? await ua?.hangUp(dialog)
+            return
+        }
+        entry.dialog = dialog
+        entry.state = .connected
+        entry.answeredAt = Date()
+        // Connected identity: who answered (RFC 4916 style, from the call server's 200 OK).
+        if let response, let (number, name) = Self.identity(response.headers[.init("P-Asserted-Identity")] ?? response.to?.description) {
+            entry.number = number
+            let known = await nameFor(number)
+            entry.name = name ?? known ?? entry.name
+        }
+        await entry.media?.session.start()
+        await changed()
+    }
+
+    // MARK: - Incoming
+
+    public func incomingInvite(_ request: SIPRequest) async -> InviteDecision {
+        let id = request.callID ?? UUID().uuidString
+        let asserted = Self.identity(request.headers[.init("P-Asserted-Identity")] ?? request.from?.description)
+        let number = asserted?.number ?? "unknown"
+        var name = asserted?.name
+        if name == nil { name = await nameFor(number) }
+        let entry = Entry(id: id, direction: "incoming", state: .ringing, number: number, name: name,
+                          serverCall: request.headers[.init("X-Holdfast-Call")])
+        do {
+            entry.media = try await openMedia(remote: number)
+        } catch {
+            return .reject(status: 500, reason: "Audio could not start", headers: [])
+        }
+        if request.body.isEmpty {
+            entry.offerless = true
+        } else {
+            do { entry.offer = try SDPBody.parse(request.body) } catch {
+                await entry.media?.session.stop()
+                return SDPBody.notAcceptable(error, host: host)
+            }
+        }
+        add(entry)
+        await changed()
+        let callInfo = request.headers.values(.init("Call-Info")).joined(separator: ",")
+        if autoAnswer || callInfo.contains("answer-after=0") {
+            return await answerDecision(entry)
+        }
+        return .ring { [weak self] in
+            guard let self else { return .reject(status: 480, reason: nil, headers: []) }
+            return await self.waitForDecision(id)
+        }
+    }
+
+    private func waitForDecision(_ id: String) async -> InviteDecision {
+        guard let entry = entries[id], entry.state == .ringing else { return .reject(status: 487, reason: nil, headers: []) }
+        return await withCheckedContinuation { entry.decision = $0 }
+    }
+
+    /// Our answer: to the offer in the INVITE, or an offer of our own in the 200 (answered in the ACK).
+    private func answerDecision(_ entry: Entry) async -> InviteDecision {
+        guard let media = entry.media else { return .reject(status: 500, reason: nil, headers: []) }
+        if entry.offerless {
+            let offer = await media.offer()
+            entry.offer = offer
+            return .answer(body: Array(offer.text.utf8), contentType: .sdp, ringFor: .zero)
+        }
+        guard let offer = entry.offer else { return .reject(status: 488, reason: nil, headers: []) }
+        do {
+            return .answer(body: try await media.answer(reoffer: offer), contentType: .sdp, ringFor: .zero)
+        } catch {
+            return SDPBody.notAcceptable(error, host: host)
+        }
+    }
+
+    public func answer(_ id: String) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state == .ringing, let decision = entry.decision else { throw .unknownCall(id) }
+        entry.decision = nil
+        for other in entries.values where other.id != id && other.state == .connected { try? await hold(other.id) }
+        decision.resume(returning: await answerDecision(entry))
+    }
+
+    public func inviteCancelled(_ invite: SIPRequest) async {
+        guard let id = invite.callID, let entry = entries[id] else { return }
+        entry.decision?.resume(returning: .reject(status: 487, reason: nil, headers: []))
+        entry.decision = nil
+        await ended(id)
+    }
+
+    public func callEstablished(_ dialog: Dialog, request: SIPRequest) async {
+        guard let entry = entries[dialog.id.callID] else { return }
+        entry.dialog = dialog.id
+        entry.state = .connected
+        entry.answeredAt = Date()
+        if !entry.offerless { await entry.media?.session.start() }
+        await changed()
+    }
+
+    public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {
+        guard let entry = entries[dialog.callID], entry.offerless, let offer = entry.offer, !request.body.isEmpty else { return }
+        entry.offerless = false
+        if let agreed = try? OfferAnswer.accept(answer: try SDPBody.parse(request.body), to: offer) {
+            try? await entry.media?.session.update(agreed)
+        }
+        await entry.media?.session.start()
+        await changed()
+    }
+
+    public func callEnded(_ dialog: DialogID, byRemote: Bool) async {
+        await ended(dialog.callID)
+    }
+
+    public func otherRequest(_ request: SIPRequest) async -> SIPResponse? {
+        guard let callID = request.callID, let entry = entries[callID], let media = entry.media else { return nil }
+        return await media.handleInDialog(request)
+    }
+
+    // MARK: - In the call
+
+    public func end(_ id: String) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state != .ended else { throw .unknownCall(id) }
+        switch entry.state {
+        case .ringing:
+            entry.decision?.resume(returning: .reject(status: 603, reason: "Decline", headers: []))
+            entry.decision = nil
+        case .dialing:
+            await ua?.cancelCall(callID: id)
+        default:
+            if let dialog = entry.dialog { try? await ua?.hangUp(dialog) }
+        }
+        await ended(id)
+    }
+
+    public func hold(_ id: String) async throws(CallFailure) {
+        try await redirect(id, direction: .sendonly, from: .connected, to: .held)
+    }
+
+    public func retrieve(_ id: String) async throws(CallFailure) {
+        for other in entries.values where other.id != id && other.state == .connected { try? await hold(other.id) }
+        try await redirect(id, direction: .sendrecv, from: .held, to: .connected)
+    }
+
+    /// A new offer with `direction` (RFC 3264 §8.4: `sendonly` holds, `sendrecv` resumes).
+    private func redirect(_ id: String, direction: MediaDirection, from: PhoneCallState, to: PhoneCallState) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state == from, let dialog = entry.dialog, let media = entry.media, let ua else { throw .unknownCall(id) }
+        let offer = await media.offer(direction: direction)
+        do {
+            let response = try await ua.reinvite(dialog, body: Array(offer.text.utf8))
+            guard response.isSuccess else { throw CallFailure.failed("the far end refused: \(response.statusCode) \(response.reasonPhrase)") }
+            if let agreed = try? OfferAnswer.accept(answer: try SDPBody.parse(response.body), to: offer) {
+                try await media.session.update(agreed)
+            }
+        } catch let failure as CallFailure {
+            throw failure
+        } catch {
+            throw .failed("\(error)")
+        }
+        entry.state = to
+        await changed()
+    }
+
+    public func mute(_ id: String, _ on: Bool) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state != .ended else { throw .unknownCall(id) }
+        entry.muted = on
+        await entry.media?.session.setMuted(on)
+        await changed()
+    }
+
+    public func volume(_ id: String, _ level: Double) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state != .ended else { throw .unknownCall(id) }
+        entry.volume = max(0, min(2, level))
+        await entry.media?.session.setVolume(entry.volume)
+        await changed()
+    }
+
+    public func dtmf(_ id: String, _ digits: String) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state == .connected else { throw .unknownCall(id) }
+        guard !digits.isEmpty, digits.allSatisfy({ "0123456789*#ABCD".contains($0) }) else { throw .invalidNumber(digits) }
+        await entry.media?.session.sendDigits(digits)
+    }
+
+    public func digitsReceived(_ id: String) async -> String { await entries[id]?.media?.session.digitsReceived ?? "" }
+
+    // MARK: - Helpers
+
+    private func add(_ entry: Entry) {
+        entries[entry.id] = entry
+        order.append(entry.id)
+        // Ended calls are kept a while for the UI; only the last 20 are listed.
+        if order.count > 20, let oldest = order.first(where: { entries[$0]?.state == .ended }) {
+            order.removeAll { $0 == oldest }
+            entries[oldest] = nil
+        }
+    }
+
+    private func ended(_ id: String) async {
+        guard let entry = entries[id], entry.state != .ended else { return }
+        entry.state = .ended
+        entry.decision?.resume(returning: .reject(status: 487, reason: nil, headers: []))
+        entry.decision = nil
+        await entry.media?.session.stop()
+        await changed()
+    }
+
+    private func openMedia(remote: String) async throws -> MediaCall {
+        callCount += 1
+        let configuration = MediaSessionConfiguration(localAddress: host, remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: 101)
+        let session = try await MediaSession.open(group: MultiThreadedEventLoopGroup.singleton, configuration: configuration,
+                                                  source: try audio.source(), sink: audio.sink(call: callCount))
+        return MediaCall(session: session, remote: remote, local: MediaEndpoint(address: host, port: session.localPort))
+    }
+
+    /// Number and display name from `"Name" <sip:2002@host>` (P-Asserted-Identity or From).
+    static func identity(_ value: String?) -> (number: String, name: String?)? {
+        guard let value, let address = try? NameAddress(value) else { return nil }
+        let number: String
+        switch address.uri {
+        case .sip(let uri): guard let user = uri.user else { return nil }; number = user
+        case .tel(let tel): number = tel.number
+        default: return nil
+        }
+        let name = address.displayName.flatMap { $0.isEmpty ? nil : $0 }
+        return (number, name)
+    }
+}

@@ -1,0 +1,109 @@
+// Calls on the softphone with real peers (baresip through the call server, holdfast sip call):
+// audio both ways; the collaboration server killed mid-call changes nothing in the call (RTP keeps
+// flowing, hold, retrieve, mute, DTMF, end still work) while transfer is refused with the
+// capability; after its return transfer works again with no action on the phone.
+
+import Audio
+import Foundation
+import Testing
+import TestSupport
+import Wire
+
+@Suite(.serialized) struct PhoneCallTests {
+    @Test func aCallOutlivesTheCollaborationServerAndTransferComesBackWithIt() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        var collab = try await CollabProcess.start(pbx: pbx)
+        let heard = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-phone-heard-\(UUID().uuidString).wav")
+        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700", "--audio-out", "file:\(heard.path)"])
+        defer { phone.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
+        let brookProcess = try brook.start(seconds: 40)
+        defer { brookProcess.terminate() }
+        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true)
+        let cyProcess = try cy.start(seconds: 40)
+        defer { cyProcess.terminate() }
+        var registered: Set<String> = []
+        while registered.count < 3 {
+            if case .string(let user)? = try await events.next(type: "devices.changed", within: 15)["user"] { registered.insert(user) }
+        }
+        let states = phone.states()
+        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
+
+        let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
+        #expect(placed.status == 201, "\(placed.json)")
+        let id = try #require(placed.json["id"]?.stringValue)
+        let connected = try await phone.waitForCall(id, "the call connected with audio", within: 15) { $0.callState == "connected" && $0.packetsReceived > 25 }
+        #expect(connected["remote"]?.objectValue?["name"] == "Brook Taylor")
+        #expect(connected["capabilities"]?.objectValue?["call.transfer"] == true)
+
+        // The collaboration server dies in the middle of the call.
+        kill(collab.process.process.processIdentifier, SIGKILL)
+        _ = try await collab.process.waitForExit(within: 10)
+        _ = try await states.next("limited functionality", within: 3) { $0.mode == "offline" }
+        let before = try #require(try await phone.call(id)).packetsReceived
+        let during = try await phone.waitForCall(id, "audio still arriving", within: 5) { $0.packetsReceived > before + 50 }
+        #expect(during.callState == "connected")
+        #expect(during["capabilities"]?.objectValue?["call.transfer"] == false && during["capabilities"]?.objectValue?["call.hold"] == true)
+        let refused = try await phone.request("POST", "calls/\(id)/transfer", json: #"{"to": "2003"}"#)
+        #expect(refused.status == 409 && refused.json["capability"] == "call.transfer" && refused.json["reason"] == "server_offline", "\(refused.json)")
+        #expect(try await phone.request("POST", "calls/\(id)/hold").status == 200)
+        #expect(try await phone.call(id)?.callState == "held")
+        #expect(try await phone.request("POST", "calls/\(id)/retrieve").status == 200)
+        #expect(try await phone.call(id)?.callState == "connected")
+        #expect(try await phone.request("POST", "calls/\(id)/mute").status == 200)
+        #expect(try await phone.call(id)?["muted"] == true)
+        #expect(try await phone.request("POST", "calls/\(id)/unmute").status == 200)
+        #expect(try await phone.request("POST", "calls/\(id)/dtmf", json: #"{"digits": "123"}"#).status == 200)
+        #expect(try await phone.request("POST", "calls/\(id)/volume", json: #"{"level": 0.5}"#).status == 200)
+        let badVolume = try await phone.request("POST", "calls/\(id)/volume", json: #"{"level": 9}"#)
+        #expect(badVolume.status == 400 && badVolume.json["field"] == "level")
+
+        // It comes back: transfer is offered again, and works, with nothing done on the phone.
+        collab = try await CollabProcess.start(pbx: pbx, dataDirectory: collab.dataDirectory, port: collab.port)
+        defer { collab.process.terminate() }
+        _ = try await states.next("online again", within: 20) { $0.mode == "online" }
+        let after = try await phone.waitForCall(id, "transfer offered again", within: 5) { $0["capabilities"]?.objectValue?["call.transfer"] == true }
+        #expect(after.callState == "connected")
+        let transfer = try await phone.request("POST", "calls/\(id)/transfer", json: #"{"to": "2003"}"#)
+        let liveCalls = try await CTIClient(port: pbx.ctiPort).request("GET", "calls").array
+        #expect(transfer.status == 202, "\(transfer.json) \(liveCalls)")
+        let transferred = try await events.next(type: "call.transferred", within: 15)
+        #expect(transferred["callee"] == "2003" || transferred["caller"] == "2003", "\(transferred)")
+        _ = try await phone.waitForCall(id, "2001's leg ended by the transfer", within: 10) { $0.callState == "ended" }
+        let audio = try WAV.read(heard)
+        #expect(audio.count > 8000, "2001 recorded \(audio.count) samples")
+        let middle = Array(audio.dropFirst(audio.count / 4).prefix(8000))
+        #expect(abs(AudioAnalysis.dominantFrequency(middle) - 900) < 30, "2001 heard 2002's tone: \(AudioAnalysis.dominantFrequency(middle)) Hz")
+        await states.close()
+        await events.close()
+    }
+
+    @Test func anIncomingCallRingsWithTheCallersNameAndIsAnsweredThroughTheAPI() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        let collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"])
+        defer { phone.process.terminate() }
+        let states = phone.states()
+        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
+        let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2001@127.0.0.1:\(pbx.port)", "--user", "2002", "--password", "pw2002",
+                                                                      "--tone", "1000", "--hangup-after", "2", "--json"], name: "call-2001")
+        let ringing = try await states.next("a ringing call", within: 15) { state in
+            state["calls"]?.arrayValue?.contains { $0.objectValue?["state"] == "ringing" } == true
+        }
+        let call = try #require(ringing["calls"]?.arrayValue?.first?.objectValue)
+        #expect(call["remote"]?.objectValue?["number"] == "2002" && call["remote"]?.objectValue?["name"] == "Brook Taylor")
+        #expect(call["capabilities"]?.objectValue?["call.answer"] == true && call["capabilities"]?.objectValue?["call.hold"] == false)
+        let id = try #require(call["id"]?.stringValue)
+        #expect(try await phone.request("POST", "calls/\(id)/answer").status == 200)
+        _ = try await phone.waitForCall(id, "connected with audio", within: 10) { $0.callState == "connected" && $0.packetsReceived > 10 }
+        #expect(try await caller.waitForExit(within: 20) == 0, "\(caller.outputTail())")
+        _ = try await phone.waitForCall(id, "ended by the caller", within: 10) { $0.callState == "ended" }
+        #expect(caller.outputTail().contains("\"packetsReceived\""), "\(caller.outputTail())")
+        await states.close()
+    }
+}
