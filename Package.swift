@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI", "Collab", "Phone", "Wire",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI", "Collab", "Phone", "Wire", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +79,8 @@ let package = Package(
         ),
         // Types shared on the wire between the programs, and the sequenced event log. No I/O.
         .target(name: "Wire"),
+        // YAML configuration files, with errors that name the file and the key.
+        .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
         // JSON over HTTP (Hummingbird): one error shape, responses, request bodies checked field by field.
         .target(
             name: "HTTPJSON",
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +115,7 @@ let package = Package(
         .target(
             name: "Collab",
             dependencies: [
-                "Wire", "HTTPJSON",
+                "Wire", "HTTPJSON", "ConfigFile",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -132,7 +134,7 @@ let package = Package(
         .target(
             name: "Phone",
             dependencies: [
-                "Wire", "HTTPJSON", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio",
+                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -177,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "CollabTests",
             dependencies: [
-                "Collab", "Wire", "TestSupport",
+                "Collab", "Wire", "ConfigFile", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]

@@ -21,16 +21,8 @@ struct CollabCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let configuration: CollabConfiguration
-        do { configuration = try CollabConfiguration.load(URL(fileURLWithPath: config)) } catch {
-            throw ValidationError("\(error)")
-        }
+        bootstrapLogging(logLevel)
+        let configuration = try loadConfiguration { try CollabConfiguration.load(URL(fileURLWithPath: config)) }
         let core = try CollabCore(configuration: configuration, dataDirectory: URL(fileURLWithPath: dataDir))
         let listen = configuration.listen
         let app = CollabServer.application(core: core) { port in

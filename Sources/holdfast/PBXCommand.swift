@@ -21,16 +21,8 @@ struct PBXCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let configuration: PBXConfiguration
-        do { configuration = try PBXConfiguration.load(URL(fileURLWithPath: config)) } catch {
-            throw ValidationError("\(error)")
-        }
+        bootstrapLogging(logLevel)
+        let configuration = try loadConfiguration { try PBXConfiguration.load(URL(fileURLWithPath: config)) }
         let server = try await CallServer.start(configuration: configuration, dataDirectory: URL(fileURLWithPath: dataDir))
         let cti: CTIServer
         do {
@@ -62,4 +54,3 @@ func terminationSignals() -> AsyncStream<Int32> {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -37,14 +37,8 @@ struct PhoneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let configuration: PhoneConfiguration
-        do { configuration = try PhoneConfiguration.load(URL(fileURLWithPath: config)) } catch { throw ValidationError("\(error)") }
+        bootstrapLogging(logLevel)
+        let configuration = try loadConfiguration { try PhoneConfiguration.load(URL(fileURLWithPath: config)) }
         let directory = URL(fileURLWithPath: dataDir)
         let core = try PhoneCore(configuration: configuration, dataDirectory: directory, audio: PhoneAudio(input: audioIn, output: audioOut))
         let token = try LocalAPI.token(in: directory)
@@ -61,7 +55,13 @@ struct PhoneCommand: AsyncParsableCommand {
 struct CtlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl",
-        abstract: "Drive a running phone through its local API: state, try-now, logout.")
+        abstract: "Drive a running phone through its local API.",
+        discussion: """
+        Commands: state | call NUMBER | answer [ID] | hold [ID] | retrieve [ID] | mute [ID] | unmute [ID] |
+        dtmf DIGITS [ID] | end [ID] | transfer NUMBER [ID] | try-now | logout.
+        Without ID, the call the command applies to: the ringing one to answer, the connected one to hold,
+        the held one to retrieve, else the first one not ended. The reply is the API's JSON.
+        """)
 
     @Option(help: "The phone's data directory (for its API token).")
     var dataDir: String
@@ -69,24 +69,63 @@ struct CtlCommand: AsyncParsableCommand {
     @Option(help: "The phone's API port.")
     var port: Int = 8501
 
-    @Argument(help: "state | try-now | logout")
-    var command: String
+    @Argument(help: "The command and its arguments.")
+    var words: [String]
 
     func run() async throws {
         let token = try String(contentsOf: URL(fileURLWithPath: dataDir).appendingPathComponent("api-token"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let (method, path) = switch command {
-        case "state": ("GET", "state")
-        case "try-now": ("POST", "server/reconnect")
-        case "logout": ("POST", "logout")
-        default: throw ValidationError("unknown command \(command): state, try-now or logout")
+        let api = PhoneAPIClient(port: port, token: token)
+        guard let command = words.first else { throw ValidationError("name a command: state, call, answer, hold, …") }
+        let rest = Array(words.dropFirst())
+        let reply: (Int, String)
+        switch command {
+        case "state": reply = try await api.send("GET", "state")
+        case "try-now": reply = try await api.send("POST", "server/reconnect")
+        case "logout": reply = try await api.send("POST", "logout")
+        case "call":
+            guard let number = rest.first else { throw ValidationError("call NUMBER") }
+            reply = try await api.send("POST", "calls", ["to": number])
+        case "answer", "hold", "retrieve", "mute", "unmute", "end":
+            let preferred: [String: String] = ["answer": "ringing", "hold": "connected", "retrieve": "held"]
+            let id = if let given = rest.first { given } else { try await api.callID(preferring: preferred[command]) }
+            reply = try await api.send("POST", "calls/\(id)/\(command)")
+        case "dtmf", "transfer":
+            guard let value = rest.first else { throw ValidationError("\(command) \(command == "dtmf" ? "DIGITS" : "NUMBER") [ID]") }
+            let id = if let given = rest.dropFirst().first { given } else { try await api.callID(preferring: "connected") }
+            reply = try await api.send("POST", "calls/\(id)/\(command)", command == "dtmf" ? ["digits": value] : ["to": value])
+        default:
+            throw ValidationError("unknown command \(command)")
         }
+        print(reply.1)
+        if !(200..<300).contains(reply.0) { throw ExitCode(1) }
+    }
+}
+
+/// JSON requests to a phone's local API with its token.
+struct PhoneAPIClient {
+    let port: Int
+    let token: String
+
+    func send(_ method: String, _ path: String, _ body: [String: String]? = nil) async throws -> (Int, String) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/\(path)")!)
         request.httpMethod = method
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = try JSONEncoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, response) = try await URLSession.shared.data(for: request)
-        print(String(decoding: data, as: UTF8.self))
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        if !(200..<300).contains(status) { throw ExitCode(1) }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The call a command without an id means: one in `state` if any, else the first not ended.
+    func callID(preferring state: String?) async throws -> String {
+        let (_, text) = try await send("GET", "state")
+        let calls = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["calls"] as? [[String: Any]] ?? []
+        let live = calls.filter { ($0["state"] as? String) != "ended" }
+        let chosen = live.first { ($0["state"] as? String) == state } ?? live.first
+        guard let id = chosen?["id"] as? String else { throw ValidationError("the phone has no call for that") }
+        return id
     }
 }

@@ -1,5 +1,6 @@
 // The example office's configuration loads, and mistakes are named by key.
 
+import ConfigFile
 import Collab
 import Foundation
 import Testing

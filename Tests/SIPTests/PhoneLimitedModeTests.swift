@@ -17,7 +17,8 @@ struct PhoneProcess {
     var process: ExternalProcess
     let token: String
 
-    static func start(_ user: String, collab: CollabProcess, dataDirectory: URL? = nil, apiPort: Int? = nil, audio: [String] = []) async throws -> PhoneProcess {
+    static func start(_ user: String, collab: CollabProcess, dataDirectory: URL? = nil, apiPort: Int? = nil, audio: [String] = [],
+                      extra: String = "") async throws -> PhoneProcess {
         let apiPort = apiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-phone-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -27,6 +28,7 @@ struct PhoneProcess {
         password: pw\(user)
         collab: http://127.0.0.1:\(collab.port)
         api: { host: 127.0.0.1, port: \(apiPort) }
+        \(extra)
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["phone", "--config", config.path, "--data-dir", directory.path] + audio,
                                           name: "phone-\(user)", workingDirectory: directory)

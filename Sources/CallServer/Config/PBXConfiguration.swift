@@ -1,8 +1,8 @@
 // The call server's configuration (YAML), with defaults that work on loopback and errors that
 // name the key at fault. The schema is documented in docs/pbx-config.md.
 
+import ConfigFile
 import Foundation
-import Wire
 import Yams
 
 public struct PBXConfiguration: Codable, Sendable, Equatable {
@@ -97,22 +97,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
     /// Loads and checks a YAML file; errors name the file and the key.
     public static func load(_ url: URL) throws -> PBXConfiguration {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
-        }
-        return try parse(text, source: url.path)
+        let configuration = try ConfigFile.load(PBXConfiguration.self, from: url)
+        try configuration.validate(source: url.path)
+        return configuration
     }
 
     public static func parse(_ text: String, source: String = "configuration") throws -> PBXConfiguration {
-        let configuration: PBXConfiguration
-        do {
-            configuration = try YAMLDecoder().decode(PBXConfiguration.self, from: text)
-        } catch let error as DecodingError {
-            throw ConfigurationError("\(source): \(ConfigurationError.describe(error))")
-        } catch {
-            throw ConfigurationError("\(source): \(error)")
-        }
+        let configuration = try ConfigFile.parse(PBXConfiguration.self, text, source: source)
         try configuration.validate(source: source)
         return configuration
     }

@@ -1,9 +1,9 @@
 // The collaboration server's configuration (YAML), with defaults that work on loopback and errors
 // that name the key at fault. The schema is documented in docs/collab-config.md.
 
+import ConfigFile
 import Foundation
 import Wire
-import Yams
 
 public struct CollabConfiguration: Codable, Sendable, Equatable {
     public struct Listen: Codable, Sendable, Equatable {
@@ -125,22 +125,13 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
     public func user(_ number: String) -> User? { users.first { $0.extensionNumber == number } }
 
     public static func load(_ url: URL) throws -> CollabConfiguration {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
-        }
-        return try parse(text, source: url.path)
+        let configuration = try ConfigFile.load(CollabConfiguration.self, from: url)
+        try configuration.validate(source: url.path)
+        return configuration
     }
 
     public static func parse(_ text: String, source: String = "configuration") throws -> CollabConfiguration {
-        let configuration: CollabConfiguration
-        do {
-            configuration = try YAMLDecoder().decode(CollabConfiguration.self, from: text)
-        } catch let error as DecodingError {
-            throw ConfigurationError("\(source): \(ConfigurationError.describe(error))")
-        } catch {
-            throw ConfigurationError("\(source): \(error)")
-        }
+        let configuration = try ConfigFile.parse(CollabConfiguration.self, text, source: source)
         try configuration.validate(source: source)
         return configuration
     }

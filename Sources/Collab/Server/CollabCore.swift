@@ -1,6 +1,7 @@
 // The collaboration server's parts, assembled once: store, accounts, sessions, the link to the call
 // server, and what several requests share (directory, dialing, chat delivery, provisioning).
 
+import ConfigFile
 import Crypto
 import Foundation
 import HTTPJSON

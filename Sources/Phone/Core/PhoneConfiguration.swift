@@ -1,9 +1,8 @@
 // The phone's configuration (YAML): who it logs in as, where the collaboration server is, where
 // its local API listens. Everything else comes from provisioning at login (and its cache).
 
+import ConfigFile
 import Foundation
-import Wire
-import Yams
 
 public struct PhoneConfiguration: Codable, Sendable, Equatable {
     public struct API: Codable, Sendable, Equatable {
@@ -57,16 +56,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     }
 
     public static func load(_ url: URL) throws -> PhoneConfiguration {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigurationError("cannot read \(url.path): \(error.localizedDescription)")
-        }
-        let configuration: PhoneConfiguration
-        do {
-            configuration = try YAMLDecoder().decode(PhoneConfiguration.self, from: text)
-        } catch let error as DecodingError {
-            throw ConfigurationError("\(url.path): \(ConfigurationError.describe(error))")
-        }
+        let configuration = try ConfigFile.load(PhoneConfiguration.self, from: url)
         guard URL(string: configuration.collab)?.host != nil else { throw ConfigurationError("\(url.path): collab is not a URL: \(configuration.collab)") }
         guard (0...65535).contains(configuration.api.port) else { throw ConfigurationError("\(url.path): api.port must be 0–65535") }
         guard configuration.heartbeatSeconds >= 0.1 else { throw ConfigurationError("\(url.path): heartbeatSeconds must be at least 0.1") }

@@ -2,6 +2,7 @@
 // the API and UI show, with the capabilities the table allows at this moment. Calls and their SIP
 // live apart from the link: losing the collaboration server changes what is offered, never a call.
 
+import ConfigFile
 import Foundation
 import Logging
 import NIOPosix
@@ -20,6 +21,12 @@ public actor PhoneCore {
     private(set) var cached: CachedSession
     private var registrationStatus: Registration.Status = .unregistered
     private var registration: Registration?
+    private var registrationGeneration = 0
+    private var failover = CallServerFailover(hasSecondary: false)
+    private var ua: UserAgent?
+    private var sip: SIPAccount?
+    private var localPort = 5060
+    private var probing: Task<Void, Never>?
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
@@ -62,6 +69,7 @@ public actor PhoneCore {
     }
 
     public func stop() async {
+        probing?.cancel()
         await link.stop()
         await registration?.stop()
         await stack?.shutdown()
@@ -103,35 +111,93 @@ public actor PhoneCore {
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
             let stack = SIPStack(transport: transport)
             let sip = provisioning.sip
-            let server = sip.borderProxy ?? sip.primary
             let ua = UserAgent(stack: stack, identity: .init(user: sip.username, displayName: provisioning.name, domain: sip.domain,
                                                              credentials: DigestAuthenticator(username: sip.username, password: sip.password)),
                                delegate: calls)
             await ua.start()
             self.stack = stack
-            await calls.attach(ua, domain: sip.domain, target: SIPTarget(kind: .udp, host: server.host, port: server.port))
-            var registrationConfiguration = RegistrationClient.Configuration(
-                registrar: try SIPURI("sip:\(sip.domain)"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
-                contact: NameAddress(uri: SIPURI(user: sip.username, host: configuration.sipHost, port: local.port ?? 5060)),
-                callID: "reg-\(UUID().uuidString)@\(configuration.sipHost)", fromTag: String(UUID().uuidString.prefix(8)))
-            registrationConfiguration.requestedExpiry = 300
-            let registration = Registration(stack: stack, target: SIPTarget(kind: .udp, host: server.host, port: server.port),
-                                            configuration: registrationConfiguration,
-                                            authenticator: DigestAuthenticator(username: sip.username, password: sip.password))
-            self.registration = registration
-            let updates = registration.updates
-            Task { [weak self] in
-                for await status in updates { await self?.registrationChanged(status) }
+            self.ua = ua
+            self.sip = sip
+            localPort = local.port ?? 5060
+            // Through a border proxy, the proxy chooses the call server; else primary, then secondary.
+            failover = CallServerFailover(hasSecondary: sip.borderProxy == nil && sip.secondary != nil)
+            await register(on: .primary)
+            probing = Task { [weak self] in
+                while (try? await Task.sleep(for: .seconds(1))) != nil {
+                    guard let self else { return }
+                    await self.probe()
+                }
             }
-            await registration.start()
         } catch {
             logger.error("SIP could not start", metadata: ["error": "\(error)"])
         }
     }
 
-    private func registrationChanged(_ status: Registration.Status) async {
+    private func target(_ server: CallServerFailover.Server) -> SIPTarget? {
+        guard let sip else { return nil }
+        let address = sip.borderProxy ?? (server == .primary ? sip.primary : sip.secondary ?? sip.primary)
+        return SIPTarget(kind: address.transport.lowercased() == "tcp" ? .tcp : .udp, host: address.host, port: address.port)
+    }
+
+    /// Registers with `server` (the old registration is dropped, not un-registered: its server is
+    /// gone or will learn when the binding expires). New calls go there; calls in progress keep
+    /// their own route.
+    private func register(on server: CallServerFailover.Server) async {
+        guard let stack, let sip, let target = target(server) else { return }
+        await registration?.abandon()
+        registrationGeneration += 1
+        let generation = registrationGeneration
+        do {
+            var configuration = RegistrationClient.Configuration(
+                registrar: try SIPURI("sip:\(sip.domain)"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
+                contact: NameAddress(uri: SIPURI(user: sip.username, host: self.configuration.sipHost, port: localPort)),
+                callID: "reg-\(UUID().uuidString)@\(self.configuration.sipHost)", fromTag: String(UUID().uuidString.prefix(8)))
+            configuration.requestedExpiry = 300
+            let registration = Registration(stack: stack, target: target, configuration: configuration,
+                                            authenticator: DigestAuthenticator(username: sip.username, password: sip.password))
+            self.registration = registration
+            if let ua { await calls.attach(ua, domain: sip.domain, target: target) }
+            let updates = registration.updates
+            Task { [weak self] in
+                for await status in updates { await self?.registrationChanged(status, generation: generation) }
+            }
+            logger.notice("registering", metadata: ["server": "\(server.rawValue)", "target": "\(target.host):\(target.port)"])
+            await registration.start()
+        } catch {
+            logger.error("registration not started", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// OPTIONS to the current call server (and the primary while on the secondary); an answer
+    /// within a second counts.
+    private func probe() async {
+        guard let ua, let sip else { return }
+        for action in failover.tick() {
+            guard case .probe(let server) = action, let target = target(server), let uri = try? SIPURI("sip:\(sip.domain)") else { continue }
+            let answered = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await ua.request(.options, to: uri, via: target)) != nil }
+                group.addTask { (try? await Task.sleep(for: .seconds(1))) == nil ? false : false }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            await perform(failover.probed(server, answered: answered))
+        }
+    }
+
+    private func perform(_ actions: [CallServerFailover.Action]) async {
+        for case .switchTo(let server) in actions {
+            logger.notice("moving to the \(server.rawValue) call server")
+            await register(on: server)
+            await publish()
+        }
+    }
+
+    private func registrationChanged(_ status: Registration.Status, generation: Int) async {
+        guard generation == registrationGeneration else { return }
         logger.info("registration", metadata: ["status": "\(status)"])
         registrationStatus = status
+        if case .failed = status { await perform(failover.registrationFailed()) }
         await publish()
     }
 
@@ -158,6 +224,12 @@ public actor PhoneCore {
             var capabilities: [String: JSONValue] = [:]
             for (id, availability) in CapabilityTable.forCall(call.state, context) { capabilities[id] = .bool(availability.isAvailable) }
             object["capabilities"] = .object(capabilities)
+            // The call notification window: offline it is always shown, whatever the setting, so a
+            // call can always be answered (SYSTEM.md, limited mode §5).
+            if call.state == .ringing {
+                object["notification"] = ["shown": .bool(configuration.showCallPopup || mode == .offline),
+                                          "reason": .string(mode == .offline ? "offline" : "setting")]
+            }
             callList.append(.object(object))
         }
         var current = staticState
@@ -173,7 +245,7 @@ public actor PhoneCore {
             if case .unavailable(let reason) = availability { unavailable[id] = .string(reason.rawValue) }
         }
         let registration: JSONValue = switch registrationStatus {
-        case .registered: ["state": "registered", "server": "primary"]
+        case .registered: ["state": "registered", "server": .string(failover.current.rawValue)]
         case .failed(let why): ["state": "unregistered", "server": .null, "error": .string(why)]
         default: ["state": "unregistered", "server": .null]
         }

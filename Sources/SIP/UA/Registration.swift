@@ -35,6 +35,14 @@ public actor Registration {
         perform(machine.start())
     }
 
+    /// Stops refreshing without un-registering (the registrar is gone: nobody would answer).
+    public func abandon() {
+        timer?.cancel()
+        timer = nil
+        set(.unregistered)
+        continuation.finish()
+    }
+
     /// Un-registers (Expires: 0) and waits for the answer.
     public func stop() async {
         timer?.cancel()
