@@ -48,13 +48,16 @@ import Testing
         #expect(process.outputTail().contains("cannot read the file"))
     }
 
-    @Test func demoRegistersCallsAndHangsUp() async throws {
+    @Test func theDemoTourShowsACallOutlivingTheCollaborationServer() async throws {
         let binary = Self.root.appendingPathComponent(".build/debug/holdfast").path
-        let process = try ExternalProcess(binary, ["demo"], name: "demo")
-        #expect(try await process.waitForExit(within: 60) == 0, "demo failed:\n\(process.outputTail())")
+        let process = try ExternalProcess(binary, ["demo", "--tour-only"], name: "demo")
+        #expect(try await process.waitForExit(within: 120) == 0, "demo failed:\n\(process.outputTail())")
         let output = process.outputTail(100_000)
-        #expect(output.contains("registered for 3600 s"))
-        #expect(output.components(separatedBy: "   ended").count == 3, "two calls ended")
-        #expect(output.contains("unregistered"))
+        #expect(output.contains("heard back: 123"), "the bot echoed the digits")
+        #expect(output.contains("your phone says \"Connection Lost - Limited Functionality\"; the call goes on"))
+        #expect(output.contains("hold available, transfer unavailable"))
+        #expect(output.contains("online; transfer available again"))
+        #expect(output.contains("Tour complete"))
+        #expect(!output.contains("FAILED"))
     }
 }

@@ -107,6 +107,7 @@ public actor PhoneCalls: UserAgentDelegate {
     private var domain = "127.0.0.1"
     private var target: SIPTarget?
     private var callCount = 0
+    private var echoDigits = false
     let host: String
     let audio: PhoneAudio
     let autoAnswer: Bool
@@ -122,6 +123,8 @@ public actor PhoneCalls: UserAgentDelegate {
         self.nameFor = nameFor
         self.changed = changed
     }
+
+    func setEchoDigits(_ on: Bool) { echoDigits = on }
 
     /// The user agent calls are placed through (the registered call server).
     func attach(_ ua: UserAgent, domain: String, target: SIPTarget) {
@@ -388,6 +391,11 @@ public actor PhoneCalls: UserAgentDelegate {
         let configuration = MediaSessionConfiguration(localAddress: host, remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: 101)
         let session = try await MediaSession.open(group: MultiThreadedEventLoopGroup.singleton, configuration: configuration,
                                                   source: try audio.source(), sink: audio.sink(call: callCount))
+        if echoDigits {
+            Task {
+                for await digit in session.digits { await session.sendDigits(String(digit)) }
+            }
+        }
         return MediaCall(session: session, remote: remote, local: MediaEndpoint(address: host, port: session.localPort))
     }
 

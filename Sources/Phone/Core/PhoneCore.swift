@@ -30,7 +30,7 @@ public actor PhoneCore {
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
-    let calls: PhoneCalls
+    public let calls: PhoneCalls
     private var subscribers: [UUID: AsyncStream<JSONValue>.Continuation] = [:]
     private let logger = Logger(label: "holdfast.phone")
 
@@ -60,6 +60,9 @@ public actor PhoneCore {
     }
 
     func callsChanged() async { await publish() }
+
+    /// A bot's habit (the demo's 2002): every digit heard on a call is sent back on it.
+    public func echoDigits() async { await calls.setEchoDigits(true) }
 
     /// Starts supervision of the collaboration session and, from the cache if there is one, the
     /// SIP registration: a phone started while the server is down still calls (cold start).
