@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "Phone",
             dependencies: [
-                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio",
+                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio", "PhoneUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -144,6 +144,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The phone's window: HTML, CSS and JavaScript served by its local API.
+        .target(name: "PhoneUI", resources: [.copy("Resources")]),
         // Command-line SIP test phones (sip answer, sip call): user agent plus media.
         .target(
             name: "SIPTools",

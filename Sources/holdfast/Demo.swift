@@ -37,7 +37,7 @@ struct Demo: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-demo-\(UUID().uuidString.prefix(8))").path)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ports = DemoPorts()
-        print("Holdfast demo: data in \(directory.path)")
+        say("Holdfast demo: data in \(directory.path)")
 
         // The call server, with the office's four users.
         var pbxConfiguration = try PBXConfiguration.parse(try String(contentsOf: Self.office("pbx.yaml"), encoding: .utf8), source: "examples/office/pbx.yaml")
@@ -45,20 +45,22 @@ struct Demo: AsyncParsableCommand {
         pbxConfiguration.cti.port = ports.cti
         let pbx = try await CallServer.start(configuration: pbxConfiguration, dataDirectory: directory.appendingPathComponent("pbx"))
         let cti = try await CTIServer.start(callServer: pbx, host: "127.0.0.1", port: ports.cti, secret: pbxConfiguration.cti.secret)
-        print("  call server       SIP udp/tcp 127.0.0.1:\(pbx.sipPort), CTI http://127.0.0.1:\(cti.port)/cti/v1")
+        say("  call server       SIP udp/tcp 127.0.0.1:\(pbx.sipPort), CTI http://127.0.0.1:\(cti.port)/cti/v1")
 
         // The collaboration server, a process of its own.
         let collab = DemoCollab(directory: directory, port: ports.collab, sip: pbx.sipPort, cti: cti.port, secret: pbxConfiguration.cti.secret)
         try await collab.start()
-        print("  collab server     http://127.0.0.1:\(ports.collab) (pid \(collab.pid))")
+        say("  collab server     http://127.0.0.1:\(ports.collab) (pid \(collab.pid))")
 
         // The phones.
         let phone = try await DemoPhone.start("2001", directory: directory, collab: ports.collab, api: ports.api, audioIn: "tone:700", autoAnswer: false)
         let brook = try await DemoPhone.start("2002", directory: directory, collab: ports.collab, api: nil, audioIn: "tone:440", autoAnswer: true)
         let cy = try await DemoPhone.start("2003", directory: directory, collab: ports.collab, api: nil, audioIn: "tone:550", autoAnswer: false)
         await brook.core.echoDigits()
-        print("  your phone 2001   API http://127.0.0.1:\(ports.api)/api  token \(phone.token)")
-        print("  bot phones        2002 answers, plays 440 Hz and echoes DTMF; 2003 rings")
+        let window = try LocalAPI.writeUIURL(in: phone.directory, host: "127.0.0.1", port: ports.api, token: phone.token)
+        say("  your phone 2001   open \(window)")
+        say("                    (API http://127.0.0.1:\(ports.api)/api, token \(phone.token))")
+        say("  bot phones        2002 answers, plays 440 Hz and echoes DTMF; 2003 rings")
 
         let tour = Tour(phone: phone.core, collab: collab)
         let passed = await tour.run()
@@ -67,7 +69,7 @@ struct Demo: AsyncParsableCommand {
             if !passed { throw ExitCode.failure }
             return
         }
-        print("""
+        say("""
 
         The system keeps running. Drive your phone with
           holdfast ctl --data-dir \(phone.directory.path) --port \(ports.api) state | call 2002 | hold | retrieve | dtmf 123 | end | try-now
@@ -78,18 +80,18 @@ struct Demo: AsyncParsableCommand {
             case "s":
                 collab.kill()
                 try? await tour.waitFor("limited functionality", seconds: 3) { await tour.mode() == "offline" }
-                print("collaboration server killed; your phone: \(await Tour.banner(phone.core))")
+                say("collaboration server killed; your phone: \(await Tour.banner(phone.core))")
             case "r":
                 try await collab.start()
                 try? await tour.waitFor("online", seconds: 5) { await tour.mode() == "online" }
-                print("collaboration server started (pid \(collab.pid)); your phone: \(await Tour.banner(phone.core))")
+                say("collaboration server started (pid \(collab.pid)); your phone: \(await Tour.banner(phone.core))")
             case "q":
                 await shutdown([phone, brook, cy], collab: collab, cti: cti, pbx: pbx)
                 return
             case "":
-                print("phone 2001: \(await Tour.banner(phone.core)); calls: \(await phone.core.calls.snapshots().filter { $0.state != .ended }.map { "\($0.remote.number) \($0.state.rawValue)" })")
+                say("phone 2001: \(await Tour.banner(phone.core)); calls: \(await phone.core.calls.snapshots().filter { $0.state != .ended }.map { "\($0.remote.number) \($0.state.rawValue)" })")
             default:
-                print("s: stop the collaboration server, r: start it, q: quit, Enter: your phone's state")
+                say("s: stop the collaboration server, r: start it, q: quit, Enter: your phone's state")
             }
         }
         await shutdown([phone, brook, cy], collab: collab, cti: cti, pbx: pbx)
@@ -222,10 +224,10 @@ struct Tour {
     func run() async -> Bool {
         var ok = true
         func step(_ title: String, _ body: () async throws -> String) async {
-            print("\n• \(title)")
-            do { print("  \(try await body())") } catch {
+            say("\n• \(title)")
+            do { say("  \(try await body())") } catch {
                 ok = false
-                print("  FAILED: \(error)")
+                say("  FAILED: \(error)")
             }
         }
         await step("Your phone logs in to the collaboration server and registers with the call server") {
@@ -272,7 +274,7 @@ struct Tour {
             try await phone.calls.end(call)
             return "ended"
         }
-        print(ok ? "\nTour complete: the call never depended on the collaboration server." : "\nTour finished with failures (see above).")
+        say(ok ? "\nTour complete: the call never depended on the collaboration server." : "\nTour finished with failures (see above).")
         return ok
     }
 
@@ -309,4 +311,9 @@ struct Tour {
         let call = calls.compactMap(\.objectValue).first { $0["id"]?.stringValue == id }
         return (call?["capabilities"]?.objectValue ?? [:]).compactMapValues(\.boolValue)
     }
+}
+
+/// Written at once, even into a pipe: a script driving the demo reads each step as it happens.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

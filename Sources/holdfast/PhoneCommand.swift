@@ -43,7 +43,8 @@ struct PhoneCommand: AsyncParsableCommand {
         let core = try PhoneCore(configuration: configuration, dataDirectory: directory, audio: PhoneAudio(input: audioIn, output: audioOut))
         let token = try LocalAPI.token(in: directory)
         let app = LocalAPI.application(core: core, token: token, host: configuration.api.host, port: configuration.api.port) { port in
-            FileHandle.standardError.write(Data("phone: \(configuration.user) API on http://\(configuration.api.host):\(port)/api (token in \(directory.path)/api-token), collaboration server \(configuration.collab)\n".utf8))
+            let ui = (try? LocalAPI.writeUIURL(in: directory, host: configuration.api.host, port: port, token: token)) ?? ""
+            FileHandle.standardError.write(Data("phone: \(configuration.user) API on http://\(configuration.api.host):\(port)/api (token in \(directory.path)/api-token), collaboration server \(configuration.collab)\nphone: window \(ui)\n".utf8))
         }
         await core.start()
         try await app.runService()

@@ -31,7 +31,9 @@ struct CallRoutes: Sendable {
             return JSONResponse.make(["id": id, "to": number], status: .created)
         }
         api.post("calls/:id/:action") { request, context in
-            let id = try context.parameters.require("id")
+            // Call ids are SIP Call-IDs ("…@host"): pages percent-encode them.
+            let raw = try context.parameters.require("id")
+            let id = raw.removingPercentEncoding ?? raw
             let action = try context.parameters.require("action")
             let body = try await JSONBody.optionalObject(request)
             let calls = core.calls

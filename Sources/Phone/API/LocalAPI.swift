@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import PhoneUI
 import Wire
 
 public enum LocalAPI {
@@ -21,6 +22,14 @@ public enum LocalAPI {
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
         try PhoneCache.writePrivate(Data(token.utf8), to: file)
         return token
+    }
+
+    /// The window's address with the token, written to `DIR/ui-url` (mode 0600) for people and scripts.
+    @discardableResult
+    public static func writeUIURL(in directory: URL, host: String, port: Int, token: String) throws -> String {
+        let url = "http://\(host):\(port)/?token=\(token)"
+        try PhoneCache.writePrivate(Data((url + "\n").utf8), to: directory.appendingPathComponent("ui-url"))
+        return url
     }
 
     public static func application(core: PhoneCore, token: String, host: String, port: Int,
@@ -47,8 +56,14 @@ public enum LocalAPI {
                 return nil
             }
         })
-        router.middlewares.add(LocalOnlyMiddleware(token: token))
-        PhoneRoutes(core: core).add(to: router.group("api"))
+        router.middlewares.add(LocalOnlyMiddleware())
+        // The window's files hold no data: only the API needs the token.
+        for (path, file) in PhoneUI.files {
+            router.get(RouterPath(path)) { _, _ in
+                Response(status: .ok, headers: [.contentType: file.contentType, .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
+            }
+        }
+        PhoneRoutes(core: core).add(to: router.group("api").add(middleware: TokenMiddleware(token: token)))
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
@@ -60,10 +75,8 @@ public enum LocalAPI {
 }
 
 /// Loopback names only in Host (a page on another site resolving its name to 127.0.0.1 is
-/// refused), Origin (when sent) a loopback page of this port, and the token.
+/// refused), and Origin (when sent) a loopback page of this port.
 struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let host = request.head.authority ?? ""
         let hostName = host.split(separator: ":").first.map(String.init) ?? ""
@@ -73,11 +86,6 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
         if let origin = request.headers[.origin], !Self.isLocal(origin: origin, port: host.split(separator: ":").last.flatMap { Int($0) }) {
             throw APIError(.forbidden, "forbidden_origin", "requests from \(origin) are not allowed")
         }
-        var given = request.uri.queryParameters.get("token")
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { given = String(header.dropFirst(7)) }
-        guard let given, Self.same(given, token) else {
-            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <the token in DIR/api-token>")
-        }
         return try await next(request, context)
     }
 
@@ -86,6 +94,20 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let url = URL(string: origin), let host = url.host, ["127.0.0.1", "localhost"].contains(host),
               ["http", "ws"].contains(url.scheme ?? "") else { return false }
         return url.port == nil || url.port == port
+    }
+}
+
+/// The token from `DIR/api-token`, as a bearer token or `?token=` (pages and their WebSockets).
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var given = request.uri.queryParameters.get("token")
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { given = String(header.dropFirst(7)) }
+        guard let given, Self.same(given, token) else {
+            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <the token in DIR/api-token>")
+        }
+        return try await next(request, context)
     }
 
     static func same(_ a: String, _ b: String) -> Bool {

@@ -1,0 +1,330 @@
+// The softphone's window. Everything it shows comes from the phone's local API; every control
+// appears only while the capability table allows it (state.capabilities, call.capabilities).
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("holdfast-token") || "";
+sessionStorage.setItem("holdfast-token", token);
+const $ = (id) => document.getElementById(id);
+let state = null;
+let selected = null; // the contact a right-click menu is for
+
+async function api(method, path, body) {
+  const response = await fetch("/api/" + path, {
+    method, headers: { "Authorization": "Bearer " + token, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error(json && json.message ? json.message : response.status + "");
+    error.json = json;
+    throw error;
+  }
+  return json;
+}
+
+function can(id, call) { return !!((call ? call.capabilities : state && state.capabilities) || {})[id]; }
+function show(element, visible) { element.hidden = !visible; }
+function say(id, error) { $(id).textContent = error ? (error.json && error.json.error === "capability_unavailable" ? "Not available now: " + error.json.message : error.message) : ""; }
+function button(label, onClick, attributes = {}) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  for (const [k, v] of Object.entries(attributes)) b.setAttribute(k, v);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// ---- State from /api/events --------------------------------------------------------------
+
+function connectEvents() {
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/events?token=" + encodeURIComponent(token));
+  ws.onmessage = (message) => { state = JSON.parse(message.data); render(); };
+  ws.onclose = () => setTimeout(connectEvents, 500);
+}
+
+function render() {
+  if (!state) return;
+  $("who").textContent = (state.name || "") + " " + state.user;
+  const registration = state.registration || {};
+  $("registration").textContent = registration.state === "registered" ? "registered (" + registration.server + ")" : "not registered";
+  $("mode").textContent = state.server.mode === "online" ? "online" : "limited functionality since " + new Date(state.server.since).toLocaleTimeString();
+  show($("banner"), !!state.banner);
+  $("banner-text").textContent = state.banner || "";
+  show($("try-now"), can("server.reconnect"));
+  // Idle display.
+  show($("from-device"), can("call.make.fromDevice") && $("from-device").options.length > 0);
+  $("call").disabled = !can("call.make");
+  $("sending-device").textContent = (state.sendingCallsTo && state.sendingCallsTo.device) || "all my devices";
+  show($("sending-readonly"), !!(state.sendingCallsTo && state.sendingCallsTo.readOnly));
+  renderCalls();
+  renderSettingsLock();
+  refreshLists();
+}
+
+// ---- Calls ---------------------------------------------------------------------------------
+
+const timers = {};
+function renderCalls() {
+  const live = (state.calls || []).filter((c) => c.state !== "ended");
+  const notifications = $("notifications");
+  notifications.replaceChildren();
+  for (const call of live.filter((c) => c.state === "ringing" && c.notification && c.notification.shown)) {
+    const box = document.createElement("div");
+    box.className = "call notification";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", "Incoming call from " + (call.remote.name || call.remote.number));
+    box.innerHTML = "<strong></strong> is calling";
+    box.querySelector("strong").textContent = (call.remote.name ? call.remote.name + " " : "") + call.remote.number;
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    if (can("call.answer", call)) actions.append(button("Answer", () => act(call, "answer"), { "data-action": "answer" }));
+    if (can("call.redirect", call)) actions.append(button("Redirect", () => act(call, "redirect", { to: prompt("Redirect to") }), { "data-action": "redirect" }));
+    if (can("call.end", call)) actions.append(button("Decline", () => act(call, "end"), { "data-action": "decline" }));
+    const acd = document.createElement("div");
+    acd.className = "acd";
+    acd.setAttribute("aria-disabled", state.server.mode === "online" ? "false" : "true");
+    acd.textContent = "Agent ID —  Path —  Call status ringing  ACD status —";
+    box.append(actions, acd);
+    notifications.append(box);
+  }
+  const calls = $("calls");
+  calls.replaceChildren();
+  for (const call of live) {
+    const box = document.createElement("div");
+    box.className = "call";
+    box.setAttribute("role", "region");
+    box.setAttribute("aria-label", "Call with " + (call.remote.name || call.remote.number));
+    box.dataset.call = call.id;
+    const title = document.createElement("div");
+    title.innerHTML = "<strong class='remote'></strong> <span class='state'></span> <span class='timer'></span>";
+    title.querySelector(".remote").textContent = (call.remote.name ? call.remote.name + " " : "") + call.remote.number;
+    title.querySelector(".state").textContent = call.state + (call.muted ? ", muted" : "");
+    const since = call.answeredAt ? new Date(call.answeredAt) : null;
+    timers[call.id] = since;
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const add = (id, label, action, body) => { if (can(id, call)) actions.append(button(label, () => act(call, action, body && body()), { "data-action": action })); };
+    add("call.answer", "Answer", "answer");
+    add("call.hold", "Hold", "hold");
+    add("call.retrieve", "Retrieve", "retrieve");
+    if (can("call.mute", call)) actions.append(button(call.muted ? "Unmute" : "Mute", () => act(call, call.muted ? "unmute" : "mute"), { "data-action": call.muted ? "unmute" : "mute" }));
+    add("call.transfer", "Transfer", "transfer", () => ({ to: prompt("Transfer to") }));
+    add("call.consult", "Consult", "consult", () => ({ to: prompt("Consult") }));
+    add("call.trade", "Trade", "trade", () => ({ with: (live.find((c) => c.id !== call.id) || {}).id }));
+    add("call.conference", "Conference", "conference");
+    add("call.record", "Record", "record");
+    add("call.callback", "Callback", "callback");
+    add("call.end", "End", "end");
+    box.append(title, actions);
+    if (can("call.volume", call)) {
+      const volume = document.createElement("input");
+      volume.type = "range"; volume.min = 0; volume.max = 2; volume.step = 0.1; volume.value = call.volume;
+      volume.setAttribute("aria-label", "Speaker volume");
+      volume.addEventListener("change", () => act(call, "volume", { level: Number(volume.value) }));
+      box.append(volume);
+    }
+    if (can("call.dtmf", call)) {
+      const keypad = document.createElement("div");
+      keypad.className = "keypad";
+      keypad.setAttribute("aria-label", "Keypad");
+      for (const digit of "123456789*0#") keypad.append(button(digit, () => act(call, "dtmf", { digits: digit })));
+      box.append(keypad);
+    }
+    const media = document.createElement("div");
+    media.className = "note";
+    media.textContent = "RTP sent " + call.media.packetsSent + ", received " + call.media.packetsReceived + ", lost " + call.media.packetsLost;
+    box.append(media);
+    calls.append(box);
+  }
+  tick();
+}
+
+function tick() {
+  for (const box of document.querySelectorAll(".call[data-call]")) {
+    const since = timers[box.dataset.call];
+    const element = box.querySelector(".timer");
+    if (!element) continue;
+    if (!since) { element.textContent = ""; continue; }
+    const seconds = Math.max(0, Math.floor((Date.now() - since.getTime()) / 1000));
+    element.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+}
+setInterval(tick, 1000);
+
+async function act(call, action, body) {
+  try {
+    await api("POST", "calls/" + encodeURIComponent(call.id) + "/" + action, body);
+    say("dial-error", null);
+  } catch (error) {
+    say("dial-error", error);
+  }
+}
+
+async function dial(number) {
+  if (!number) return;
+  const device = $("from-device").hidden ? null : $("from-device").value;
+  try {
+    await api("POST", "calls", device ? { to: number, fromDevice: device } : { to: number });
+    say("dial-error", null);
+  } catch (error) {
+    say("dial-error", error);
+  }
+}
+
+$("dial").addEventListener("submit", (event) => { event.preventDefault(); dial($("number").value.trim()); });
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !state) return;
+  const call = (state.calls || []).find((c) => c.state === "connected" || c.state === "dialing") || (state.calls || []).find((c) => c.state === "ringing");
+  if (call) act(call, "end");
+});
+$("try-now").addEventListener("click", async () => { try { await api("POST", "server/reconnect"); } catch (error) { say("dial-error", error); } });
+$("logout").addEventListener("click", async () => { try { await api("POST", "logout"); } catch (error) { say("dial-error", error); } });
+
+// ---- Contacts, presence, history, chat -------------------------------------------------------
+
+let refreshing = false;
+async function refreshLists() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const [directory, contacts, presence, history] = await Promise.all([
+      api("GET", "directory?q=" + encodeURIComponent($("search").value)), api("GET", "contacts"), api("GET", "presence"), api("GET", "history"),
+    ]);
+    const byUser = Object.fromEntries((presence.users || []).map((p) => [p.user, p]));
+    show($("presence-stale"), presence.stale);
+    $("presence-stale").textContent = presence.stale ? "Presence may be out of date: last updated " + (presence.updatedAt ? new Date(presence.updatedAt).toLocaleTimeString() : "never") : "";
+    const list = $("contact-list");
+    list.replaceChildren();
+    const query = $("search").value.trim().toLowerCase();
+    const personal = contacts.filter((c) => !query || c.name.toLowerCase().includes(query) || c.number.replace(/\D/g, "").startsWith(query.replace(/\D/g, "") || "-"));
+    for (const entry of [...directory, ...personal.map((c) => ({ name: c.name, number: c.number, kind: "contact" }))]) {
+      const item = document.createElement("li");
+      item.dataset.number = entry.number;
+      const p = byUser[entry.number];
+      const dot = document.createElement("span");
+      const status = p ? (p.onThePhone ? "onThePhone" : p.state) : "unknown";
+      dot.className = "presence " + status + (presence.stale ? " stale" : "");
+      dot.setAttribute("role", "img");
+      dot.setAttribute("aria-label", status + (presence.stale ? " (may be out of date)" : ""));
+      const label = document.createElement("span");
+      label.textContent = entry.name + " " + entry.number + (p && p.note ? " — " + p.note : "");
+      if (presence.stale) label.className = "stale";
+      const call = button("Call", () => dial(entry.number), { "aria-label": "Call " + entry.name, "data-action": "call-contact" });
+      item.append(dot, label, " ", call);
+      item.addEventListener("dblclick", () => dial(entry.number));
+      item.addEventListener("contextmenu", (event) => {
+        event.preventDefault();
+        selected = entry.number;
+        const menu = $("context-menu");
+        menu.style.left = event.clientX + "px";
+        menu.style.top = event.clientY + "px";
+        show(menu, true);
+        $("context-call").focus();
+      });
+      list.append(item);
+    }
+    const historyList = $("history-list");
+    historyList.replaceChildren();
+    for (const entry of history) {
+      const item = document.createElement("li");
+      item.textContent = entry.kind + " " + (entry.remoteName ? entry.remoteName + " " : "") + entry.remote + " at " + new Date(entry.startedAt).toLocaleString();
+      historyList.append(item);
+    }
+  } catch (error) {
+    say("contacts-error", error);
+  } finally {
+    refreshing = false;
+  }
+}
+
+$("search").addEventListener("input", refreshLists);
+$("context-call").addEventListener("click", () => { show($("context-menu"), false); dial(selected); });
+$("context-call").addEventListener("keydown", (event) => { if (event.key === "Enter") { show($("context-menu"), false); dial(selected); } });
+document.addEventListener("click", (event) => { if (!$("context-menu").contains(event.target)) show($("context-menu"), false); });
+$("add-contact").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "contacts", { name: $("contact-name").value, number: $("contact-number").value });
+    say("contacts-error", null);
+    refreshLists();
+  } catch (error) {
+    say("contacts-error", error);
+  }
+});
+$("chat-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "chat", { to: $("chat-with").value, text: $("chat-text").value });
+    $("chat-text").value = "";
+    say("chat-error", null);
+    loadChat();
+  } catch (error) {
+    say("chat-error", error);
+  }
+});
+async function loadChat() {
+  if (!$("chat-with").value) return;
+  try {
+    const messages = await api("GET", "chat?with=" + encodeURIComponent($("chat-with").value));
+    const list = $("chat-messages");
+    list.replaceChildren();
+    for (const m of [...messages].reverse()) {
+      const item = document.createElement("li");
+      item.textContent = m.from + ": " + m.text + (m.readAt ? " ✓✓" : m.deliveredAt ? " ✓" : "");
+      list.append(item);
+    }
+  } catch (error) {
+    say("chat-error", error);
+  }
+}
+$("chat-with").addEventListener("change", loadChat);
+
+// ---- Settings -----------------------------------------------------------------------------------
+
+function renderSettingsLock() {
+  const online = state.server.mode === "online";
+  for (const id of ["dnd", "forwardAlways", "forwardBusy", "forwardNoAnswer"]) $(id).disabled = !can(id === "dnd" ? "dnd.toggle" : "forwarding.change");
+  $("selectedDevice").disabled = !can("sendingCallsTo.change");
+  $("settings-save").disabled = !online;
+  $("settings-save").title = online ? "" : "Settings cannot be changed while the server is out of service; they stay in force";
+}
+
+async function loadSettings() {
+  try {
+    const s = await api("GET", "settings");
+    $("dnd").checked = !!s.doNotDisturb;
+    for (const id of ["forwardAlways", "forwardBusy", "forwardNoAnswer", "selectedDevice"]) $(id).value = s[id] || "";
+    $("autoAnswer").checked = !!s.autoAnswer;
+    $("showPopup").checked = !!s.showCallPopup;
+    $("recordingPolicy").value = s.recordingPolicy || "";
+  } catch (error) {
+    say("settings-error", error);
+  }
+}
+$("settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const value = (id) => $(id).value.trim() || null;
+  try {
+    await api("PUT", "settings", { doNotDisturb: $("dnd").checked, forwardAlways: value("forwardAlways"), forwardBusy: value("forwardBusy"),
+                                   forwardNoAnswer: value("forwardNoAnswer") });
+    say("settings-error", null);
+  } catch (error) {
+    say("settings-error", error);
+  }
+});
+
+// ---- Tabs ------------------------------------------------------------------------------------------
+
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("click", () => {
+    for (const other of document.querySelectorAll("[role=tab]")) {
+      other.setAttribute("aria-selected", other === tab ? "true" : "false");
+      show($(other.getAttribute("aria-controls")), other === tab);
+    }
+    if (tab.id === "tab-settings") loadSettings();
+    if (tab.id === "tab-chat") loadChat();
+  });
+}
+
+connectEvents();

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""The phone's window in a real headless Chromium, against the real system (`holdfast demo`):
+make a call from the dial box, see the call window; the collaboration server killed: the banner,
+the transfer button gone while hold stays and works, adding a contact refused with a message;
+the server back: the banner gone and transfer back; Escape ends the call. Screenshots are kept.
+
+  /usr/bin/python3 Tests/ui/phone_ui_test.py --holdfast .build/debug/holdfast --artifacts DIR
+
+Needs Debian's chromium, chromium-driver and python3-selenium (which belongs to /usr/bin/python3).
+"""
+import argparse, os, subprocess, sys, tempfile, time
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.chrome.service import Service
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--holdfast", required=True)
+    parser.add_argument("--artifacts", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.artifacts, exist_ok=True)
+    data = tempfile.mkdtemp(prefix="holdfast-ui-")
+    demo = subprocess.Popen([args.holdfast, "demo", "--data-dir", data], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    transcript = []
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                raise SystemExit("the demo ended early:\n" + "".join(transcript))
+            transcript.append(line)
+            if "The system keeps running" in line:
+                break
+        else:
+            raise SystemExit("the demo did not get going:\n" + "".join(transcript))
+        url = open(os.path.join(data, "phone-2001", "ui-url")).read().strip()
+        options = webdriver.ChromeOptions()
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1024,768", "--disable-dev-shm-usage"):
+            options.add_argument(flag)
+        options.binary_location = "/usr/bin/chromium"
+        browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        wait = WebDriverWait(browser, 15)
+        shot = lambda name: browser.save_screenshot(os.path.join(args.artifacts, name + ".png"))
+        visible = lambda element_id: browser.find_element(By.ID, element_id).is_displayed()
+        # The window re-renders on every state change: read and click in ways a re-render cannot break.
+        actions = lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#calls .call button[data-action]')].map(b => b.dataset.action)")
+
+        def click(selector):
+            def attempt(b):
+                try:
+                    b.find_element(By.CSS_SELECTOR, selector).click()
+                    return True
+                except (StaleElementReferenceException, NoSuchElementException):
+                    return False
+            wait.until(attempt)
+        try:
+            browser.get(url)
+            wait.until(lambda b: b.find_element(By.ID, "mode").text == "online")
+            assert not visible("banner"), "no banner online"
+            shot("1-online")
+
+            number = browser.find_element(By.ID, "number")
+            number.send_keys("2002", Keys.ENTER)  # Enter calls
+            wait.until(lambda b: b.execute_script(
+                "return [...document.querySelectorAll('#calls .call .state')].some(e => e.textContent.startsWith('connected'))"))
+            wait.until(lambda b: "transfer" in actions() and "hold" in actions())
+            shot("2-call-window")
+
+            demo.stdin.write("s\n")  # the collaboration server is killed
+            demo.stdin.flush()
+            wait.until(lambda b: visible("banner"))
+            banner = browser.find_element(By.ID, "banner-text").text
+            assert banner == "Connection Lost - Limited Functionality", banner
+            assert visible("try-now") and visible("logout"), "Try Now and Log out offered"
+            wait.until(lambda b: "transfer" not in actions())
+            assert "hold" in actions(), f"hold stays offline: {actions()}"
+            shot("3-limited-functionality")
+            click("#calls button[data-action=hold]")
+            wait.until(lambda b: "retrieve" in actions())
+            click("#calls button[data-action=retrieve]")
+            wait.until(lambda b: "hold" in actions())
+            browser.find_element(By.ID, "contact-name").send_keys("Plumber")
+            browser.find_element(By.ID, "contact-number").send_keys("020 7946 0999", Keys.ENTER)
+            wait.until(lambda b: "Not available now" in b.find_element(By.ID, "contacts-error").text)
+            assert browser.find_element(By.ID, "sending-readonly").is_displayed(), "Sending calls to is read-only offline"
+            shot("4-offline-actions")
+
+            demo.stdin.write("r\n")  # and comes back
+            demo.stdin.flush()
+            wait.until(lambda b: not visible("banner"))
+            wait.until(lambda b: "transfer" in actions())
+            shot("5-back-online")
+
+            browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # Escape ends the call
+            wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "#calls .call"))
+            shot("6-call-ended")
+            print("ui: every step passed; screenshots in", args.artifacts)
+        except Exception:
+            shot("failure")
+            with open(os.path.join(args.artifacts, "failure.html"), "w") as f:
+                f.write(browser.page_source)
+            raise
+        finally:
+            browser.quit()
+    finally:
+        try:
+            demo.stdin.write("q\n")
+            demo.stdin.flush()
+            demo.wait(timeout=20)
+        except Exception:
+            demo.kill()
+
+
+if __name__ == "__main__":
+    main()
