@@ -18,6 +18,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from selenium.webdriver.chrome.service import Service
 
 
+def b_visible_main(browser):
+    return browser.find_element(By.TAG_NAME, "main").is_displayed()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--holdfast", required=True)
@@ -101,6 +105,15 @@ def main():
             browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # Escape ends the call
             wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "#calls .call"))
             shot("6-call-ended")
+
+            browser.find_element(By.ID, "logout-header").click()
+            wait.until(lambda b: visible("login"))
+            assert not b_visible_main(browser), "the phone's screens are hidden until the user logs in again"
+            shot("7-logged-out")
+            browser.find_element(By.ID, "login-password").send_keys("pw2001", Keys.ENTER)
+            wait.until(lambda b: not visible("login") and b.find_element(By.ID, "mode").text == "online")
+            wait.until(lambda b: b.find_element(By.ID, "registration").text.startswith("registered"))
+            shot("8-logged-in-again")
             print("ui: every step passed; screenshots in", args.artifacts)
         except Exception:
             shot("failure")

@@ -134,6 +134,27 @@ struct PhoneRoutes: Sendable {
             await core.logout()
             return JSONResponse.make(["loggedOut": true])
         }
+        api.post("login") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["password"], in: body)
+            let password = try JSONBody.string(body, "password")
+            await core.login(password: password)
+            return JSONResponse.make(["loggingIn": true], status: .accepted)
+        }
+        api.get("devices") { _, _ in
+            try await core.require("call.make.fromDevice")
+            return JSONResponse.make(try await core.link.request("devices.list"))
+        }
+        api.get("login-notify") { _, _ in
+            try await core.require("loginNotify")
+            return JSONResponse.make(try await core.link.request("loginNotify.list"))
+        }
+        api.post("login-notify") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["user"], in: body)
+            try await core.require("loginNotify")
+            return JSONResponse.make(try await core.link.request("loginNotify.add", body))
+        }
         api.get("presence") { _, _ in
             try await core.require("presence.view")
             return JSONResponse.make(await core.presenceJSON)

@@ -30,6 +30,8 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     public var heartbeatSeconds: Double = 2
     public var autoAnswer = false
     public var showCallPopup = true
+    /// A double-click on a contact calls it.
+    public var callOnDoubleClick = true
     public var recordingPolicy = RecordingPolicy.discard
 
     public init(user: String, password: String) {
@@ -38,7 +40,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case user, password, collab, api, sipHost, sipPort, heartbeatSeconds, autoAnswer, showCallPopup, recordingPolicy
+        case user, password, collab, api, sipHost, sipPort, heartbeatSeconds, autoAnswer, showCallPopup, callOnDoubleClick, recordingPolicy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +54,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
         heartbeatSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatSeconds) ?? 2
         autoAnswer = try c.decodeIfPresent(Bool.self, forKey: .autoAnswer) ?? false
         showCallPopup = try c.decodeIfPresent(Bool.self, forKey: .showCallPopup) ?? true
+        callOnDoubleClick = try c.decodeIfPresent(Bool.self, forKey: .callOnDoubleClick) ?? true
         recordingPolicy = try c.decodeIfPresent(RecordingPolicy.self, forKey: .recordingPolicy) ?? .discard
     }
 

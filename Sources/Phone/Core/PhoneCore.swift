@@ -27,6 +27,7 @@ public actor PhoneCore {
     private var sip: SIPAccount?
     private var localPort = 5060
     private var probing: Task<Void, Never>?
+    private var notices: [String] = []
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
@@ -83,9 +84,25 @@ public actor PhoneCore {
     public func logout() async {
         logger.notice("logging out")
         await link.logout()
+        probing?.cancel()
         await registration?.stop()
         registrationStatus = .unregistered
         await publish()
+    }
+
+    /// Logs in again after Log out: the session with the collaboration server, and the
+    /// registration with the call server from the provisioning it (or the cache) gives.
+    public func login(password: String) async {
+        logger.notice("logging in")
+        await link.login(password: password)
+        guard sipStarted else { return }
+        await register(on: failover.current)
+        probing = Task { [weak self] in
+            while (try? await Task.sleep(for: .seconds(1))) != nil {
+                guard let self else { return }
+                await self.probe()
+            }
+        }
     }
 
     // MARK: - Changes
@@ -98,8 +115,14 @@ public actor PhoneCore {
         case .cache(let session):
             cached = session
             if let provisioning = session.provisioning { await startSIP(provisioning) }
-        case .event:
-            break
+        case .event(let event):
+            // What the user should be told of (the window shows the latest).
+            if event.type == "loginNotify.online", let user = event.fields["user"]?.stringValue {
+                notices.append("\(directoryName(user) ?? user) (\(user)) is online")
+            } else if event.type == "chat.message", event.fields["to"]?.stringValue == configuration.user, let from = event.fields["from"]?.stringValue {
+                notices.append("Message from \(directoryName(from) ?? from): \(event.fields["text"]?.stringValue ?? "")")
+            }
+            if notices.count > 10 { notices.removeFirst(notices.count - 10) }
         }
         await publish()
     }
@@ -237,6 +260,8 @@ public actor PhoneCore {
         }
         var current = staticState
         current["calls"] = .array(callList)
+        current["session"] = ["loggedIn": .bool(await link.loggedIn)]
+        current["notices"] = .array(notices.map(JSONValue.string))
         return .object(current)
     }
 
@@ -264,6 +289,7 @@ public actor PhoneCore {
             "calls": .array([]),
             "sendingCallsTo": ["device": .optional(provisioning?.settings?.selectedDevice), "readOnly": .bool(mode == .offline)],
             "settings": ["readOnly": .bool(mode == .offline), "autoAnswer": .bool(configuration.autoAnswer),
+                         "callOnDoubleClick": .bool(configuration.callOnDoubleClick),
                          "showCallPopup": .bool(configuration.showCallPopup), "recordingPolicy": .string(configuration.recordingPolicy.rawValue)],
             "presence": presenceJSON,
         ]

@@ -38,7 +38,9 @@ public actor CollabLink {
         case event(StreamEvent)
     }
 
-    let account: Account
+    private(set) var account: Account
+    /// False after Log out, until the next login.
+    public private(set) var loggedIn = true
     let cache: PhoneCache
     public private(set) var cached: CachedSession
     private var supervisor: ServerSessionSupervisor
@@ -89,8 +91,16 @@ public actor CollabLink {
             _ = try? await session.data(for: request)
         }
         stop()
+        loggedIn = false
         cached.token = nil
         save()
+    }
+
+    /// Logs in again after Log out (the password may have changed).
+    public func login(password: String) {
+        account.password = password
+        loggedIn = true
+        perform(supervisor.start())
     }
 
     /// A request on the session; fails at once with `.offline` in limited mode.

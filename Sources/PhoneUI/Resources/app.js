@@ -49,11 +49,18 @@ function render() {
   const registration = state.registration || {};
   $("registration").textContent = registration.state === "registered" ? "registered (" + registration.server + ")" : "not registered";
   $("mode").textContent = state.server.mode === "online" ? "online" : "limited functionality since " + new Date(state.server.since).toLocaleTimeString();
-  show($("banner"), !!state.banner);
+  const loggedIn = !state.session || state.session.loggedIn;
+  show($("login"), !loggedIn);
+  document.querySelector("main").hidden = !loggedIn;
+  $("login-user").value = state.user;
+  show($("logout-header"), loggedIn && can("session.logout"));
+  $("notice").textContent = (state.notices || []).slice(-1)[0] || "";
+  show($("banner"), !!state.banner && loggedIn);
   $("banner-text").textContent = state.banner || "";
   show($("try-now"), can("server.reconnect"));
   // Idle display.
-  show($("from-device"), can("call.make.fromDevice") && $("from-device").options.length > 0);
+  loadDevices();
+  show($("from-device"), can("call.make.fromDevice") && $("from-device").options.length > 1);
   $("call").disabled = !can("call.make");
   $("sending-device").textContent = (state.sendingCallsTo && state.sendingCallsTo.device) || "all my devices";
   show($("sending-readonly"), !!(state.sendingCallsTo && state.sendingCallsTo.readOnly));
@@ -163,7 +170,7 @@ async function act(call, action, body) {
 
 async function dial(number) {
   if (!number) return;
-  const device = $("from-device").hidden ? null : $("from-device").value;
+  const device = $("from-device").hidden ? null : ($("from-device").value || null);
   try {
     await api("POST", "calls", device ? { to: number, fromDevice: device } : { to: number });
     say("dial-error", null);
@@ -179,7 +186,9 @@ document.addEventListener("keydown", (event) => {
   if (call) act(call, "end");
 });
 $("try-now").addEventListener("click", async () => { try { await api("POST", "server/reconnect"); } catch (error) { say("dial-error", error); } });
-$("logout").addEventListener("click", async () => { try { await api("POST", "logout"); } catch (error) { say("dial-error", error); } });
+for (const id of ["logout", "logout-header"]) {
+  $(id).addEventListener("click", async () => { try { await api("POST", "logout"); } catch (error) { say("dial-error", error); } });
+}
 
 // ---- Contacts, presence, history, chat -------------------------------------------------------
 
@@ -212,7 +221,7 @@ async function refreshLists() {
       if (presence.stale) label.className = "stale";
       const call = button("Call", () => dial(entry.number), { "aria-label": "Call " + entry.name, "data-action": "call-contact" });
       item.append(dot, label, " ", call);
-      item.addEventListener("dblclick", () => dial(entry.number));
+      item.addEventListener("dblclick", () => { if (state.settings && state.settings.callOnDoubleClick) dial(entry.number); });
       item.addEventListener("contextmenu", (event) => {
         event.preventDefault();
         selected = entry.number;
@@ -287,6 +296,7 @@ function renderSettingsLock() {
   for (const id of ["dnd", "forwardAlways", "forwardBusy", "forwardNoAnswer"]) $(id).disabled = !can(id === "dnd" ? "dnd.toggle" : "forwarding.change");
   $("selectedDevice").disabled = !can("sendingCallsTo.change");
   $("settings-save").disabled = !online;
+  $("notify-add").disabled = !can("loginNotify");
   $("settings-save").title = online ? "" : "Settings cannot be changed while the server is out of service; they stay in force";
 }
 
@@ -298,6 +308,8 @@ async function loadSettings() {
     $("autoAnswer").checked = !!s.autoAnswer;
     $("showPopup").checked = !!s.showCallPopup;
     $("recordingPolicy").value = s.recordingPolicy || "";
+    $("doubleClick").checked = !!s.callOnDoubleClick;
+    if (can("loginNotify")) $("notify-list").textContent = "watching: " + ((await api("GET", "login-notify")).watching || []).join(", ");
   } catch (error) {
     say("settings-error", error);
   }
@@ -313,6 +325,39 @@ $("settings-form").addEventListener("submit", async (event) => {
     say("settings-error", error);
   }
 });
+
+$("notify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const result = await api("POST", "login-notify", { user: $("notify-user").value.trim() });
+    $("notify-list").textContent = "watching: " + (result.watching || []).join(", ");
+    say("settings-error", null);
+  } catch (error) {
+    say("settings-error", error);
+  }
+});
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try { await api("POST", "login", { password: $("login-password").value }); } catch (error) { say("dial-error", error); }
+});
+
+// "Call from another device": the user's other registered devices, while the server can do it.
+let devicesLoaded = false;
+async function loadDevices() {
+  if (!can("call.make.fromDevice")) { devicesLoaded = false; return; }
+  if (devicesLoaded) return;
+  devicesLoaded = true;
+  try {
+    const devices = await api("GET", "devices");
+    const select = $("from-device");
+    select.replaceChildren(new Option("from this phone", ""));
+    for (const d of devices) select.append(new Option("from " + d.device, d.device));
+    show(select, select.options.length > 1);
+  } catch (error) {
+    devicesLoaded = false;
+  }
+}
 
 // ---- Tabs ------------------------------------------------------------------------------------------
 
