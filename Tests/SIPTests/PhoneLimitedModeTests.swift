@@ -116,6 +116,10 @@ extension [String: JSONValue] {
         #expect(refused.status == 409 && refused.json["error"] == "capability_unavailable" && refused.json["capability"] == "contacts.add"
                 && refused.json["reason"] == "server_offline", "\(refused.json)")
         #expect(offline.registered, "the registration with the call server is untouched")
+        let autoAnswer = try await phone.request("PUT", "phone-settings", json: #"{"autoAnswer": true}"#)
+        #expect(autoAnswer.status == 409 && autoAnswer.json["capability"] == "autoAnswer.change", "\(autoAnswer.json)")
+        let popup = try await phone.request("PUT", "phone-settings", json: #"{"showCallPopup": false}"#)
+        #expect(popup.status == 200 && popup.json["showCallPopup"] == false, "a local preference: \(popup.json)")
 
         // The server comes back: the phone returns to full function by itself.
         collab = try await CollabProcess.start(pbx: pbx, dataDirectory: collab.dataDirectory, port: collab.port)

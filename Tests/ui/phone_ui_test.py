@@ -70,6 +70,11 @@ def main():
             assert not visible("banner"), "no banner online"
             shot("1-online")
 
+            # Presence set from the header while online.
+            from selenium.webdriver.support.ui import Select
+            Select(browser.find_element(By.ID, "presence-set")).select_by_value("away")
+            wait.until(lambda b: b.execute_script("return document.getElementById('dial-error').textContent") == "")
+
             number = browser.find_element(By.ID, "number")
             number.send_keys("2002", Keys.ENTER)  # Enter calls
             wait.until(lambda b: b.execute_script(
@@ -94,6 +99,7 @@ def main():
             browser.find_element(By.ID, "contact-number").send_keys("020 7946 0999", Keys.ENTER)
             wait.until(lambda b: "Not available now" in b.find_element(By.ID, "contacts-error").text)
             assert browser.find_element(By.ID, "sending-readonly").is_displayed(), "Sending calls to is read-only offline"
+            assert not browser.find_element(By.ID, "presence-set").is_enabled(), "presence cannot be set offline"
             shot("4-offline-actions")
 
             demo.stdin.write("r\n")  # and comes back

@@ -141,6 +141,30 @@ struct PhoneRoutes: Sendable {
             await core.login(password: password)
             return JSONResponse.make(["loggingIn": true], status: .accepted)
         }
+        api.put("phone-settings") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["autoAnswer", "showCallPopup", "callOnDoubleClick", "recordingPolicy"], in: body)
+            var flags: [WritableKeyPath<PhoneSettings, Bool>: Bool] = [:]
+            for (key, path) in [("autoAnswer", \PhoneSettings.autoAnswer), ("showCallPopup", \.showCallPopup), ("callOnDoubleClick", \.callOnDoubleClick)] {
+                guard let value = body[key] else { continue }
+                guard let flag = value.boolValue else { throw APIError.invalid(key, "true or false") }
+                flags[path] = flag
+            }
+            var policy: PhoneConfiguration.RecordingPolicy?
+            if let value = body["recordingPolicy"] {
+                guard let text = value.stringValue, let parsed = PhoneConfiguration.RecordingPolicy(rawValue: text) else {
+                    throw APIError.invalid("recordingPolicy", "discard or keep")
+                }
+                policy = parsed
+            }
+            // Auto Answer keeps working offline but cannot be changed there (SYSTEM.md §10).
+            if body["autoAnswer"] != nil { try await core.require("autoAnswer.change") }
+            let updated = try await core.update { settings in
+                for (path, flag) in flags { settings[keyPath: path] = flag }
+                if let policy { settings.recordingPolicy = policy }
+            }
+            return JSONResponse.make(updated)
+        }
         api.get("devices") { _, _ in
             try await core.require("call.make.fromDevice")
             return JSONResponse.make(try await core.link.request("devices.list"))

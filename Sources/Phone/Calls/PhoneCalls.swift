@@ -110,7 +110,7 @@ public actor PhoneCalls: UserAgentDelegate {
     private var echoDigits = false
     let host: String
     let audio: PhoneAudio
-    let autoAnswer: Bool
+    var autoAnswer: Bool
     let nameFor: @Sendable (String) async -> String?
     let changed: @Sendable () async -> Void
     private let logger = Logger(label: "holdfast.phone.calls")
@@ -125,6 +125,7 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     func setEchoDigits(_ on: Bool) { echoDigits = on }
+    func setAutoAnswer(_ on: Bool) { autoAnswer = on }
 
     /// The user agent calls are placed through (the registered call server).
     func attach(_ ua: UserAgent, domain: String, target: SIPTarget) {

@@ -66,3 +66,19 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
         return configuration
     }
 }
+
+/// The phone's own preferences (not the call server's): from the configuration file, changed
+/// through the API (`PUT /api/phone-settings`) and then kept in `DIR/phone-settings.json`.
+public struct PhoneSettings: Codable, Sendable, Equatable {
+    public var autoAnswer: Bool
+    public var showCallPopup: Bool
+    public var callOnDoubleClick: Bool
+    public var recordingPolicy: PhoneConfiguration.RecordingPolicy
+
+    public init(_ configuration: PhoneConfiguration) {
+        autoAnswer = configuration.autoAnswer
+        showCallPopup = configuration.showCallPopup
+        callOnDoubleClick = configuration.callOnDoubleClick
+        recordingPolicy = configuration.recordingPolicy
+    }
+}

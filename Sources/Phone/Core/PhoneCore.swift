@@ -28,6 +28,8 @@ public actor PhoneCore {
     private var localPort = 5060
     private var probing: Task<Void, Never>?
     private var notices: [String] = []
+    public private(set) var settings: PhoneSettings
+    private let settingsFile: URL
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
@@ -39,8 +41,12 @@ public actor PhoneCore {
         self.configuration = configuration
         let cache = try PhoneCache(directory: dataDirectory)
         cached = cache.load() ?? CachedSession()
+        settingsFile = dataDirectory.appendingPathComponent("phone-settings.json")
+        let stored = (try? Data(contentsOf: settingsFile)).flatMap { try? JSONDecoder().decode(PhoneSettings.self, from: $0) }
+        let settings = stored ?? PhoneSettings(configuration)
+        self.settings = settings
         let names = WeakCore()
-        calls = PhoneCalls(host: configuration.sipHost, audio: audio, autoAnswer: configuration.autoAnswer,
+        calls = PhoneCalls(host: configuration.sipHost, audio: audio, autoAnswer: settings.autoAnswer,
                            nameFor: { number in await names.core?.directoryName(number) },
                            changed: { await names.core?.callsChanged() })
         guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
@@ -61,6 +67,17 @@ public actor PhoneCore {
     }
 
     func callsChanged() async { await publish() }
+
+    /// Changes the phone's own preferences and keeps them (0600) across restarts.
+    public func update(_ change: (inout PhoneSettings) -> Void) async throws -> PhoneSettings {
+        var next = settings
+        change(&next)
+        try PhoneCache.writePrivate(try JSONEncoder().encode(next), to: settingsFile)
+        settings = next
+        await calls.setAutoAnswer(next.autoAnswer)
+        await publish()
+        return next
+    }
 
     /// A bot's habit (the demo's 2002): every digit heard on a call is sent back on it.
     public func echoDigits() async { await calls.setEchoDigits(true) }
@@ -253,7 +270,7 @@ public actor PhoneCore {
             // The call notification window: offline it is always shown, whatever the setting, so a
             // call can always be answered (SYSTEM.md, limited mode §5).
             if call.state == .ringing {
-                object["notification"] = ["shown": .bool(configuration.showCallPopup || mode == .offline),
+                object["notification"] = ["shown": .bool(settings.showCallPopup || mode == .offline),
                                           "reason": .string(mode == .offline ? "offline" : "setting")]
             }
             callList.append(.object(object))
@@ -288,9 +305,9 @@ public actor PhoneCore {
             "unavailable": .object(unavailable),
             "calls": .array([]),
             "sendingCallsTo": ["device": .optional(provisioning?.settings?.selectedDevice), "readOnly": .bool(mode == .offline)],
-            "settings": ["readOnly": .bool(mode == .offline), "autoAnswer": .bool(configuration.autoAnswer),
-                         "callOnDoubleClick": .bool(configuration.callOnDoubleClick),
-                         "showCallPopup": .bool(configuration.showCallPopup), "recordingPolicy": .string(configuration.recordingPolicy.rawValue)],
+            "settings": ["readOnly": .bool(mode == .offline), "autoAnswer": .bool(settings.autoAnswer),
+                         "callOnDoubleClick": .bool(settings.callOnDoubleClick),
+                         "showCallPopup": .bool(settings.showCallPopup), "recordingPolicy": .string(settings.recordingPolicy.rawValue)],
             "presence": presenceJSON,
         ]
     }

@@ -54,6 +54,7 @@ function render() {
   document.querySelector("main").hidden = !loggedIn;
   $("login-user").value = state.user;
   show($("logout-header"), loggedIn && can("session.logout"));
+  $("presence-set").disabled = !can("presence.set");
   $("notice").textContent = (state.notices || []).slice(-1)[0] || "";
   show($("banner"), !!state.banner && loggedIn);
   $("banner-text").textContent = state.banner || "";
@@ -297,6 +298,7 @@ function renderSettingsLock() {
   $("selectedDevice").disabled = !can("sendingCallsTo.change");
   $("settings-save").disabled = !online;
   $("notify-add").disabled = !can("loginNotify");
+  $("autoAnswer").disabled = !can("autoAnswer.change");
   $("settings-save").title = online ? "" : "Settings cannot be changed while the server is out of service; they stay in force";
 }
 
@@ -324,6 +326,17 @@ $("settings-form").addEventListener("submit", async (event) => {
   } catch (error) {
     say("settings-error", error);
   }
+});
+
+$("phone-settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { showCallPopup: $("showPopup").checked, callOnDoubleClick: $("doubleClick").checked, recordingPolicy: $("recordingPolicy").value };
+  if (!$("autoAnswer").disabled) body.autoAnswer = $("autoAnswer").checked;
+  try { await api("PUT", "phone-settings", body); say("settings-error", null); } catch (error) { say("settings-error", error); }
+});
+
+$("presence-set").addEventListener("change", async () => {
+  try { await api("PUT", "presence", { state: $("presence-set").value }); say("dial-error", null); } catch (error) { say("dial-error", error); }
 });
 
 $("notify-form").addEventListener("submit", async (event) => {
