@@ -40,6 +40,19 @@ public struct DirectoryEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// Search as the directory and contacts do it, on the server and in a phone's cache alike: the
+/// name contains the query (any case), or the number starts with it (formatting ignored).
+public enum DirectorySearch {
+    public static func matches(name: String, number: String, query: String) -> Bool {
+        let q = query.trimmingCharacters(in: .whitespaces)
+        guard !q.isEmpty else { return true }
+        if name.localizedCaseInsensitiveContains(q) { return true }
+        let digits = { (s: String) in s.filter { $0.isNumber || $0 == "+" } }
+        let qd = digits(q)
+        return !qd.isEmpty && (digits(number).hasPrefix(qd) || digits(number).hasPrefix("+" + qd))
+    }
+}
+
 public struct DirectorySnapshot: Codable, Sendable, Equatable {
     /// Changes whenever the directory does, so a phone knows whether its cache is current.
     public var version: String

@@ -35,12 +35,7 @@ struct CollabProcess {
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["collab", "--config", config.path, "--data-dir", directory.path],
                                           name: "collab", workingDirectory: directory)
-        try await withTimeout(20, "the collaboration server to start") {
-            while !process.outputTail().contains("collab: http://") {
-                guard process.process.isRunning else { throw ProcessFailure(description: "collab exited: \(process.outputTail())") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        try await process.waitForOutput("collab: http://", "the collaboration server to start")
         return CollabProcess(port: port, dataDirectory: directory, process: process)
     }
 

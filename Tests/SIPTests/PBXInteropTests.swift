@@ -37,12 +37,7 @@ struct PBXProcess {
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
         // Ready when it says so on stderr.
-        try await withTimeout(20, "the pbx to start") {
-            while !process.outputTail().contains("pbx: SIP on") {
-                guard process.process.isRunning else { throw ProcessFailure(description: "pbx exited: \(process.outputTail())") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        try await process.waitForOutput("pbx: SIP on", "the pbx to start")
         return PBXProcess(port: port, ctiPort: ctiPort, dataDirectory: directory, configURL: config, process: process)
     }
 }
@@ -62,12 +57,7 @@ struct BorderProxy {
         let process = try ExternalProcess("kamailio", ["-f", config.path, "-DD", "-E", "-l", "udp:127.0.0.1:\(port)", "-Y", runtime.path, "-m", "64", "-M", "8"],
                                           name: "kamailio", workingDirectory: runtime)
         // Its sockets are bound once it prints them.
-        try await withTimeout(20, "Kamailio to listen") {
-            while !process.outputTail().contains("127.0.0.1]:\(port)") {
-                guard process.process.isRunning else { throw ProcessFailure(description: "kamailio exited: \(process.outputTail())") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        try await process.waitForOutput("127.0.0.1]:\(port)", "Kamailio to listen")
         return BorderProxy(port: port, runtime: runtime, process: process)
     }
 

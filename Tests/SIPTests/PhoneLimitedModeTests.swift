@@ -32,12 +32,7 @@ struct PhoneProcess {
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["phone", "--config", config.path, "--data-dir", directory.path] + audio,
                                           name: "phone-\(user)", workingDirectory: directory)
-        try await withTimeout(20, "phone \(user) to start") {
-            while !process.outputTail().contains("phone: \(user) API on") {
-                guard process.process.isRunning else { throw ProcessFailure(description: "phone exited: \(process.outputTail())") }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        try await process.waitForOutput("phone: \(user) API on", "phone \(user) to start")
         let token = try String(contentsOf: directory.appendingPathComponent("api-token"), encoding: .utf8)
         return PhoneProcess(user: user, apiPort: apiPort, dataDirectory: directory, process: process, token: token)
     }

@@ -46,14 +46,14 @@ struct Requests: Sendable {
         case "directory.search":
             try JSONBody.only(["query"], in: p)
             let query = try JSONBody.optionalString(p, "query") ?? ""
-            return try JSONValue(encoding: core.directory.entries.filter { Self.matches($0.name, $0.number, query) })
+            return try JSONValue(encoding: core.directory.entries.filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
         case "contacts.list":
             try JSONBody.only([], in: p)
             return try JSONValue(encoding: try core.store.contacts(of: user))
         case "contacts.search":
             try JSONBody.only(["query"], in: p)
             let query = try JSONBody.optionalString(p, "query") ?? ""
-            return try JSONValue(encoding: try core.store.contacts(of: user).filter { Self.matches($0.name, $0.number, query) })
+            return try JSONValue(encoding: try core.store.contacts(of: user).filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
         case "contacts.add":
             try JSONBody.only(["name", "number", "note"], in: p)
             let contact = try core.store.addContact(owner: user, name: try JSONBody.string(p, "name"), number: try Self.number(p, "number"),
@@ -157,16 +157,6 @@ struct Requests: Sendable {
         default:
             throw APIError(.notFound, "unknown_method", "there is no method \(method)", details: ["field": "method"])
         }
-    }
-
-    /// Name contains the query (any case), or the number starts with it (formatting ignored).
-    static func matches(_ name: String, _ number: String, _ query: String) -> Bool {
-        let q = query.trimmingCharacters(in: .whitespaces)
-        guard !q.isEmpty else { return true }
-        if name.localizedCaseInsensitiveContains(q) { return true }
-        let digits = { (s: String) in s.filter { $0.isNumber || $0 == "+" } }
-        let qd = digits(q)
-        return !qd.isEmpty && (digits(number).hasPrefix(qd) || digits(number).hasPrefix("+" + qd))
     }
 
     static func number(_ p: [String: JSONValue], _ field: String) throws -> String {

@@ -197,7 +197,7 @@ struct PhoneRoutes: Sendable {
             try await core.require("contacts.search")
             let query = request.uri.queryParameters.get("q") ?? ""
             let entries = await core.cache.provisioning?.directory.entries ?? []
-            return JSONResponse.make(entries.filter { Self.matches($0, query) })
+            return JSONResponse.make(entries.filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
         }
         api.get("history") { _, _ in
             try await core.require("callHistory.view")
@@ -251,12 +251,5 @@ struct PhoneRoutes: Sendable {
                 group.cancelAll()
             }
         }
-    }
-
-    static func matches(_ entry: DirectoryEntry, _ query: String) -> Bool {
-        let q = query.trimmingCharacters(in: .whitespaces)
-        guard !q.isEmpty else { return true }
-        let digits = { (s: String) in s.filter(\.isNumber) }
-        return entry.name.localizedCaseInsensitiveContains(q) || (!digits(q).isEmpty && digits(entry.number).hasPrefix(digits(q)))
     }
 }

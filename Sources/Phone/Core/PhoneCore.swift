@@ -114,12 +114,7 @@ public actor PhoneCore {
         await link.login(password: password)
         guard sipStarted else { return }
         await register(on: failover.current)
-        probing = Task { [weak self] in
-            while (try? await Task.sleep(for: .seconds(1))) != nil {
-                guard let self else { return }
-                await self.probe()
-            }
-        }
+        startProbing()
     }
 
     // MARK: - Changes
@@ -165,14 +160,20 @@ public actor PhoneCore {
             // Through a border proxy, the proxy chooses the call server; else primary, then secondary.
             failover = CallServerFailover(hasSecondary: sip.borderProxy == nil && sip.secondary != nil)
             await register(on: .primary)
-            probing = Task { [weak self] in
-                while (try? await Task.sleep(for: .seconds(1))) != nil {
-                    guard let self else { return }
-                    await self.probe()
-                }
-            }
+            startProbing()
         } catch {
             logger.error("SIP could not start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Probes the call servers every second for as long as the phone is logged in.
+    private func startProbing() {
+        probing?.cancel()
+        probing = Task { [weak self] in
+            while (try? await Task.sleep(for: .seconds(1))) != nil {
+                guard let self else { return }
+                await self.probe()
+            }
         }
     }
 

@@ -58,6 +58,17 @@ final class ExternalProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits until the program's output contains `text` (how our servers say they are ready);
+    /// fails at once if it exits first.
+    func waitForOutput(_ text: String, within seconds: Double = 20, _ what: String) async throws {
+        try await withTimeout(seconds, what) {
+            while !self.outputTail().contains(text) {
+                guard self.process.isRunning else { throw ProcessFailure(description: "\(self.name) exited: \(self.outputTail())") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
     func terminate() {
         guard process.isRunning else { return }
         process.terminate()
