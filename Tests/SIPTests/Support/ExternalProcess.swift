@@ -1,6 +1,7 @@
 // Running third-party programs (SIPp, later baresip and Kamailio) from tests, with bounded waits.
 
 import Foundation
+import Synchronization
 import TestSupport
 
 struct ProcessFailure: Error, CustomStringConvertible {
@@ -92,15 +93,30 @@ final class ExternalProcess: @unchecked Sendable {
         return nil
     }
 
-    /// A loopback port that was free for both UDP and TCP a moment ago (SIP programs listen on
-    /// both), taken below the kernel's ephemeral range so no outgoing connection grabs it meanwhile.
+    /// A loopback port that is free for both UDP and TCP (SIP programs listen on both), taken below
+    /// the kernel's ephemeral range so no outgoing connection grabs it meanwhile. Ports are handed
+    /// out in blocks of four from a per-process starting point, never twice in one run: two tests
+    /// running at once cannot pick the same port, one cannot take the port of a server another test
+    /// has killed and is about to restart, and the neighbours programs take for themselves (baresip's
+    /// TLS listener on port + 1, SIPp's RTCP on its media port + 1) stay with the same test.
     static func freePort() -> Int {
-        for _ in 0..<1000 {
-            let port = Int.random(in: 20_000..<32_000)
-            if canBind(port, type: Int32(SOCK_DGRAM.rawValue)) && canBind(port, type: Int32(SOCK_STREAM.rawValue)) { return port }
+        for _ in 0..<(portRange.count / portBlock) {
+            let port = nextPort.withLock { next -> Int in
+                let port = next
+                next = next + portBlock >= portRange.upperBound ? portRange.lowerBound : next + portBlock
+                return port
+            }
+            let block = port..<(port + portBlock)
+            if block.allSatisfy({ canBind($0, type: Int32(SOCK_DGRAM.rawValue)) && canBind($0, type: Int32(SOCK_STREAM.rawValue)) }) {
+                return port
+            }
         }
-        fatalError("no loopback port free for UDP and TCP between 20000 and 32000")
+        fatalError("no block of loopback ports free for UDP and TCP in \(portRange)")
     }
+
+    private static let portRange = 20_000..<32_000
+    private static let portBlock = 4
+    private static let nextPort = Mutex<Int>(20_000 + (Int(getpid()) * portBlock) % 12_000)
 
     private static func canBind(_ port: Int, type: Int32) -> Bool {
         let fd = socket(AF_INET, type, 0)
