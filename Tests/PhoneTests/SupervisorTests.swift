@@ -24,10 +24,11 @@ import Testing
         _ = s.connected(now: 0)
         #expect(s.connectionLost(now: 10, random: 0.5) == [.modeChanged(.offline, since: 10), .scheduleRetry(at: 10.25)])
         #expect(s.retryDue(now: 10.25) == [.connect])
-        // Each failure doubles the bound, up to 15 s; the pause is uniform below it.
+        // Each failure doubles the bound, up to 1.5 s; the pause is uniform below it.
         #expect(s.connectFailed(now: 11, random: 1) == [.scheduleRetry(at: 12)])
-        #expect(s.backoff(attempt: 2, random: 1) == 2)
-        #expect(s.backoff(attempt: 10, random: 1) == 15)
+        #expect(s.backoff(attempt: 1, random: 0.5) == 0.5)
+        #expect(s.backoff(attempt: 2, random: 1) == 1.5)
+        #expect(s.backoff(attempt: 10, random: 1) == 1.5)
         #expect(s.backoff(attempt: 10, random: 0) == 0)
         #expect(s.retryDue(now: 12) == [.connect])
         #expect(s.connected(now: 12.1) == [.modeChanged(.online, since: 12.1), .scheduleHeartbeat(at: 14.1)])
@@ -41,9 +42,21 @@ import Testing
         s.heartbeatAnswered(id: 1)
         // The server freezes just after answering at 2 s.
         #expect(s.heartbeatDue(now: 4, random: 0) == [.sendHeartbeat(id: 2), .scheduleHeartbeat(at: 6)])
-        #expect(s.heartbeatDue(now: 6, random: 0) == [.sendHeartbeat(id: 3), .scheduleHeartbeat(at: 8)])
-        #expect(s.heartbeatDue(now: 8, random: 0) == [.closeConnection, .modeChanged(.offline, since: 8), .scheduleRetry(at: 8)])
-        // Worst case: frozen right after the answer at 2 s, detected at 8 s: 6 s.
+        // The second unanswered heartbeat gets 1.5 s for its answer, not a whole interval.
+        #expect(s.heartbeatDue(now: 6, random: 0) == [.sendHeartbeat(id: 3), .scheduleHeartbeat(at: 7.5)])
+        #expect(s.heartbeatDue(now: 7.5, random: 0) == [.closeConnection, .modeChanged(.offline, since: 7.5), .scheduleRetry(at: 7.5)])
+        // Worst case: frozen right after the answer at 2 s, detected at 7.5 s: 5.5 s, under the 6 s goal.
+    }
+
+    @Test func aLateAnswerBeforeTheDeadlineKeepsTheSessionAndTheRhythm() {
+        var s = ServerSessionSupervisor(now: 0)
+        _ = s.start()
+        _ = s.connected(now: 0)
+        _ = s.heartbeatDue(now: 2, random: 0)
+        #expect(s.heartbeatDue(now: 4, random: 0) == [.sendHeartbeat(id: 2), .scheduleHeartbeat(at: 5.5)])
+        s.heartbeatAnswered(id: 2)
+        #expect(s.heartbeatDue(now: 5.5, random: 0) == [.sendHeartbeat(id: 3), .scheduleHeartbeat(at: 7.5)])
+        #expect(s.mode == .online)
     }
 
     @Test func tryNowSkipsTheBackoff() {

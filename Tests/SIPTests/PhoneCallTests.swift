@@ -115,4 +115,58 @@ import Wire
         #expect(caller.outputTail().contains("\"packetsReceived\""), "\(caller.outputTail())")
         await watch.close()
     }
+
+    /// CANCEL end to end: the phone gives up on a call ringing at baresip (its CANCEL must carry the
+    /// INVITE's branch to match, as must the call server's CANCEL of its leg to baresip); then a
+    /// call ringing unanswered at the phone is forwarded on no answer (the 487 of the cancelled
+    /// ringing must not end the call before it reaches the forwarding target).
+    @Test func aCancelledCallStopsRingingAndAnUnansweredOneIsForwarded() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        let collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"])
+        defer { phone.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: false)
+        let brookProcess = try brook.start(seconds: 40)
+        defer { brookProcess.terminate() }
+        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true)
+        let cyProcess = try cy.start(seconds: 40)
+        defer { cyProcess.terminate() }
+        var registered: Set<String> = []
+        while !registered.isSuperset(of: ["2002", "2003"]) {
+            if case .string(let user)? = try await events.next(type: "devices.changed", within: 15)["user"] { registered.insert(user) }
+        }
+        let states = phone.states()
+        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
+        await states.close()
+
+        let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
+        let id = try #require(placed.json["id"]?.stringValue)
+        _ = try await events.next(type: "call.ringing", within: 10)
+        try await withTimeout(10, "baresip 2002 to ring") {
+            while !brookProcess.outputTail(20_000).contains("Incoming call") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let ended = try await phone.request("POST", "calls/\(id)/end")
+        #expect(ended.status == 200, "\(ended.json)")
+        #expect(try await phone.call(id)?.callState == "ended")
+        let record = try await events.next(type: "call.ended", within: 10)
+        #expect(record["outcome"] == "cancelled", "\(record)")
+        try await withTimeout(10, "baresip 2002 to stop ringing on the CANCEL") {
+            while !brookProcess.outputTail(20_000).contains("session closed") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+
+        // Unanswered at 2001 for 5 s: "If I do not answer" takes the call to baresip 2003.
+        let set = try await CTIClient(port: pbx.ctiPort).request("PATCH", "users/2001/features", body: #"{"forwardNoAnswer": "2003", "noAnswerSeconds": 5}"#)
+        #expect(set.status == 200, "\(set.json)")
+        let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2001@127.0.0.1:\(pbx.port)", "--user", "2004", "--password", "pw2004",
+                                                                      "--tone", "1000", "--hangup-after", "2", "--json"], name: "call-2001-unanswered")
+        let forwarded = try await events.next(type: "call.forwarded", within: 15)
+        #expect(forwarded["from"] == "2001" && forwarded["to"] == "2003" && forwarded["reason"] == "forwardNoAnswer", "\(forwarded)")
+        #expect(try await caller.waitForExit(within: 30) == 0, "the caller reached 2003: \(caller.outputTail())")
+        let answered = try await events.next(type: "call.answered", within: 5)
+        #expect(answered["callee"] == "2003", "\(answered)")
+    }
 }

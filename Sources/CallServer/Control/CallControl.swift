@@ -152,11 +152,12 @@ extension CallServer {
             throw ControlError(.conflict, "invalid_state", "only a ringing call can be deflected; call \(id) is \(snapshot(call).state)", details: ["call": id])
         }
         try checkTarget(destination, field: "to", notOneOf: [call.caller, call.target])
-        await cancelOtherForks(call, except: nil)
-        call.forks = []
+        // Routing on before the CANCELs go, so their 487s do not end the call (see ringTimedOut).
+        call.state = .routing
         call.forkGeneration += 1
         call.noAnswer?.cancel()
-        call.state = .routing
+        await cancelOtherForks(call, except: nil)
+        call.forks = []
         await retarget(call, to: destination, reason: "deflect")
         return snapshot(call)
     }
@@ -335,6 +336,7 @@ extension CallServer {
             var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
             invite.request.headers.add(.contact, await serverContact(invite.target.kind))
             for (name, value) in headers { invite.request.headers.add(name, value) }
+            invite.request = await stack.prepared(invite.request, for: invite.target)  // its branch, for a CANCEL
             invites.append(invite)
         }
         let stack = self.stack

@@ -125,9 +125,11 @@ extension CallServer {
         let generation = call.forkGeneration
         Task {
             var request = call.forks[index].request
-            request.headers.add(.contact, await serverContact(call.forks[index].target.kind))
-            call.forks[index].request = request
             let target = call.forks[index].target
+            request.headers.add(.contact, await serverContact(target.kind))
+            // Kept as sent (with its Via branch), so a CANCEL of this fork matches it.
+            request = await stack.prepared(request, for: target)
+            call.forks[index].request = request
             do {
                 for try await response in await stack.send(request, to: target) {
                     await forkResponse(call.key, generation: generation, index: index, response: response)
@@ -243,11 +245,15 @@ extension CallServer {
 
     func ringTimedOut(_ key: String, target: String) async {
         guard let call = calls[key], call.state == .ringing, call.target == target else { return }
-        await cancelOtherForks(call, except: nil)
         if let destination = (try? store.features(call.target))?.forwardNoAnswer, call.hops < 5 {
+            // Routing on before the CANCELs go: the 487s they bring back belong to this ringing,
+            // not to the call (else the first would end the call before it is forwarded).
             call.state = .routing
+            call.forkGeneration += 1
+            await cancelOtherForks(call, except: nil)
             await retarget(call, to: destination, reason: "forwardNoAnswer")
         } else {
+            await cancelOtherForks(call, except: nil)
             await finish(call, status: 480, reason: "Temporarily Unavailable (no answer)", outcome: "noAnswer")
         }
     }

@@ -84,7 +84,9 @@ public actor CollabLink {
 
     /// Logs out on the server (when reachable) and forgets the token.
     public func logout() async {
-        if let token = cached.token {
+        // Offline the server cannot be told (a silent one would hold Log out for the request's
+        // timeout); the token then ends at its expiry.
+        if let token = cached.token, supervisor.mode == .online {
             var request = URLRequest(url: account.baseURL.appendingPathComponent("api/v1/logout"))
             request.httpMethod = "POST"
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")

@@ -10,8 +10,13 @@ public struct ServerSessionSupervisor: Sendable {
         public var heartbeatInterval: Double = 2
         /// Heartbeats left unanswered at once that mean the server is gone.
         public var missedHeartbeats = 2
+        /// How long the last of those heartbeats may wait for its answer, as a share of the interval
+        /// (answers are immediate; this bounds detection of a silent server below 3 intervals).
+        public var answerDeadline: Double = 0.75
         public var backoffBase: Double = 0.5
-        public var backoffCap: Double = 15
+        /// Small, so a server that comes back after a long outage is found within 2 s; the full
+        /// jitter spreads the phones' return over that time.
+        public var backoffCap: Double = 1.5
         public init() {}
     }
 
@@ -86,7 +91,10 @@ public struct ServerSessionSupervisor: Sendable {
         }
         nextHeartbeatID += 1
         unanswered.insert(nextHeartbeatID)
-        return [.sendHeartbeat(id: nextHeartbeatID), .scheduleHeartbeat(at: now + configuration.heartbeatInterval)]
+        // The heartbeat that would make the count: its answer is awaited only until the deadline.
+        let last = unanswered.count >= configuration.missedHeartbeats
+        let next = now + configuration.heartbeatInterval * (last ? configuration.answerDeadline : 1)
+        return [.sendHeartbeat(id: nextHeartbeatID), .scheduleHeartbeat(at: next)]
     }
 
     /// Any answer proves the server alive; older heartbeats count as answered too.

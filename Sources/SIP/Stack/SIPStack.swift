@@ -127,15 +127,23 @@ public actor SIPStack {
 
     // MARK: - Client transactions
 
-    /// Sends a request in a new client transaction and streams its responses: provisional ones,
-    /// then the final one (and, for INVITE, retransmitted 2xx until Timer M). The request gets a
-    /// new top Via unless it already has one whose branch is unused.
-    public func send(_ request: SIPRequest, to target: SIPTarget) -> AsyncThrowingStream<SIPResponse, any Error> {
+    /// The request as `send` will put it on the wire: a top Via with a new branch unless it has
+    /// one, and Max-Forwards. Keep this copy of an INVITE to CANCEL it: a CANCEL must carry the
+    /// INVITE's branch (RFC 3261 §9.1) or the other side cannot match it and answers 481.
+    public func prepared(_ request: SIPRequest, for target: SIPTarget) -> SIPRequest {
         var request = request
         if request.topVia == nil || request.topVia?.branch == nil {
             request.headers.prepend(.via, makeVia(target.kind).description)
         }
         if request.headers[.maxForwards] == nil { request.headers.add(.maxForwards, "70") }
+        return request
+    }
+
+    /// Sends a request in a new client transaction and streams its responses: provisional ones,
+    /// then the final one (and, for INVITE, retransmitted 2xx until Timer M). The request gets a
+    /// new top Via unless it already has one whose branch is unused.
+    public func send(_ request: SIPRequest, to target: SIPTarget) -> AsyncThrowingStream<SIPResponse, any Error> {
+        let request = prepared(request, for: target)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: SIPResponse.self)
         guard let branch = request.topVia?.branch else {
             continuation.finish(throwing: SIPStackError.transport("request has no Via branch"))

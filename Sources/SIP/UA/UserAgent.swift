@@ -134,6 +134,7 @@ public actor UserAgent {
         var invite = await makeInitialRequest(.invite, to: uri, kind: target.kind)
         if let callID { invite.headers.set(.callID, callID) }
         invite.setBody(body, contentType: contentType)
+        invite = await stack.prepared(invite, for: target)
         let key = invite.callID ?? ""
         outgoing[key] = (invite, target)
         defer { outgoing[key] = nil }
@@ -143,6 +144,7 @@ public actor UserAgent {
             invite.headers.remove(.via)
             invite.headers.set(.cseq, CSeq((invite.cseq?.sequence ?? 1) + 1, .invite).description)
             invite.headers.set(answer.0, answer.1)
+            invite = await stack.prepared(invite, for: target)
             outgoing[key] = (invite, target)
             response = try await finalResponse(for: invite, target: target, onProvisional: onProvisional)
         }
@@ -201,7 +203,8 @@ public actor UserAgent {
     /// ends with 487).
     public func cancelCall(callID: String) async {
         guard let (invite, target) = outgoing[callID] else { return }
-        do { for try await _ in await stack.cancel(invite, to: target) {} } catch {}
+        // Done at the CANCEL's final response (its stream lasts until Timer K, 5 s on UDP).
+        do { for try await response in await stack.cancel(invite, to: target) where response.isFinal { break } } catch {}
     }
 
     /// Sends a request outside a dialog (OPTIONS, MESSAGE) and returns its final response.
