@@ -10,6 +10,19 @@ import TestSupport
 import Wire
 
 @Suite(.serialized) struct PhoneCallTests {
+    /// baresip as 2002 (900 Hz, answering by itself if `brookAnswers`) and 2003 (1,300 Hz,
+    /// answering), registered: the Holdfast phone may have registered before the event stream
+    /// opened, so only theirs are awaited (its own state says when it is).
+    static func baresipPhones(pbx: PBXProcess, events: EventStreamClient, brookAnswers: Bool) async throws -> (ExternalProcess, ExternalProcess) {
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: brookAnswers).start(seconds: 40)
+        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true).start(seconds: 40)
+        var registered: Set<String> = []
+        while !registered.isSuperset(of: ["2002", "2003"]) {
+            if case .string(let user)? = try await events.next(type: "devices.changed", within: 15)["user"] { registered.insert(user) }
+        }
+        return (brook, cy)
+    }
+
     @Test func aCallOutlivesTheCollaborationServerAndTransferComesBackWithIt() async throws {
         let pbx = try await PBXProcess.start()
         defer { pbx.process.terminate() }
@@ -19,18 +32,8 @@ import Wire
         defer { phone.process.terminate() }
         let events = EventStreamClient(port: pbx.ctiPort)
         _ = try await events.next(type: "hello")
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let brookProcess = try brook.start(seconds: 40)
-        defer { brookProcess.terminate() }
-        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true)
-        let cyProcess = try cy.start(seconds: 40)
-        defer { cyProcess.terminate() }
-        // The baresip phones (the Holdfast phone may have registered before the stream opened: its
-        // own state says when it is).
-        var registered: Set<String> = []
-        while !registered.isSuperset(of: ["2002", "2003"]) {
-            if case .string(let user)? = try await events.next(type: "devices.changed", within: 15)["user"] { registered.insert(user) }
-        }
+        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: true)
+        defer { brookProcess.terminate(); cyProcess.terminate() }
         let states = phone.states()
         _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
 
@@ -129,16 +132,8 @@ import Wire
         defer { phone.process.terminate() }
         let events = EventStreamClient(port: pbx.ctiPort)
         _ = try await events.next(type: "hello")
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: false)
-        let brookProcess = try brook.start(seconds: 40)
-        defer { brookProcess.terminate() }
-        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true)
-        let cyProcess = try cy.start(seconds: 40)
-        defer { cyProcess.terminate() }
-        var registered: Set<String> = []
-        while !registered.isSuperset(of: ["2002", "2003"]) {
-            if case .string(let user)? = try await events.next(type: "devices.changed", within: 15)["user"] { registered.insert(user) }
-        }
+        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: false)
+        defer { brookProcess.terminate(); cyProcess.terminate() }
         let states = phone.states()
         _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
         await states.close()
