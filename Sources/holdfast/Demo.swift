@@ -112,17 +112,30 @@ struct Demo: AsyncParsableCommand {
 
 /// Free loopback ports for each part.
 struct DemoPorts {
-    let sip = DemoPorts.free(), cti = DemoPorts.free(), collab = DemoPorts.free(), api = DemoPorts.free()
+    let sip = DemoPorts.free(udpToo: true), cti = DemoPorts.free(), collab = DemoPorts.free(), api = DemoPorts.free()
 
-    static func free() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// A loopback port the kernel calls free for TCP (and, for SIP, free for UDP as well: a port
+    /// free for one protocol may be taken in the other, and the call server needs both).
+    static func free(udpToo: Bool = false) -> Int {
+        for _ in 0..<100 {
+            let port = bound(Int32(SOCK_STREAM.rawValue), port: 0)
+            if port > 0, !udpToo || bound(Int32(SOCK_DGRAM.rawValue), port: port) == port { return port }
+        }
+        return 0
+    }
+
+    /// Binds a loopback socket of `type` to `port` (0: any), closes it, and returns the port it had (0 on failure).
+    private static func bound(_ type: Int32, port: Int) -> Int {
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return 0 }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        let status = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard status == 0 else { return 0 }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))
     }
