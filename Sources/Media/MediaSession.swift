@@ -175,6 +175,9 @@ public actor MediaSession {
 
     public var codecName: String { configuration.codec.name }
 
+    /// Whether the far end agreed to RFC 4733 events (a `telephone-event` format in its answer).
+    public var sendsTelephoneEvents: Bool { configuration.telephoneEventPayloadType != nil }
+
     /// A digit that arrived by SIP INFO (application/dtmf-relay).
     public func receivedINFO(_ relay: DTMFRelay) { record(relay.signal) }
 

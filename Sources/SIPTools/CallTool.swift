@@ -71,9 +71,17 @@ public struct CallTool: Sendable {
         try await session.update(agreed)
         await delegate.attach(call, dialog: leg.dialog.id)
         await session.start()
+        var dtmfError: String?
         if let dtmf, !dtmf.isEmpty {
             try? await Task.sleep(for: .milliseconds(200))
-            await session.sendDigits(dtmf)
+            let dialog = leg.dialog.id
+            do {
+                try await call.sendDigits(dtmf) { relay in
+                    try await ua.requestInDialog(dialog, .info, body: Array(relay.body.utf8), contentType: .dtmfRelay)
+                }
+            } catch {
+                dtmfError = "\(error)"
+            }
         }
         // Hang up after the given time, or earlier if the far end does.
         let endedByRemote = await delegate.waitForEnd(upTo: hangupAfter)
@@ -81,7 +89,9 @@ public struct CallTool: Sendable {
             try? await ua.hangUp(leg.dialog.id)
         }
         await session.stop()
-        return await call.summary()
+        var summary = await call.summary()
+        summary.error = dtmfError
+        return summary
     }
 }
 

@@ -89,6 +89,22 @@ public actor MediaCall {
         return OfferAnswer.offer(local, sessionID: sessionID, version: version, direction: direction)
     }
 
+    /// Sends `digits` as RFC 4733 events when the far end agreed to them, else (SIP INFO fallback)
+    /// one INFO `application/dtmf-relay` per digit through `info`, each after the previous one's
+    /// 2xx, so they arrive in order. Returns the method used.
+    @discardableResult
+    public func sendDigits(_ digits: String, info: @Sendable (DTMFRelay) async throws -> SIPResponse) async throws -> DTMFMethod {
+        guard await !session.sendsTelephoneEvents else {
+            await session.sendDigits(digits)
+            return .rfc4733
+        }
+        for digit in digits {
+            let response = try await info(DTMFRelay(signal: digit))
+            guard response.isSuccess else { throw DTMFFailure(status: response.statusCode, reason: response.reasonPhrase) }
+        }
+        return .info
+    }
+
     /// Handles INFO (DTMF relay) and re-INVITE inside the call.
     public func handleInDialog(_ request: SIPRequest) async -> SIPResponse {
         switch request.method {
@@ -114,6 +130,19 @@ public actor MediaCall {
             return SIPResponse(replyingTo: request, statusCode: 200)
         }
     }
+}
+
+/// How a call sends DTMF.
+public enum DTMFMethod: String, Sendable, Encodable {
+    case rfc4733
+    case info
+}
+
+/// The far end refused a SIP INFO digit.
+public struct DTMFFailure: Error, CustomStringConvertible {
+    public var status: Int
+    public var reason: String
+    public var description: String { "the far end refused the INFO digit: \(status) \(reason)" }
 }
 
 extension NameAddress {

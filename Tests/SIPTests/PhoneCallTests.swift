@@ -164,4 +164,40 @@ import Wire
         let answered = try await events.next(type: "call.answered", within: 5)
         #expect(answered["callee"] == "2003", "\(answered)")
     }
+
+    /// DTMF to a far end with no telephone-event (SIPp answering with PCMU only, registered as
+    /// 2003): the phone falls back to one SIP INFO per digit, in order, relayed by the call
+    /// server; SIPp fails the call unless it sees 1, 2, # that way. A digit SIPp sends by INFO
+    /// shows on the phone's call.
+    @Test func dtmfFallsBackToSIPInfoWhenTheFarEndHasNoTelephoneEvent() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        let collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        let phone = try await PhoneProcess.start("2001", collab: collab)
+        defer { phone.process.terminate() }
+        let uasPort = ExternalProcess.freePort()
+        let uas = try SIPp.start("uas_info_dtmf.xml", remote: nil, localPort: uasPort, service: "2003")
+        defer { uas.terminate() }
+        let registration = try SIPp.start("bench_register_callee.xml", from: SIPp.scriptScenarios, remote: "127.0.0.1:\(pbx.port)",
+                                          localPort: ExternalProcess.freePort(), service: "2003",
+                                          extra: ["-au", "2003", "-ap", "pw2003", "-set", "uasport", String(uasPort)])
+        try await SIPp.expectSuccess(registration)
+        let states = phone.states()
+        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
+        await states.close()
+
+        let placed = try await phone.request("POST", "calls", json: #"{"to": "2003"}"#)
+        let id = try #require(placed.json["id"]?.stringValue, "\(placed.json)")
+        let connected = try await phone.waitForCall(id, "the call to SIPp connected", within: 15) { $0.callState == "connected" }
+        #expect(connected["media"]?.objectValue?["dtmfSending"] == "info", "\(connected)")
+        let sent = try await phone.request("POST", "calls/\(id)/dtmf", json: #"{"digits": "12#"}"#)
+        #expect(sent.status == 200, "\(sent.json)")
+        let heard = try await phone.waitForCall(id, "SIPp's INFO digit on the call", within: 10) {
+            $0["media"]?.objectValue?["dtmfReceived"] == "5"
+        }
+        #expect(heard.callState == "connected")
+        #expect(try await phone.request("POST", "calls/\(id)/end").status == 200)
+        try await SIPp.expectSuccess(uas)
+    }
 }

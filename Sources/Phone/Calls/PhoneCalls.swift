@@ -1,7 +1,8 @@
 // The phone's calls: SIP with the call server and RTP with the far end, nothing else. Placing,
 // ringing (until answered, declined or cancelled), answering (also offerless INVITEs from the
 // call server's click-to-dial, and Auto Answer), hold and retrieve by re-INVITE, mute, volume,
-// DTMF (RFC 4733), end. The collaboration server plays no part here.
+// DTMF (RFC 4733, or SIP INFO when the far end has no telephone-event), end. The collaboration
+// server plays no part here.
 
 import Audio
 import Foundation
@@ -37,6 +38,10 @@ public struct CallSnapshot: Sendable, Encodable {
         public var packetsSent: Int
         public var packetsReceived: Int
         public var packetsLost: Int
+        /// How digits are sent: `rfc4733` when the far end agreed to telephone-event, else `info`.
+        public var dtmfSending: DTMFMethod?
+        /// Digits received, by RFC 4733 or SIP INFO.
+        public var dtmfReceived: String
     }
 }
 
@@ -141,10 +146,16 @@ public actor PhoneCalls: UserAgentDelegate {
         for id in order {
             guard let e = entries[id] else { continue }
             let counters = await e.media?.session.counters
+            let sending: DTMFMethod? = switch await e.media?.session.sendsTelephoneEvents {
+            case true?: .rfc4733
+            case false?: .info
+            case nil: nil
+            }
             result.append(CallSnapshot(id: e.id, serverCall: e.serverCall, state: e.state, direction: e.direction, remote: .init(number: e.number, name: e.name),
                                        muted: e.muted, volume: e.volume, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
-                                                    packetsLost: counters?.packetsLost ?? 0)))
+                                                    packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
+                                                    dtmfReceived: await e.media?.session.digitsReceived ?? "")))
         }
         return result
     }
@@ -358,10 +369,17 @@ public actor PhoneCalls: UserAgentDelegate {
         await changed()
     }
 
+    /// RFC 4733 events when the far end agreed to them, else one SIP INFO per digit.
     public func dtmf(_ id: String, _ digits: String) async throws(CallFailure) {
-        guard let entry = entries[id], entry.state == .connected else { throw .unknownCall(id) }
+        guard let entry = entries[id], entry.state == .connected, let media = entry.media, let dialog = entry.dialog, let ua else { throw .unknownCall(id) }
         guard !digits.isEmpty, digits.allSatisfy({ "0123456789*#ABCD".contains($0) }) else { throw .invalidNumber(digits) }
-        await entry.media?.session.sendDigits(digits)
+        do {
+            try await media.sendDigits(digits) { relay in
+                try await ua.requestInDialog(dialog, .info, body: Array(relay.body.utf8), contentType: .dtmfRelay)
+            }
+        } catch {
+            throw .failed("\(error)")
+        }
     }
 
     public func digitsReceived(_ id: String) async -> String { await entries[id]?.media?.session.digitsReceived ?? "" }

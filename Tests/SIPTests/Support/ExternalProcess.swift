@@ -136,13 +136,17 @@ final class ExternalProcess: @unchecked Sendable {
 enum SIPp {
     static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("sipp")
+    /// The benchmark's scenarios (scripts/sipp), for the ones a test shares with it.
+    static let scriptScenarios = scenarios.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/sipp")
 
-    /// Starts SIPp with a scenario against `remote` (nil for a UAS waiting on `localPort`).
+    /// Starts SIPp with a scenario (under Tests/SIPTests/sipp, or `from` another folder) against
+    /// `remote` (nil for a UAS waiting on `localPort`).
     static func start(
-        _ scenario: String, remote: String?, localPort: Int, transport: String = "u1", service: String = "service",
+        _ scenario: String, from folder: URL = scenarios, remote: String?, localPort: Int, transport: String = "u1", service: String = "service",
         extra: [String] = [], calls: Int = 1
     ) throws -> ExternalProcess {
-        var arguments = ["-sf", scenarios.appendingPathComponent(scenario).path,
+        var arguments = ["-sf", folder.appendingPathComponent(scenario).path,
                          "-i", "127.0.0.1", "-p", String(localPort), "-t", transport,
                          "-m", String(calls), "-s", service,
                          "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
