@@ -186,7 +186,7 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
-        .testTarget(name: "PhoneTests", dependencies: ["Phone", "Wire"]),
+        .testTarget(name: "PhoneTests", dependencies: ["Phone", "Wire", "Audio"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),

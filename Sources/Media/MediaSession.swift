@@ -78,6 +78,7 @@ public actor MediaSession {
     private let digitContinuation: AsyncStream<Character>.Continuation
     private let startInstant = ContinuousClock.now
     private var ticks = 0
+    private var recorder: WAVStreamWriter?
 
     /// Opens the RTP (and RTCP, port + 1) sockets on a free even port from `ports`.
     public static func open(
@@ -142,6 +143,8 @@ public actor MediaSession {
         try? await rtcpChannel?.close()
         digitContinuation.finish()
         try? sink.finish()
+        try? recorder?.close()
+        recorder = nil
     }
 
     public func setMuted(_ value: Bool) { muted = value }
@@ -178,6 +181,40 @@ public actor MediaSession {
     /// Whether the far end agreed to RFC 4733 events (a `telephone-event` format in its answer).
     public var sendsTelephoneEvents: Bool { configuration.telephoneEventPayloadType != nil }
 
+    // MARK: - Recording
+
+    public var isRecording: Bool { recorder != nil }
+
+    /// Starts writing the call to a WAV file at `url` (mode 0600): what is sent and what is heard,
+    /// mixed, one frame per 20 ms tick.
+    public func startRecording(to url: URL) throws(WAVError) {
+        guard recorder == nil else { return }
+        recorder = try WAVStreamWriter(url: url)
+    }
+
+    /// Stops recording and completes the file; the samples written, or nil if none was running.
+    @discardableResult
+    public func stopRecording() throws(WAVError) -> Int? {
+        guard let recorder else { return nil }
+        self.recorder = nil
+        try recorder.close()
+        return recorder.sampleCount
+    }
+
+    private func record(sent: [Int16], heard: [Int16], to recorder: WAVStreamWriter) {
+        var mixed = [Int16](repeating: 0, count: samplesPerFrame)
+        for i in 0..<samplesPerFrame {
+            mixed[i] = Int16(clamping: Int32(i < sent.count ? sent[i] : 0) + Int32(i < heard.count ? heard[i] : 0))
+        }
+        do {
+            try recorder.append(mixed)
+        } catch {
+            // A full disk ends the recording, not the call; what was written is kept.
+            self.recorder = nil
+            try? recorder.close()
+        }
+    }
+
     /// A digit that arrived by SIP INFO (application/dtmf-relay).
     public func receivedINFO(_ relay: DTMFRelay) { record(relay.signal) }
 
@@ -186,7 +223,8 @@ public actor MediaSession {
     private func tick(_ n: Int) async {
         ticks = n
         let frame = source.nextFrame()
-        if configuration.direction.sends {
+        let sending = configuration.direction.sends
+        if sending {
             if let eventPT = configuration.telephoneEventPayloadType, let event = dtmfSender.tick() {
                 if event.isNewEvent { eventTimestamp = sequencer.timestamp }
                 let packet = sequencer.nextEvent(payload: event.event.payload, payloadType: UInt8(eventPT), timestamp: eventTimestamp, marker: event.marker)
@@ -201,6 +239,7 @@ public actor MediaSession {
         let played = jitterBuffer.get()
         counters.concealedFrames = jitterBuffer.statistics.concealed
         sink.write(Gain.apply(volume, to: played))
+        if let recorder { record(sent: sending && !muted ? frame : Gain.mute(frame), heard: played, to: recorder) }
         if n % Int(configuration.rtcpInterval / .milliseconds(20)) == 0 { await sendReport() }
     }
 

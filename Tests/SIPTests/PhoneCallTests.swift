@@ -200,4 +200,73 @@ import Wire
         #expect(try await phone.request("POST", "calls/\(id)/end").status == 200)
         try await SIPp.expectSuccess(uas)
     }
+
+    /// Recording: a recorded call's WAV (both parties: our 700 Hz and baresip's 900 Hz) reaches
+    /// the collaboration server's store when recording stops. The server killed while recording:
+    /// recording stops and the call goes on; with policy `keep` the partial file waits on the phone
+    /// and goes up when the server is back; with `discard` it is deleted.
+    @Test func aRecordingReachesTheServerAndOnServerLossIsKeptOrDiscardedByPolicy() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        var collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"], extra: "recordingPolicy: keep")
+        defer { phone.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: true)
+        defer { brookProcess.terminate(); cyProcess.terminate() }
+        let states = phone.states()
+        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
+
+        let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
+        let id = try #require(placed.json["id"]?.stringValue, "\(placed.json)")
+        _ = try await phone.waitForCall(id, "the call connected with audio", within: 15) { $0.callState == "connected" && $0.packetsReceived > 25 }
+
+        // Online: record two seconds, stop; the server has it.
+        #expect(try await phone.request("POST", "calls/\(id)/record").status == 200)
+        let started = try #require(try await phone.call(id))
+        #expect(started["recording"] == true, "\(started)")
+        _ = try await phone.waitForCall(id, "two seconds recorded", within: 10) { $0.packetsReceived > started.packetsReceived + 100 }
+        #expect(try await phone.request("POST", "calls/\(id)/record", json: #"{"stop": true}"#).status == 200)
+        _ = try await states.next("the recording uploaded", within: 10) { $0.recordings("uploaded") == 1 && $0.recordings("pending") == 0 }
+        let stored = try WAV.read(collab.dataDirectory.appendingPathComponent("recordings/1.wav"))
+        #expect(stored.count >= 8000 * 3 / 2, "\(stored.count) samples")
+        let absent = AudioAnalysis.power(stored, at: 1900)
+        #expect(AudioAnalysis.power(stored, at: 700) > 100 * absent && AudioAnalysis.power(stored, at: 900) > 100 * absent,
+                "both parties are in the recording")
+        let bad = try await phone.request("POST", "calls/\(id)/record", json: #"{"stop": "soon"}"#)
+        #expect(bad.status == 400 && bad.json["error"] == "invalid_value" && bad.json["field"] == "stop", "\(bad.json)")
+
+        // Policy keep: the server dies while recording; the partial file waits for its return.
+        #expect(try await phone.request("POST", "calls/\(id)/record").status == 200)
+        let second = try #require(try await phone.call(id))
+        _ = try await phone.waitForCall(id, "a second recorded", within: 10) { $0.packetsReceived > second.packetsReceived + 50 }
+        kill(collab.process.process.processIdentifier, SIGKILL)
+        _ = try await collab.process.waitForExit(within: 10)
+        let offline = try await states.next("limited functionality, recording kept", within: 8) { $0.mode == "offline" && $0.recordings("pending") == 1 }
+        let during = try #require(offline["calls"]?.arrayValue?.first?.objectValue)
+        #expect(during.callState == "connected" && during["recording"] == false && during["capabilities"]?.objectValue?["call.record"] == false, "\(during)")
+        let refused = try await phone.request("POST", "calls/\(id)/record")
+        #expect(refused.status == 409 && refused.json["capability"] == "call.record" && refused.json["reason"] == "server_offline", "\(refused.json)")
+        collab = try await CollabProcess.start(pbx: pbx, dataDirectory: collab.dataDirectory, port: collab.port)
+        _ = try await states.next("back online, the kept recording uploaded", within: 20) {
+            $0.mode == "online" && $0.recordings("uploaded") == 2 && $0.recordings("pending") == 0
+        }
+        #expect(try WAV.read(collab.dataDirectory.appendingPathComponent("recordings/2.wav")).count >= 8000 / 2)
+
+        // Policy discard: the partial file is deleted.
+        #expect(try await phone.request("PUT", "phone-settings", json: #"{"recordingPolicy": "discard"}"#).status == 200)
+        #expect(try await phone.request("POST", "calls/\(id)/record").status == 200)
+        let third = try #require(try await phone.call(id))
+        _ = try await phone.waitForCall(id, "a third recording under way", within: 10) { $0.packetsReceived > third.packetsReceived + 50 }
+        kill(collab.process.process.processIdentifier, SIGKILL)
+        _ = try await collab.process.waitForExit(within: 10)
+        _ = try await states.next("limited functionality, recording discarded", within: 8) { $0.mode == "offline" && $0.recordings("discarded") == 1 }
+        let left = try FileManager.default.contentsOfDirectory(atPath: phone.dataDirectory.appendingPathComponent("recordings").path)
+        #expect(left.isEmpty, "\(left)")
+        #expect(try await phone.call(id)?.callState == "connected")
+        #expect(try await phone.request("POST", "calls/\(id)/end").status == 200)
+        await states.close()
+    }
 }

@@ -81,6 +81,8 @@ extension [String: JSONValue] {
     var mode: String? { self["server"]?.objectValue?["mode"]?.stringValue }
     var registered: Bool { self["registration"]?.objectValue?["state"] == "registered" }
     func capability(_ id: String) -> Bool? { self["capabilities"]?.objectValue?[id]?.boolValue }
+    /// The state's recording counts: `pending`, `uploaded`, `discarded`.
+    func recordings(_ key: String) -> Int64 { self["recordings"]?.objectValue?[key]?.intValue ?? -1 }
 }
 
 @Suite(.serialized) struct PhoneLimitedModeTests {

@@ -68,7 +68,16 @@ struct CallRoutes: Sendable {
                 }
                 guard (0...2).contains(level) else { throw APIError.invalid("level", "a number from 0 to 2 (1 is unchanged)") }
                 try await calls.volume(id, level)
-            case "transfer", "consult", "redirect", "trade", "callback", "record":
+            case "record":
+                try JSONBody.only(["stop"], in: body)
+                _ = try await core.require("call.record", call: id)
+                let stop: Bool = switch body["stop"] {
+                case nil: false
+                case .bool(let value)?: value
+                default: throw APIError.invalid("stop", "true to stop recording, false or absent to start")
+                }
+                try await calls.record(id, !stop)
+            case "transfer", "consult", "redirect", "trade", "callback":
                 return try await serverAction(action, id: id, body: body)
             default:
                 throw APIError(.notFound, "not_found", "no call action \(action)")

@@ -25,6 +25,8 @@ public struct CallSnapshot: Sendable, Encodable {
     public var remote: Remote
     public var muted: Bool
     public var volume: Double
+    /// Being recorded now (online only; see the recording policy).
+    public var recording: Bool
     public var startedAt: Date
     public var answeredAt: Date?
     public var media: Media
@@ -93,6 +95,8 @@ public actor PhoneCalls: UserAgentDelegate {
         var answeredAt: Date?
         var decision: CheckedContinuation<InviteDecision, Never>?
         var offerless = false
+        /// The WAV being written while the call is recorded.
+        var recording: URL?
         /// The call server's id for the call (CTI), for call control through the collaboration server.
         var serverCall: String
 
@@ -115,15 +119,17 @@ public actor PhoneCalls: UserAgentDelegate {
     private var echoDigits = false
     let host: String
     let audio: PhoneAudio
+    let recordings: CallRecordings
     var autoAnswer: Bool
     let nameFor: @Sendable (String) async -> String?
     let changed: @Sendable () async -> Void
     private let logger = Logger(label: "holdfast.phone.calls")
 
-    public init(host: String, audio: PhoneAudio, autoAnswer: Bool, nameFor: @escaping @Sendable (String) async -> String?,
+    public init(host: String, audio: PhoneAudio, recordings: CallRecordings, autoAnswer: Bool, nameFor: @escaping @Sendable (String) async -> String?,
                 changed: @escaping @Sendable () async -> Void) {
         self.host = host
         self.audio = audio
+        self.recordings = recordings
         self.autoAnswer = autoAnswer
         self.nameFor = nameFor
         self.changed = changed
@@ -152,7 +158,7 @@ public actor PhoneCalls: UserAgentDelegate {
             case nil: nil
             }
             result.append(CallSnapshot(id: e.id, serverCall: e.serverCall, state: e.state, direction: e.direction, remote: .init(number: e.number, name: e.name),
-                                       muted: e.muted, volume: e.volume, startedAt: e.startedAt, answeredAt: e.answeredAt,
+                                       muted: e.muted, volume: e.volume, recording: e.recording != nil, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
                                                     dtmfReceived: await e.media?.session.digitsReceived ?? "")))
@@ -382,6 +388,53 @@ public actor PhoneCalls: UserAgentDelegate {
         }
     }
 
+    // MARK: - Recording
+
+    /// Starts (`on`) or stops recording a connected or held call. Stopped, the recording goes to
+    /// the collaboration server.
+    public func record(_ id: String, _ on: Bool) async throws(CallFailure) {
+        guard let entry = entries[id], entry.state == .connected || entry.state == .held, let media = entry.media else { throw .unknownCall(id) }
+        if on {
+            guard entry.recording == nil else { return }
+            do {
+                let wav = try await recordings.begin(call: entry.serverCall, remote: entry.number)
+                do {
+                    try await media.session.startRecording(to: wav)
+                } catch {
+                    await recordings.cancel(wav)
+                    throw error
+                }
+                entry.recording = wav
+            } catch {
+                throw .failed("the recording could not start: \(error)")
+            }
+        } else {
+            await finishRecording(entry)
+        }
+        await changed()
+    }
+
+    private func finishRecording(_ entry: Entry) async {
+        guard let wav = entry.recording else { return }
+        entry.recording = nil
+        _ = try? await entry.media?.session.stopRecording()
+        await recordings.finished(wav)
+    }
+
+    /// The collaboration server is lost: every recording stops, and the policy says whether its
+    /// partial file is discarded or kept for the server's return. The calls go on untouched.
+    func serverLost(policy: PhoneConfiguration.RecordingPolicy) async {
+        var stopped = false
+        for entry in entries.values {
+            guard let wav = entry.recording else { continue }
+            entry.recording = nil
+            _ = try? await entry.media?.session.stopRecording()
+            await recordings.lost(wav, policy: policy)
+            stopped = true
+        }
+        if stopped { await changed() }
+    }
+
     public func digitsReceived(_ id: String) async -> String { await entries[id]?.media?.session.digitsReceived ?? "" }
 
     // MARK: - Helpers
@@ -401,6 +454,7 @@ public actor PhoneCalls: UserAgentDelegate {
         entry.state = .ended
         entry.decision?.resume(returning: .reject(status: 487, reason: nil, headers: []))
         entry.decision = nil
+        await finishRecording(entry)
         await entry.media?.session.stop()
         await changed()
     }

@@ -69,7 +69,7 @@ public enum CapabilityTable {
         row("call.conference", .call, offline: false, states: [.connected, .held], built: false, "start/add to an ad-hoc conference"),
         row("conference.join", .global, offline: true, built: false, "dial into an existing (meet-me) conference"),
         row("call.trade", .call, offline: false, states: [.connected, .held], "swap between held and active party"),
-        row("call.record", .call, offline: false, states: [.connected], built: false, "see recording policy"),
+        row("call.record", .call, offline: false, states: [.connected, .held], "see recording policy"),
         row("call.callback", .call, offline: false, "ask to be called back when a busy/absent party is free"),
         row("voicemail.call", .global, offline: true, built: false, "call any extension's voicemail"),
         row("recall.receive", .global, offline: true, built: false, "an unanswered transferred call comes back"),

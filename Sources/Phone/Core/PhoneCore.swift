@@ -34,6 +34,7 @@ public actor PhoneCore {
     private var sipStarted = false
     private var stack: SIPStack?
     public let calls: PhoneCalls
+    public let recordings: CallRecordings
     private var subscribers: [UUID: AsyncStream<JSONValue>.Continuation] = [:]
     private let logger = Logger(label: "holdfast.phone")
 
@@ -46,7 +47,8 @@ public actor PhoneCore {
         let settings = stored ?? PhoneSettings(configuration)
         self.settings = settings
         let names = WeakCore()
-        calls = PhoneCalls(host: configuration.sipHost, audio: audio, autoAnswer: settings.autoAnswer,
+        recordings = try CallRecordings(directory: dataDirectory.appendingPathComponent("recordings"))
+        calls = PhoneCalls(host: configuration.sipHost, audio: audio, recordings: recordings, autoAnswer: settings.autoAnswer,
                            nameFor: { number in await names.core?.directoryName(number) },
                            changed: { await names.core?.callsChanged() })
         guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
@@ -85,6 +87,11 @@ public actor PhoneCore {
     /// Starts supervision of the collaboration session and, from the cache if there is one, the
     /// SIP registration: a phone started while the server is down still calls (cold start).
     public func start() async {
+        let link = self.link
+        let box = WeakCore()
+        box.core = self
+        await recordings.connect({ wav, meta in try await link.uploadRecording(wav, meta) }, changed: { await box.core?.publish() })
+        await recordings.recover(policy: settings.recordingPolicy)
         await link.start()
         if let provisioning = cached.provisioning { await startSIP(provisioning) }
     }
@@ -124,6 +131,14 @@ public actor PhoneCore {
         case .mode(let next, let since):
             mode = next
             modeSince = since
+            // Recording needs the server: it stops on loss (the policy keeps or discards the
+            // partial file); kept ones go up when the server is back.
+            if next == .offline {
+                await calls.serverLost(policy: settings.recordingPolicy)
+            } else {
+                let recordings = self.recordings
+                Task { await recordings.uploadPending() }
+            }
         case .cache(let session):
             cached = session
             if let provisioning = session.provisioning { await startSIP(provisioning) }
@@ -280,6 +295,7 @@ public actor PhoneCore {
         current["calls"] = .array(callList)
         current["session"] = ["loggedIn": .bool(await link.loggedIn)]
         current["notices"] = .array(notices.map(JSONValue.string))
+        current["recordings"] = (try? JSONValue(encoding: await recordings.counts)) ?? .null
         return .object(current)
     }
 

@@ -82,6 +82,25 @@ public actor CollabLink {
         heartbeatTimer?.cancel()
     }
 
+    /// Hands a call recording to the server's recordings store (`POST /api/v1/recordings`).
+    public func uploadRecording(_ wav: Data, _ meta: CallRecordings.Meta) async throws {
+        guard supervisor.mode == .online, let token = cached.token else { throw LinkError.offline }
+        var components = URLComponents(url: account.baseURL.appendingPathComponent("api/v1/recordings"), resolvingAgainstBaseURL: false)
+        components?.queryItems = [URLQueryItem(name: "call", value: meta.call), URLQueryItem(name: "remote", value: meta.remote),
+                                  URLQueryItem(name: "startedAt", value: ISO8601DateFormatter().string(from: meta.startedAt))]
+        guard let url = components?.url else { throw LinkError.refused(code: "invalid_request", message: "no recordings URL", details: [:]) }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("audio/wav", forHTTPHeaderField: "Content-Type")
+        let (data, response) = try await session.upload(for: request, from: wav)
+        guard (response as? HTTPURLResponse)?.statusCode == 201 else {
+            let error = (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue
+            throw LinkError.refused(code: error?["error"]?.stringValue ?? "http_\((response as? HTTPURLResponse)?.statusCode ?? 0)",
+                                    message: error?["message"]?.stringValue ?? "the server did not take the recording", details: [:])
+        }
+    }
+
     /// Logs out on the server (when reachable) and forgets the token.
     public func logout() async {
         // Offline the server cannot be told (a silent one would hold Log out for the request's

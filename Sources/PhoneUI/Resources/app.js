@@ -107,7 +107,7 @@ function renderCalls() {
     const title = document.createElement("div");
     title.innerHTML = "<strong class='remote'></strong> <span class='state'></span> <span class='timer'></span>";
     title.querySelector(".remote").textContent = (call.remote.name ? call.remote.name + " " : "") + call.remote.number;
-    title.querySelector(".state").textContent = call.state + (call.muted ? ", muted" : "");
+    title.querySelector(".state").textContent = call.state + (call.muted ? ", muted" : "") + (call.recording ? ", recording" : "");
     const since = call.answeredAt ? new Date(call.answeredAt) : null;
     timers[call.id] = since;
     const actions = document.createElement("div");
@@ -121,7 +121,7 @@ function renderCalls() {
     add("call.consult", "Consult", "consult", () => ({ to: prompt("Consult") }));
     add("call.trade", "Trade", "trade", () => ({ with: (live.find((c) => c.id !== call.id) || {}).id }));
     add("call.conference", "Conference", "conference");
-    add("call.record", "Record", "record");
+    if (can("call.record", call)) actions.append(button(call.recording ? "Stop recording" : "Record", () => act(call, "record", call.recording ? { stop: true } : undefined), { "data-action": "record" }));
     add("call.callback", "Callback", "callback");
     add("call.end", "End", "end");
     box.append(title, actions);
