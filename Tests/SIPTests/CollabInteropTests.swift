@@ -15,7 +15,8 @@ struct CollabProcess {
     let dataDirectory: URL
     var process: ExternalProcess
 
-    static func start(pbx: PBXProcess, dataDirectory: URL? = nil, port: Int? = nil, secondary: PBXProcess? = nil) async throws -> CollabProcess {
+    static func start(pbx: PBXProcess, dataDirectory: URL? = nil, port: Int? = nil, secondary: PBXProcess? = nil,
+                      borderProxy: Int? = nil) async throws -> CollabProcess {
         let port = port ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-collab-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -26,6 +27,7 @@ struct CollabProcess {
         callServer:
           primary: { host: 127.0.0.1, port: \(pbx.port) }
           secondary: \(secondary.map { "{ host: 127.0.0.1, port: \($0.port) }" } ?? "null")
+          borderProxy: \(borderProxy.map { "{ host: 127.0.0.1, port: \($0) }" } ?? "null")
           cti: { url: "http://127.0.0.1:\(pbx.ctiPort)", secret: \(ctiSecret) }
         users:
           - { extension: "2001", name: Ada Lovelace, password: pw2001 }

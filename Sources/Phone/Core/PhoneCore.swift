@@ -30,6 +30,9 @@ public actor PhoneCore {
     private var notices: [String] = []
     public private(set) var settings: PhoneSettings
     private let settingsFile: URL
+    /// RFC 5626 instance id, the same across restarts (DIR/instance-id): the call server replaces
+    /// this phone's binding when it registers again instead of keeping a dead one beside it.
+    private let instanceID: String
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
@@ -43,6 +46,7 @@ public actor PhoneCore {
         let cache = try PhoneCache(directory: dataDirectory)
         cached = cache.load() ?? CachedSession()
         settingsFile = dataDirectory.appendingPathComponent("phone-settings.json")
+        instanceID = try Self.instanceID(in: dataDirectory)
         let stored = (try? Data(contentsOf: settingsFile)).flatMap { try? JSONDecoder().decode(PhoneSettings.self, from: $0) }
         let settings = stored ?? PhoneSettings(configuration)
         self.settings = settings
@@ -57,6 +61,16 @@ public actor PhoneCore {
                           heartbeatSeconds: configuration.heartbeatSeconds) { change in await box.core?.linkChanged(change) }
         box.core = self
         names.core = self
+    }
+
+    private static func instanceID(in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("instance-id")
+        if let text = try? String(contentsOf: file, encoding: .utf8), let id = UUID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return id.uuidString.lowercased()
+        }
+        let id = UUID().uuidString.lowercased()
+        try PhoneCache.writePrivate(Data(id.utf8), to: file)
+        return id
     }
 
     /// The name the cached directory (or a personal contact) gives a number: caller identity
@@ -192,6 +206,13 @@ public actor PhoneCore {
         }
     }
 
+    /// The host of our Request-URIs: the SIP domain, which reaches the call server directly; through
+    /// a border proxy (which relays by Request-URI), the primary call server's address.
+    private func requestHost(_ sip: SIPAccount) -> String {
+        guard sip.borderProxy != nil else { return sip.domain }
+        return sip.primary.port == 5060 ? sip.primary.host : "\(sip.primary.host):\(sip.primary.port)"
+    }
+
     private func target(_ server: CallServerFailover.Server) -> SIPTarget? {
         guard let sip else { return nil }
         let address = sip.borderProxy ?? (server == .primary ? sip.primary : sip.secondary ?? sip.primary)
@@ -207,15 +228,21 @@ public actor PhoneCore {
         registrationGeneration += 1
         let generation = registrationGeneration
         do {
+            var contact = NameAddress(uri: SIPURI(user: sip.username, host: self.configuration.sipHost, port: localPort))
+            contact.parameters.set("+sip.instance", raw: "\"<urn:uuid:\(instanceID)>\"")
+            if sip.borderProxy != nil {
+                // RFC 5626 §4.2: a flow through the border proxy (which keeps it open with our keep-alives).
+                contact.parameters.set("reg-id", raw: "1")
+            }
             var configuration = RegistrationClient.Configuration(
-                registrar: try SIPURI("sip:\(sip.domain)"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
-                contact: NameAddress(uri: SIPURI(user: sip.username, host: self.configuration.sipHost, port: localPort)),
+                registrar: try SIPURI("sip:\(requestHost(sip))"), addressOfRecord: try SIPURI("sip:\(sip.username)@\(sip.domain)"),
+                contact: contact,
                 callID: "reg-\(UUID().uuidString)@\(self.configuration.sipHost)", fromTag: String(UUID().uuidString.prefix(8)))
             configuration.requestedExpiry = 300
             let registration = Registration(stack: stack, target: target, configuration: configuration,
                                             authenticator: DigestAuthenticator(username: sip.username, password: sip.password))
             self.registration = registration
-            if let ua { await calls.attach(ua, domain: sip.domain, target: target) }
+            if let ua { await calls.attach(ua, domain: requestHost(sip), target: target) }
             let updates = registration.updates
             Task { [weak self] in
                 for await status in updates { await self?.registrationChanged(status, generation: generation) }
@@ -232,7 +259,7 @@ public actor PhoneCore {
     private func probe() async {
         guard let ua, let sip else { return }
         for action in failover.tick() {
-            guard case .probe(let server) = action, let target = target(server), let uri = try? SIPURI("sip:\(sip.domain)") else { continue }
+            guard case .probe(let server) = action, let target = target(server), let uri = try? SIPURI("sip:\(requestHost(sip))") else { continue }
             let answered = await withTaskGroup(of: Bool.self) { group in
                 group.addTask { (try? await ua.request(.options, to: uri, via: target)) != nil }
                 group.addTask { (try? await Task.sleep(for: .seconds(1))) == nil ? false : false }
