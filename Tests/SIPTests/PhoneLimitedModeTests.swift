@@ -183,7 +183,8 @@ extension [String: JSONValue] {
         let first = phone.states()
         _ = try await first.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
         await first.close()
-        phone.process.terminate()
+        // Killed: no un-REGISTER, so the call server still holds its binding.
+        kill(phone.process.process.processIdentifier, SIGKILL)
         _ = try await phone.process.waitForExit(within: 10)
         collab.process.terminate()
         _ = try await collab.process.waitForExit(within: 10)
@@ -197,5 +198,8 @@ extension [String: JSONValue] {
         #expect(cold.capability("call.make") == true)
         #expect(cold["name"] == "Dee Okafor", "from the cached provisioning")
         await states.close()
+        // The same RFC 5626 instance from a new port: the binding is replaced, not doubled.
+        let devices = try await CTIClient(port: pbx.ctiPort).request("GET", "users/2004/devices")
+        #expect(devices.array.count == 1, "\(devices.json)")
     }
 }
