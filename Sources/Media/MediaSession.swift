@@ -1,5 +1,7 @@
-// One RTP audio stream on a UDP socket: a drift-free 20 ms send clock, symmetric RTP (RFC 4961),
-// RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume.
+// One RTP audio stream on a UDP socket: a drift-free 20 ms clock, symmetric RTP (RFC 4961),
+// RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume. Each
+// tick handles what arrived since the last one, sends one packet and plays one frame: one task
+// wake-up per 20 ms, none per packet (writes are not awaited; arrivals wait in a queue).
 
 import Audio
 import Foundation
@@ -73,8 +75,13 @@ public actor MediaSession {
     private var eventTimestamp: UInt32 = 0
     private var muted = false
     private var volume = 1.0
-    private var clockTask: Task<Void, Never>?
-    private var receiveTask: Task<Void, Never>?
+    private var clockStart: NIODeadline?
+    private var scheduledTick: Scheduled<Void>?
+    /// The event loop of the RTP and RTCP sockets, and this actor's executor.
+    private nonisolated let eventLoop: any EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+    /// What arrived since the last tick; taken at each tick.
+    private let inbound: InboundQueue
     private let digitContinuation: AsyncStream<Character>.Continuation
     private let startInstant = ContinuousClock.now
     private var ticks = 0
@@ -85,14 +92,15 @@ public actor MediaSession {
         group: any EventLoopGroup, configuration: MediaSessionConfiguration, ports: ClosedRange<Int> = 40000...49999,
         source: any AudioSource, sink: any AudioSink
     ) async throws -> MediaSession {
-        let (stream, continuation) = AsyncStream.makeStream(of: (AddressedEnvelope<ByteBuffer>, Bool).self, bufferingPolicy: .bufferingNewest(512))
-        let (rtp, rtcp) = try await RTPPortAllocator.bind(group: group, host: configuration.localAddress, ports: ports, continuation: continuation)
-        let session = try MediaSession(rtp: rtp, rtcp: rtcp, configuration: configuration, source: source, sink: sink)
-        await session.startReceiving(stream)
-        return session
+        let inbound = InboundQueue()
+        let (rtp, rtcp) = try await RTPPortAllocator.bind(group: group, host: configuration.localAddress, ports: ports, queue: inbound)
+        return try MediaSession(rtp: rtp, rtcp: rtcp, inbound: inbound, configuration: configuration, source: source, sink: sink)
     }
 
-    init(rtp: any Channel, rtcp: (any Channel)?, configuration: MediaSessionConfiguration, source: any AudioSource, sink: any AudioSink) throws {
+    init(rtp: any Channel, rtcp: (any Channel)?, inbound: InboundQueue, configuration: MediaSessionConfiguration,
+         source: any AudioSource, sink: any AudioSink) throws {
+        self.inbound = inbound
+        eventLoop = rtp.eventLoop
         rtpChannel = rtp
         rtcpChannel = rtcp
         localPort = rtp.localAddress?.port ?? 0
@@ -107,38 +115,34 @@ public actor MediaSession {
         (digits, digitContinuation) = AsyncStream.makeStream(of: Character.self)
     }
 
-    private func startReceiving(_ stream: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>) {
-        receiveTask = Task { [weak self] in
-            for await (envelope, isRTCP) in stream {
-                await self?.received(envelope, isRTCP: isRTCP)
-            }
-        }
+    /// Starts the 20 ms clock: each tick sends one packet (audio or DTMF event) and plays one frame.
+    /// The ticks are timers of the sockets' event loop, which is also this actor's executor: a tick,
+    /// the packets it handles and the one it sends all stay on one thread.
+    public func start() {
+        guard clockStart == nil else { return }
+        let start = NIODeadline.now()
+        clockStart = start
+        scheduleTick(1, start: start)
     }
 
-    /// Starts the 20 ms clock: each tick sends one packet (audio or DTMF event) and plays one frame.
-    public func start() {
-        guard clockTask == nil else { return }
-        clockTask = Task { [weak self] in
-            let clock = ContinuousClock()
-            var deadline = clock.now
-            var tick = 0
-            while !Task.isCancelled {
-                // Deadlines are computed from the start, so scheduling delays never accumulate.
-                tick += 1
-                deadline = deadline.advanced(by: .milliseconds(20))
-                do { try await clock.sleep(until: deadline) } catch { return }
-                guard let self else { return }
-                await self.tick(tick)
+    /// Deadlines count from the start, so scheduling delays never accumulate.
+    private func scheduleTick(_ n: Int, start: NIODeadline) {
+        scheduledTick = eventLoop.scheduleTask(deadline: start + .milliseconds(Int64(20 * n))) { [weak self] in
+            self?.assumeIsolated { session in
+                guard session.clockStart == start else { return }  // stopped meanwhile
+                session.tick(n)
+                session.scheduleTick(n + 1, start: start)
             }
         }
     }
 
     public func stop() async {
-        clockTask?.cancel()
-        clockTask = nil
+        scheduledTick?.cancel()
+        scheduledTick = nil
+        clockStart = nil
+        takeInbound()
         if let digit = dtmfReceiver.flush() { record(digit.character) }
-        try? await send(rtcp: [.bye(ssrc: sequencer.ssrc)])
-        receiveTask?.cancel()
+        send(rtcp: [.bye(ssrc: sequencer.ssrc)])
         try? await rtpChannel.close()
         try? await rtcpChannel?.close()
         digitContinuation.finish()
@@ -220,8 +224,9 @@ public actor MediaSession {
 
     // MARK: - Clock
 
-    private func tick(_ n: Int) async {
+    private func tick(_ n: Int) {
         ticks = n
+        takeInbound()
         let frame = source.nextFrame()
         let sending = configuration.direction.sends
         if sending {
@@ -229,10 +234,10 @@ public actor MediaSession {
                 if event.isNewEvent { eventTimestamp = sequencer.timestamp }
                 let packet = sequencer.nextEvent(payload: event.event.payload, payloadType: UInt8(eventPT), timestamp: eventTimestamp, marker: event.marker)
                 sequencer.advance(samples: 160)
-                await send(packet)
+                send(packet)
             } else {
                 let samples = muted ? Gain.mute(frame) : frame
-                await send(sequencer.next(payload: codec.encode(samples), samples: 160))
+                send(sequencer.next(payload: codec.encode(samples), samples: 160))
             }
         }
         // Play-out.
@@ -240,27 +245,25 @@ public actor MediaSession {
         counters.concealedFrames = jitterBuffer.statistics.concealed
         sink.write(Gain.apply(volume, to: played))
         if let recorder { record(sent: sending && !muted ? frame : Gain.mute(frame), heard: played, to: recorder) }
-        if n % Int(configuration.rtcpInterval / .milliseconds(20)) == 0 { await sendReport() }
+        if n % Int(configuration.rtcpInterval / .milliseconds(20)) == 0 { sendReport() }
     }
 
-    private func send(_ packet: RTPPacket) async {
+    /// Written without waiting for the write to complete (no task wake-up per packet); a send error
+    /// (ICMP port unreachable while the peer is not up yet) is not fatal.
+    private func send(_ packet: RTPPacket) {
         let buffer = rtpChannel.allocator.buffer(bytes: packet.serialized())
-        do {
-            try await rtpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer))
-            counters.packetsSent += 1
-        } catch {
-            // A send error (ICMP port unreachable while the peer is not up yet) is not fatal.
-        }
+        rtpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        counters.packetsSent += 1
     }
 
-    private func send(rtcp packets: [RTCPPacket]) async throws {
+    private func send(rtcp packets: [RTCPPacket]) {
         guard let rtcpChannel else { return }
         let buffer = rtcpChannel.allocator.buffer(bytes: RTCPPacket.compound(packets))
-        try await rtcpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remoteRTCP, data: buffer))
+        rtcpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remoteRTCP, data: buffer), promise: nil)
         counters.rtcpSent += 1
     }
 
-    private func sendReport() async {
+    private func sendReport() {
         var reports: [ReportBlock] = []
         if let ssrc = statistics.ssrc {
             reports.append(ReportBlock(ssrc: ssrc, fractionLost: statistics.takeFractionLost(),
@@ -272,12 +275,17 @@ public actor MediaSession {
         let report: RTCPPacket = sequencer.packetsSent > 0
             ? .senderReport(ssrc: sequencer.ssrc, ntp: ntp, rtpTimestamp: sequencer.timestamp, packetCount: sequencer.packetsSent, octetCount: sequencer.octetsSent, reports: reports)
             : .receiverReport(ssrc: sequencer.ssrc, reports: reports)
-        try? await send(rtcp: [report, .sourceDescription(ssrc: sequencer.ssrc, cname: "holdfast@\(configuration.localAddress)")])
+        send(rtcp: [report, .sourceDescription(ssrc: sequencer.ssrc, cname: "holdfast@\(configuration.localAddress)")])
     }
 
     // MARK: - Receiving
 
-    private func received(_ envelope: AddressedEnvelope<ByteBuffer>, isRTCP: Bool) {
+    /// Handles everything that arrived since the last tick, in arrival order.
+    private func takeInbound() {
+        for item in inbound.drain() { received(item.envelope, isRTCP: item.isRTCP, at: item.arrival) }
+    }
+
+    private func received(_ envelope: AddressedEnvelope<ByteBuffer>, isRTCP: Bool, at instant: ContinuousClock.Instant) {
         // Symmetric RTP: only the negotiated peer's address and port are accepted.
         let expected = isRTCP ? remoteRTCP : remote
         guard envelope.remoteAddress == expected else {
@@ -294,7 +302,7 @@ public actor MediaSession {
             counters.packetsDropped += 1
             return
         }
-        let arrival = Int64((ContinuousClock.now - startInstant) / .microseconds(125))  // 8 kHz units
+        let arrival = Int64((instant - startInstant) / .microseconds(125))  // 8 kHz units
         if Int(packet.payloadType) == configuration.telephoneEventPayloadType {
             statistics.record(packet, arrival: arrival)
             for digit in dtmfReceiver.receive(packet) { record(digit.character) }

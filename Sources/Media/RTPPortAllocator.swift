@@ -1,37 +1,69 @@
-// Binds RTP/RTCP socket pairs (even port, port + 1) from a configured range.
+// Binds RTP/RTCP socket pairs (even port, port + 1) from a configured range, and holds what
+// arrives on them for the session's next 20 ms tick.
 
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+/// Datagrams as they arrive (with their arrival time), taken by the session at its next tick:
+/// no task wakes up per packet. Bounded: the oldest go first if nobody takes them.
+final class InboundQueue: Sendable {
+    struct Item: Sendable {
+        var envelope: AddressedEnvelope<ByteBuffer>
+        var isRTCP: Bool
+        var arrival: ContinuousClock.Instant
+    }
+
+    private let items = NIOLockedValueBox<[Item]>([])
+    let capacity: Int
+
+    init(capacity: Int = 64) { self.capacity = capacity }
+
+    func push(_ item: Item) {
+        items.withLockedValue { items in
+            if items.count >= capacity { items.removeFirst() }
+            items.append(item)
+        }
+    }
+
+    func drain() -> [Item] {
+        items.withLockedValue { items in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items
+        }
+    }
+}
 
 enum RTPPortAllocator {
     final class Inbound: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        let continuation: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>.Continuation
+        let queue: InboundQueue
         let isRTCP: Bool
 
-        init(_ continuation: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>.Continuation, isRTCP: Bool) {
-            self.continuation = continuation
+        init(_ queue: InboundQueue, isRTCP: Bool) {
+            self.queue = queue
             self.isRTCP = isRTCP
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            continuation.yield((unwrapInboundIn(data), isRTCP))
+            queue.push(.init(envelope: unwrapInboundIn(data), isRTCP: isRTCP, arrival: .now))
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {}  // ICMP errors: keep the socket
     }
 
     static func bind(
-        group: any EventLoopGroup, host: String, ports: ClosedRange<Int>,
-        continuation: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>.Continuation
+        group: any EventLoopGroup, host: String, ports: ClosedRange<Int>, queue: InboundQueue
     ) async throws -> (any Channel, (any Channel)?) {
+        // Both sockets on one event loop: the session's ticks and both streams then share a thread.
+        let loop = group.next()
         let evenPorts = Array(stride(from: ports.lowerBound + ports.lowerBound % 2, to: ports.upperBound, by: 2))
         // Start at a random place in the range so concurrent sessions rarely collide.
         let offset = evenPorts.isEmpty ? 0 : Int.random(in: 0..<evenPorts.count)
         for i in 0..<evenPorts.count {
             let port = evenPorts[(offset + i) % evenPorts.count]
-            guard let rtp = try? await channel(group: group, host: host, port: port, continuation, isRTCP: false) else { continue }
-            if let rtcp = try? await channel(group: group, host: host, port: port + 1, continuation, isRTCP: true) {
+            guard let rtp = try? await channel(group: loop, host: host, port: port, queue, isRTCP: false) else { continue }
+            if let rtcp = try? await channel(group: loop, host: host, port: port + 1, queue, isRTCP: true) {
                 return (rtp, rtcp)
             }
             try? await rtp.close()
@@ -41,12 +73,12 @@ enum RTPPortAllocator {
 
     static func channel(
         group: any EventLoopGroup, host: String, port: Int,
-        _ continuation: AsyncStream<(AddressedEnvelope<ByteBuffer>, Bool)>.Continuation, isRTCP: Bool
+        _ queue: InboundQueue, isRTCP: Bool
     ) async throws -> any Channel {
         try await DatagramBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Inbound(continuation, isRTCP: isRTCP))
+                    try channel.pipeline.syncOperations.addHandler(Inbound(queue, isRTCP: isRTCP))
                 }
             }
             .bind(host: host, port: port).get()

@@ -60,6 +60,7 @@ import Testing
 
     @Test func packetsFromAnUnexpectedSourceAreDroppedAndCounted() async throws {
         let (a, b) = try await pair(recordA: temporaryWAV(), recordB: temporaryWAV())
+        await b.start()  // what arrives is handled at b's ticks; a stays silent
         let intruder = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
         let packet = RTPPacket(payloadType: 0, sequenceNumber: 1, timestamp: 1, ssrc: 99, payload: [UInt8](repeating: 0xFF, count: 160))
         let target = try SocketAddress(ipAddress: "127.0.0.1", port: b.localPort)
