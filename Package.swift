@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI", "Collab", "Phone", "Wire", "ConfigFile",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI", "Standby", "Collab", "Phone", "Wire", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,12 +110,26 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // A client of the call server's CTI API: requests, and its event stream followed with resume.
+        .target(
+            name: "CTILink",
+            dependencies: [
+                "Wire",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A secondary call server following the primary: its feature state copied through CTI.
+        .target(
+            name: "Standby",
+            dependencies: ["CallServer", "CTILink", "Wire", .product(name: "Logging", package: "swift-log")]
+        ),
         // The collaboration server: accounts, phone sessions, presence, chat, directory, history,
         // settings and call control through the call server's CTI API.
         .target(
             name: "Collab",
             dependencies: [
-                "Wire", "HTTPJSON", "ConfigFile",
+                "Wire", "HTTPJSON", "ConfigFile", "CTILink",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

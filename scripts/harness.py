@@ -14,12 +14,18 @@ class Timeout(Exception):
 
 
 def free_port():
-    """A loopback port free for UDP and TCP a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t.bind(("127.0.0.1", port))
-        return port
+    """A loopback port free for UDP and TCP a moment ago (a port the kernel gives free for UDP may
+    be taken for TCP: then another is tried)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no loopback port free for both UDP and TCP in 100 tries")
 
 
 def http(url, method="GET", token=None, body=None, timeout=5):

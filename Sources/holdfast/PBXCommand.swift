@@ -5,6 +5,7 @@ import CTI
 import CallServer
 import Foundation
 import Logging
+import Standby
 
 struct PBXCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,9 +32,17 @@ struct PBXCommand: AsyncParsableCommand {
             await server.shutdown()
             throw ValidationError("CTI could not listen on \(configuration.cti.host):\(configuration.cti.port): \(error)")
         }
-        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), CTI on http://\(configuration.cti.host):\(cti.port)/cti/v1, domain \(configuration.domain), \(configuration.users.count) users\n".utf8))
+        // A secondary copies the primary's feature state for as long as it runs.
+        var replica: Task<Void, Never>?
+        if configuration.follows != nil {
+            let follower = try FeatureReplica(server: server, configuration: configuration)
+            replica = Task { await follower.run() }
+        }
+        let role = configuration.follows.map { ", secondary following \($0.cti)" } ?? ""
+        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), CTI on http://\(configuration.cti.host):\(cti.port)/cti/v1, domain \(configuration.domain), \(configuration.users.count) users\(role)\n".utf8))
         // Run until SIGTERM/SIGINT.
         for await _ in terminationSignals() { break }
+        replica?.cancel()
         await cti.shutdown()
         await server.shutdown()
     }

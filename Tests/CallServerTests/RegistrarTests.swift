@@ -115,6 +115,8 @@ import Testing
         ("users:\n  - { extension: \"2001\", name: A }\n", "missing key 'users[0].password'"),
         ("ringTimeout: soon\n", "ringTimeout"),
         ("digestAlgorithms: [SHA-512]\n", "digestAlgorithms[0] 'SHA-512'"),
+        ("follows: { cti: primary, secret: s }\n", "follows.cti must be the primary's CTI URL"),
+        ("follows: { cti: \"http://127.0.0.1:5080\", secret: \"\" }\n", "follows.secret is empty"),
     ])
     func badConfigurationNamesTheKey(text: String, mention: String) {
         #expect { try PBXConfiguration.parse(text, source: "test.yaml") } throws: { error in

@@ -18,7 +18,8 @@ struct PBXProcess {
     let configURL: URL
     var process: ExternalProcess
 
-    static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil) async throws -> PBXProcess {
+    /// A call server on free ports; a secondary when it `follows` a primary.
+    static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil, follows primary: PBXProcess? = nil) async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
         let ctiPort = ctiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
@@ -34,6 +35,7 @@ struct PBXProcess {
           - { extension: "2003", name: Cy Young, password: pw2003 }
           - { extension: "2004", name: Dee Okafor, password: pw2004 }
         cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
+        \(primary.map { "follows: { cti: \"http://127.0.0.1:\($0.ctiPort)\", secret: \(ctiSecret) }" } ?? "")
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
         // Ready when it says so on stderr.

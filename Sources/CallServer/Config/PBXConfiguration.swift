@@ -46,6 +46,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// The primary a secondary call server follows: its CTI API, whose feature state (DND,
+    /// forwarding, "Sending calls to") this server copies and keeps.
+    public struct Primary: Codable, Sendable, Equatable {
+        public var cti: String
+        public var secret: String
+    }
+
     /// The SIP domain this server is responsible for (`sip:2002@127.0.0.1` is user 2002).
     public var domain: String = "127.0.0.1"
     public var listen = Listen()
@@ -66,11 +73,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var cti = CTI()
     /// Seconds a callback request waits for its target to be free before it lapses.
     public var callbackLifetime: Double = 1800
+    /// Set on a secondary: the primary whose feature state it follows (nil on a primary).
+    public var follows: Primary?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime
+        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +96,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         userIndex = Self.index(users)
         cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? defaults.cti
         callbackLifetime = try c.decodeIfPresent(Double.self, forKey: .callbackLifetime) ?? defaults.callbackLifetime
+        follows = try c.decodeIfPresent(Primary.self, forKey: .follows)
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -120,6 +130,12 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError("\(source): digestAlgorithms[\(index)] '\(name)' is not one of \(known.joined(separator: ", "))")
         }
         guard !digestAlgorithms.isEmpty else { throw ConfigurationError("\(source): digestAlgorithms is empty") }
+        if let follows {
+            guard let url = URL(string: follows.cti), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError("\(source): follows.cti must be the primary's CTI URL, such as http://127.0.0.1:5080")
+            }
+            guard !follows.secret.isEmpty else { throw ConfigurationError("\(source): follows.secret is empty") }
+        }
         var seen = Set<String>()
         for (index, user) in users.enumerated() {
             guard !user.extensionNumber.isEmpty, user.extensionNumber.allSatisfy(\.isNumber) else {

@@ -70,6 +70,22 @@ public struct CallSnapshot: Codable, Sendable, Equatable {
 
 extension Features {
     /// The features as CTI shows them: every field present, null when unset.
+    /// From the JSON of `json` (a CTI reply or a `features.changed` event); nil without a user.
+    public init?(json: [String: JSONValue]) {
+        guard let user = json["user"]?.stringValue else { return nil }
+        self.init(extensionNumber: user)
+        doNotDisturb = json["doNotDisturb"]?.boolValue ?? false
+        forwardAlways = json["forwardAlways"]?.stringValue
+        forwardBusy = json["forwardBusy"]?.stringValue
+        forwardNoAnswer = json["forwardNoAnswer"]?.stringValue
+        noAnswerSeconds = switch json["noAnswerSeconds"] {
+        case .double(let seconds)?: seconds
+        case .int(let seconds)?: Double(seconds)
+        default: nil
+        }
+        selectedDevice = json["selectedDevice"]?.stringValue
+    }
+
     public var json: [String: JSONValue] {
         ["user": .string(extensionNumber), "doNotDisturb": .bool(doNotDisturb), "forwardAlways": .optional(forwardAlways),
          "forwardBusy": .optional(forwardBusy), "forwardNoAnswer": .optional(forwardNoAnswer),
@@ -85,9 +101,13 @@ extension CallServer {
         do { return try store.features(user) } catch { throw ControlError(.failed, "storage_failed", "features could not be read: \(error)") }
     }
 
-    /// Validates, stores durably, then announces `features.changed`.
+    /// Validates, stores durably, then announces `features.changed`. A secondary refuses: its
+    /// features are the primary's, and a change here would be overwritten by the next one there.
     public func updateFeatures(of user: String, _ change: FeatureChange) throws -> Features {
         guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
+        if let primary = configuration.follows {
+            throw ControlError(.conflict, "follower", "this call server is a secondary: features are changed on the primary (\(primary.cti)) and copied here")
+        }
         for (field, value) in [("forwardAlways", change.forwardAlways), ("forwardBusy", change.forwardBusy), ("forwardNoAnswer", change.forwardNoAnswer)] {
             guard case .some(.some(let target)) = value else { continue }
             guard configuration.user(target) != nil else {
@@ -118,6 +138,14 @@ extension CallServer {
         }
         events.append("features.changed", updated.json)
         return updated
+    }
+
+    /// A secondary's copy of the primary's features for one user: stored as they are (the primary
+    /// checked them) and announced like a change made here. Unknown users are skipped.
+    public func replicate(_ features: Features) throws {
+        guard configuration.user(features.extensionNumber) != nil, (try? store.features(features.extensionNumber)) != features else { return }
+        let stored = try store.update(features.extensionNumber) { $0 = features }
+        events.append("features.changed", stored.json)
     }
 
     public func devices(of user: String) throws -> [DeviceInfo] {

@@ -2,6 +2,7 @@
 // presence), settings and devices that changed (told to the user's phones), calls that ended
 // (read into history).
 
+import CTILink
 import Foundation
 import Logging
 import Wire

@@ -1,6 +1,7 @@
 // Call history from the call server's CDR log, read through a durable cursor: whatever happened
 // while this server was down is read when it comes back, so no call is ever missing from history.
 
+import CTILink
 import Foundation
 import Logging
 import Wire

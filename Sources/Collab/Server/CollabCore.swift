@@ -3,6 +3,7 @@
 
 import ConfigFile
 import Crypto
+import CTILink
 import Foundation
 import HTTPJSON
 import Logging

@@ -1,6 +1,7 @@
 // `holdfast collab` over HTTP and WebSocket (Hummingbird): login, provisioning, the phone session,
 // recordings, health and metrics; the call-server link runs beside it as a service.
 
+import CTILink
 import Foundation
 import HTTPJSON
 import Hummingbird

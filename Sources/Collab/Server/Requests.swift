@@ -1,6 +1,7 @@
 // The requests a phone sends on its session (docs/protocol.md): each is checked field by field
 // and answered with a result or an error that names the problem.
 
+import CTILink
 import Foundation
 import HTTPJSON
 import Wire

@@ -2,6 +2,7 @@
 // responses, heartbeats and events until either side goes away. A phone that falls silent for
 // three heartbeat intervals is taken as gone.
 
+import CTILink
 import Foundation
 import HTTPJSON
 import HummingbirdWebSocket

@@ -1,5 +1,6 @@
-// The collaboration server's side of the call server's CTI API (docs/cti.md): JSON requests with
-// the shared secret, each failure turned into an error that names what went wrong.
+// A client of the call server's CTI API (docs/cti.md), for the collaboration server and for a
+// secondary call server: JSON requests with the shared secret, each failure turned into an error
+// that names what went wrong.
 
 import Foundation
 import Wire

@@ -7,8 +7,8 @@ import Logging
 import Synchronization
 import Wire
 
-final class CTIEventFollower: Sendable {
-    enum Message: Sendable {
+public final class CTIEventFollower: Sendable {
+    public enum Message: Sendable {
         /// The stream (re)started; `resumed` false means events may have been missed.
         case connected(resumed: Bool)
         case event(StreamEvent)
@@ -21,16 +21,16 @@ final class CTIEventFollower: Sendable {
     private let position = Mutex<(epoch: String?, sequence: Int64?)>((nil, nil))
     private let connectedFlag = Mutex(false)
 
-    init(baseURL: URL, secret: String, logger: Logger) {
+    public init(baseURL: URL, secret: String, logger: Logger) {
         url = baseURL
         self.secret = secret
         self.logger = logger
     }
 
-    var isConnected: Bool { connectedFlag.withLock { $0 } }
+    public var isConnected: Bool { connectedFlag.withLock { $0 } }
 
     /// Runs until cancelled, handing every message to `handle` in order.
-    func run(_ handle: @escaping @Sendable (Message) async -> Void) async {
+    public func run(_ handle: @escaping @Sendable (Message) async -> Void) async {
         var pause = 0.25
         while !Task.isCancelled {
             let (epoch, sequence) = position.withLock { $0 }
