@@ -28,6 +28,21 @@ def free_port():
     raise OSError("no loopback port free for both UDP and TCP in 100 tries")
 
 
+def free_port_pair():
+    """A loopback port free for UDP and TCP whose next port is free too (baresip takes port + 1
+    for its TLS listener)."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
+                u.bind(("127.0.0.1", port + 1))
+                t.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise OSError("no two neighbouring loopback ports free in 100 tries")
+
+
 def http(url, method="GET", token=None, body=None, timeout=5):
     """(status, JSON body) of one request; HTTP errors are answers, not exceptions."""
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
@@ -190,7 +205,7 @@ class Baresip:
         self.log = os.path.join(self.dir, "log")
         source = os.path.join(self.dir, "source.wav")
         subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", source, "synth", "10", "sine", str(frequency), "vol", "0.3"], check=True)
-        sip = free_port()
+        sip = free_port_pair()
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(f"""poll_method epoll
 sip_listen 127.0.0.1:{sip}
