@@ -23,19 +23,50 @@ import Wire
         return (brook, cy)
     }
 
+    /// The office these tests share: a call server with its event stream open, a collaboration
+    /// server (optionally giving a border proxy), the Holdfast phone 2001 online and registered,
+    /// and, unless `baresip` is nil, baresip 2002 (answering by itself if `baresip` is true) and 2003.
+    struct Office {
+        let pbx: PBXProcess
+        var collab: CollabProcess
+        let phone: PhoneProcess
+        let events: EventStreamClient
+        let baresips: [ExternalProcess]
+
+        static func start(audio: [String] = ["--audio-in", "tone:700"], phoneExtra: String = "", baresip brookAnswers: Bool? = true,
+                          borderProxy: Int? = nil) async throws -> Office {
+            let pbx = try await PBXProcess.start()
+            let collab = try await CollabProcess.start(pbx: pbx, borderProxy: borderProxy)
+            let phone = try await PhoneProcess.start("2001", collab: collab, audio: audio, extra: phoneExtra)
+            let events = EventStreamClient(port: pbx.ctiPort)
+            _ = try await events.next(type: "hello")
+            var baresips: [ExternalProcess] = []
+            if let brookAnswers {
+                let (brook, cy) = try await PhoneCallTests.baresipPhones(pbx: pbx, events: events, brookAnswers: brookAnswers)
+                baresips = [brook, cy]
+            }
+            let states = phone.states()
+            _ = try await states.next("2001 online and registered", within: 15) { $0.mode == "online" && $0.registered }
+            await states.close()
+            return Office(pbx: pbx, collab: collab, phone: phone, events: events, baresips: baresips)
+        }
+
+        var brook: ExternalProcess { baresips[0] }
+
+        func stop() {
+            baresips.forEach { $0.terminate() }
+            phone.process.terminate()
+            collab.process.terminate()
+            pbx.process.terminate()
+        }
+    }
+
     @Test func aCallOutlivesTheCollaborationServerAndTransferComesBackWithIt() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
-        var collab = try await CollabProcess.start(pbx: pbx)
         let heard = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-phone-heard-\(UUID().uuidString).wav")
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700", "--audio-out", "file:\(heard.path)"])
-        defer { phone.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: true)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
+        var office = try await Office.start(audio: ["--audio-in", "tone:700", "--audio-out", "file:\(heard.path)"])
+        defer { office.stop() }
+        let (pbx, phone, events) = (office.pbx, office.phone, office.events)
         let states = phone.states()
-        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
 
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
         #expect(placed.status == 201, "\(placed.json)")
@@ -45,8 +76,8 @@ import Wire
         #expect(connected["capabilities"]?.objectValue?["call.transfer"] == true)
 
         // The collaboration server dies in the middle of the call.
-        kill(collab.process.process.processIdentifier, SIGKILL)
-        _ = try await collab.process.waitForExit(within: 10)
+        kill(office.collab.process.process.processIdentifier, SIGKILL)
+        _ = try await office.collab.process.waitForExit(within: 10)
         _ = try await states.next("limited functionality", within: 3) { $0.mode == "offline" }
         let before = try #require(try await phone.call(id)).packetsReceived
         let during = try await phone.waitForCall(id, "audio still arriving", within: 5) { $0.packetsReceived > before + 50 }
@@ -67,8 +98,7 @@ import Wire
         #expect(badVolume.status == 400 && badVolume.json["field"] == "level")
 
         // It comes back: transfer is offered again, and works, with nothing done on the phone.
-        collab = try await CollabProcess.start(pbx: pbx, dataDirectory: collab.dataDirectory, port: collab.port)
-        defer { collab.process.terminate() }
+        office.collab = try await CollabProcess.start(pbx: pbx, dataDirectory: office.collab.dataDirectory, port: office.collab.port)
         _ = try await states.next("online again", within: 20) { $0.mode == "online" }
         let after = try await phone.waitForCall(id, "transfer offered again", within: 5) { $0["capabilities"]?.objectValue?["call.transfer"] == true }
         #expect(after.callState == "connected")
@@ -87,14 +117,9 @@ import Wire
     }
 
     @Test func offlineAnIncomingCallRingsWithTheCallersNameAndTheNotificationWhateverTheSetting() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
-        let collab = try await CollabProcess.start(pbx: pbx)
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"], extra: "showCallPopup: false")
-        defer { phone.process.terminate() }
-        let states = phone.states()
-        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
-        await states.close()
+        let office = try await Office.start(phoneExtra: "showCallPopup: false", baresip: nil)
+        defer { office.stop() }
+        let (pbx, collab, phone) = (office.pbx, office.collab, office.phone)
         collab.process.terminate()
         _ = try await collab.process.waitForExit(within: 10)
         let watch = phone.states()
@@ -124,19 +149,9 @@ import Wire
     /// call ringing unanswered at the phone is forwarded on no answer (the 487 of the cancelled
     /// ringing must not end the call before it reaches the forwarding target).
     @Test func aCancelledCallStopsRingingAndAnUnansweredOneIsForwarded() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
-        let collab = try await CollabProcess.start(pbx: pbx)
-        defer { collab.process.terminate() }
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"])
-        defer { phone.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: false)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
-        let states = phone.states()
-        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
-        await states.close()
+        let office = try await Office.start(baresip: false)
+        defer { office.stop() }
+        let (pbx, phone, events, brookProcess) = (office.pbx, office.phone, office.events, office.brook)
 
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
         let id = try #require(placed.json["id"]?.stringValue)
@@ -170,12 +185,9 @@ import Wire
     /// server; SIPp fails the call unless it sees 1, 2, # that way. A digit SIPp sends by INFO
     /// shows on the phone's call.
     @Test func dtmfFallsBackToSIPInfoWhenTheFarEndHasNoTelephoneEvent() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
-        let collab = try await CollabProcess.start(pbx: pbx)
-        defer { collab.process.terminate() }
-        let phone = try await PhoneProcess.start("2001", collab: collab)
-        defer { phone.process.terminate() }
+        let office = try await Office.start(audio: [], baresip: nil)
+        defer { office.stop() }
+        let (pbx, phone) = (office.pbx, office.phone)
         let uasPort = ExternalProcess.freePort()
         let uas = try SIPp.start("uas_info_dtmf.xml", remote: nil, localPort: uasPort, service: "2003")
         defer { uas.terminate() }
@@ -183,9 +195,6 @@ import Wire
                                           localPort: ExternalProcess.freePort(), service: "2003",
                                           extra: ["-au", "2003", "-ap", "pw2003", "-set", "uasport", String(uasPort)])
         try await SIPp.expectSuccess(registration)
-        let states = phone.states()
-        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
-        await states.close()
 
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2003"}"#)
         let id = try #require(placed.json["id"]?.stringValue, "\(placed.json)")
@@ -206,18 +215,10 @@ import Wire
     /// recording stops and the call goes on; with policy `keep` the partial file waits on the phone
     /// and goes up when the server is back; with `discard` it is deleted.
     @Test func aRecordingReachesTheServerAndOnServerLossIsKeptOrDiscardedByPolicy() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
-        var collab = try await CollabProcess.start(pbx: pbx)
-        defer { collab.process.terminate() }
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"], extra: "recordingPolicy: keep")
-        defer { phone.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: true)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
+        var office = try await Office.start(phoneExtra: "recordingPolicy: keep")
+        defer { office.stop() }
+        let (pbx, phone) = (office.pbx, office.phone)
         let states = phone.states()
-        _ = try await states.next("online and registered", within: 15) { $0.mode == "online" && $0.registered }
 
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
         let id = try #require(placed.json["id"]?.stringValue, "\(placed.json)")
@@ -230,7 +231,7 @@ import Wire
         _ = try await phone.waitForCall(id, "two seconds recorded", within: 10) { $0.packetsReceived > started.packetsReceived + 100 }
         #expect(try await phone.request("POST", "calls/\(id)/record", json: #"{"stop": true}"#).status == 200)
         _ = try await states.next("the recording uploaded", within: 10) { $0.recordings("uploaded") == 1 && $0.recordings("pending") == 0 }
-        let stored = try WAV.read(collab.dataDirectory.appendingPathComponent("recordings/1.wav"))
+        let stored = try WAV.read(office.collab.dataDirectory.appendingPathComponent("recordings/1.wav"))
         #expect(stored.count >= 8000 * 3 / 2, "\(stored.count) samples")
         let absent = AudioAnalysis.power(stored, at: 1900)
         #expect(AudioAnalysis.power(stored, at: 700) > 100 * absent && AudioAnalysis.power(stored, at: 900) > 100 * absent,
@@ -242,26 +243,26 @@ import Wire
         #expect(try await phone.request("POST", "calls/\(id)/record").status == 200)
         let second = try #require(try await phone.call(id))
         _ = try await phone.waitForCall(id, "a second recorded", within: 10) { $0.packetsReceived > second.packetsReceived + 50 }
-        kill(collab.process.process.processIdentifier, SIGKILL)
-        _ = try await collab.process.waitForExit(within: 10)
+        kill(office.collab.process.process.processIdentifier, SIGKILL)
+        _ = try await office.collab.process.waitForExit(within: 10)
         let offline = try await states.next("limited functionality, recording kept", within: 8) { $0.mode == "offline" && $0.recordings("pending") == 1 }
         let during = try #require(offline["calls"]?.arrayValue?.first?.objectValue)
         #expect(during.callState == "connected" && during["recording"] == false && during["capabilities"]?.objectValue?["call.record"] == false, "\(during)")
         let refused = try await phone.request("POST", "calls/\(id)/record")
         #expect(refused.status == 409 && refused.json["capability"] == "call.record" && refused.json["reason"] == "server_offline", "\(refused.json)")
-        collab = try await CollabProcess.start(pbx: pbx, dataDirectory: collab.dataDirectory, port: collab.port)
+        office.collab = try await CollabProcess.start(pbx: pbx, dataDirectory: office.collab.dataDirectory, port: office.collab.port)
         _ = try await states.next("back online, the kept recording uploaded", within: 20) {
             $0.mode == "online" && $0.recordings("uploaded") == 2 && $0.recordings("pending") == 0
         }
-        #expect(try WAV.read(collab.dataDirectory.appendingPathComponent("recordings/2.wav")).count >= 8000 / 2)
+        #expect(try WAV.read(office.collab.dataDirectory.appendingPathComponent("recordings/2.wav")).count >= 8000 / 2)
 
         // Policy discard: the partial file is deleted.
         #expect(try await phone.request("PUT", "phone-settings", json: #"{"recordingPolicy": "discard"}"#).status == 200)
         #expect(try await phone.request("POST", "calls/\(id)/record").status == 200)
         let third = try #require(try await phone.call(id))
         _ = try await phone.waitForCall(id, "a third recording under way", within: 10) { $0.packetsReceived > third.packetsReceived + 50 }
-        kill(collab.process.process.processIdentifier, SIGKILL)
-        _ = try await collab.process.waitForExit(within: 10)
+        kill(office.collab.process.process.processIdentifier, SIGKILL)
+        _ = try await office.collab.process.waitForExit(within: 10)
         _ = try await states.next("limited functionality, recording discarded", within: 8) { $0.mode == "offline" && $0.recordings("discarded") == 1 }
         let left = try FileManager.default.contentsOfDirectory(atPath: phone.dataDirectory.appendingPathComponent("recordings").path)
         #expect(left.isEmpty, "\(left)")
@@ -275,20 +276,10 @@ import Wire
     /// device), its keep-alive OPTIONS pass through it, its call to baresip goes out through it,
     /// and a call to it comes in through it, each with audio both ways.
     @Test func behindKamailioThePhoneRegistersKeepsItsFlowAliveAndCallsBothWays() async throws {
-        let pbx = try await PBXProcess.start()
-        defer { pbx.process.terminate() }
         let border = try await BorderProxy.start()
-        let collab = try await CollabProcess.start(pbx: pbx, borderProxy: border.port)
-        defer { collab.process.terminate() }
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"])
-        defer { phone.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let (brookProcess, cyProcess) = try await Self.baresipPhones(pbx: pbx, events: events, brookAnswers: true)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
-        let states = phone.states()
-        _ = try await states.next("online and registered through Kamailio", within: 15) { $0.mode == "online" && $0.registered }
-        await states.close()
+        let office = try await Office.start(borderProxy: border.port)
+        defer { office.stop() }
+        let (pbx, phone, events) = (office.pbx, office.phone, office.events)
 
         let devices = try await CTIClient(port: pbx.ctiPort).request("GET", "users/2001/devices")
         let device = try #require(devices.array.first?.objectValue, "\(devices.json)")
