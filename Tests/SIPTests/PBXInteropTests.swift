@@ -212,6 +212,28 @@ extension Baresip {
         pbx.process.terminate()
     }
 
+    /// A device that answers just as the call server gives up on it (its 200 crosses the CANCEL,
+    /// as RFC 3261 §9.1 allows): here "If I do not answer" takes the call elsewhere after 5 s. The
+    /// call server must ACK that 200 and hang up with BYE, or the device stays in a call with
+    /// nobody; SIPp plays the device (registered as 2003) and fails without the ACK and the BYE.
+    @Test func anAnswerThatCrossesTheCancelIsAcknowledgedAndHungUp() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        let set = try await CTIClient(port: pbx.ctiPort).request("PATCH", "users/2003/features", body: #"{"forwardNoAnswer": "2004", "noAnswerSeconds": 5}"#)
+        #expect(set.status == 200, "\(set.json)")
+        let uasPort = ExternalProcess.freePort()
+        let device = try SIPp.start("uas_answer_after_cancel.xml", remote: nil, localPort: uasPort, service: "2003")
+        defer { device.terminate() }
+        let registration = try SIPp.start("bench_register_callee.xml", from: SIPp.scriptScenarios, remote: "127.0.0.1:\(pbx.port)",
+                                          localPort: ExternalProcess.freePort(), service: "2003",
+                                          extra: ["-au", "2003", "-ap", "pw2003", "-set", "uasport", String(uasPort)])
+        try await SIPp.expectSuccess(registration)
+        let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2003@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"],
+                                         name: "call-2003-no-answer")
+        defer { caller.terminate() }
+        try await SIPp.expectSuccess(device, within: 30)
+    }
+
     @Test func sigkillLosesNoCDROrFeatureAndTheServerServesAgain() async throws {
         var pbx = try await PBXProcess.start()
         // A call that ends busy (DND) writes a CDR; DND itself is set through CTI and stored by the server.

@@ -132,7 +132,7 @@ extension CallServer {
             call.forks[index].request = request
             do {
                 for try await response in await stack.send(request, to: target) {
-                    await forkResponse(call.key, generation: generation, index: index, response: response)
+                    await forkResponse(call.key, generation: generation, index: index, request: request, target: target, response: response)
                     if response.isFinal && !response.isSuccess { break }
                 }
             } catch {
@@ -148,11 +148,13 @@ extension CallServer {
         return "<\(uri)>"
     }
 
-    func forkResponse(_ key: String, generation: Int, index: Int, response: SIPResponse) async {
+    func forkResponse(_ key: String, generation: Int, index: Int, request forkRequest: SIPRequest, target: SIPTarget, response: SIPResponse) async {
         guard let call = calls[key], call.forkGeneration == generation, index < call.forks.count else {
+            // The call was answered elsewhere, forwarded or ended while this device rang, and its
+            // 200 crossed our CANCEL: the device is in a call with nobody, so ACK and hang it up.
+            if response.isSuccess { await hangUpLateAnswer(forkRequest, response: response, target: target) }
             return
         }
-        let forkRequest = call.forks[index].request
         switch response.statusCode {
         case 100:
             return
@@ -167,10 +169,7 @@ extension CallServer {
         case 200..<300:
             guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else {
                 // A second device answered too late, or the call is over: ACK and hang that one up.
-                if var late = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) {
-                    try? await stack.sendStateless(late.makeRequest(.ack, ackFor: 1), to: call.forks[index].target)
-                    _ = await stack.send(late.makeRequest(.bye), to: call.forks[index].target)
-                }
+                await hangUpLateAnswer(forkRequest, response: response, target: target)
                 return
             }
             call.state = .answered
@@ -210,6 +209,15 @@ extension CallServer {
         default:
             await forkFailed(key, generation: generation, index: index, status: response.statusCode, reason: response.reasonPhrase)
         }
+    }
+
+    /// RFC 3261 §15 (and §9.1: a 200 may cross a CANCEL): a 2xx nobody wants is still ACKed,
+    /// then ended with BYE.
+    func hangUpLateAnswer(_ forkRequest: SIPRequest, response: SIPResponse, target: SIPTarget) async {
+        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else { return }
+        logger.info("a late answer is hung up", metadata: ["call": "\(forkRequest.callID ?? "")", "status": "\(response.statusCode)"])
+        try? await stack.sendStateless(late.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: target)
+        _ = await stack.send(late.makeRequest(.bye), to: target)
     }
 
     func forkFailed(_ key: String, generation: Int, index: Int, status: Int, reason: String? = nil) async {
