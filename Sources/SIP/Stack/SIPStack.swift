@@ -57,10 +57,17 @@ public actor SIPStack {
     private var timers = TimerQueue<TimerKey>()
     private var sleeper: Task<Void, Never>?
     private var sleeperDeadline: Duration?
-    /// The clock's reading when the stack was made: timer deadlines are durations since then.
-    private let origin: any InstantProtocol<Duration>
+    /// Time since the stack was made, on its clock: timer deadlines are durations since then.
+    /// Built once for the clock's concrete type (no cast of the instant at each reading).
+    private let elapsedNow: @Sendable () -> Duration
     private var runTask: Task<Void, Never>?
-    private var sendChains: [String: Task<Void, Never>] = [:]
+    private var sendChains: [SendDestination: Task<Void, Never>] = [:]
+
+    /// Where sends must keep their order: a request's target, or the source a response goes back to.
+    enum SendDestination: Hashable {
+        case target(SIPTarget)
+        case origin(SIPTransportKind, SocketAddress)
+    }
 
     struct TimerKey: Hashable { var transaction: TransactionKey; var timer: TransactionTimer; var client: Bool }
 
@@ -81,7 +88,7 @@ public actor SIPStack {
         self.transport = transport
         self.configuration = configuration
         self.clock = clock
-        self.origin = clock.now
+        elapsedNow = Self.elapsedReader(clock)
         self.logger = Logger(label: "holdfast.sip.stack")
         (requests, requestContinuation) = AsyncStream.makeStream(of: IncomingRequest.self)
         (strayResponses, strayContinuation) = AsyncStream.makeStream(of: SIPResponse.self)
@@ -285,7 +292,7 @@ public actor SIPStack {
             switch action {
             case .send(let message):
                 let target = entry.target
-                enqueueSend(destination: target.description, now: { [transport] in transport.sendNow(message, to: target) }) { [transport] in
+                enqueueSend(destination: .target(target), now: { [transport] in transport.sendNow(message, to: target) }) { [transport] in
                     try await transport.send(message, to: target)
                 } onFailure: { stack, error in
                     stack.clientTransportFailed(key, error)
@@ -314,7 +321,7 @@ public actor SIPStack {
             switch action {
             case .send(.response(let response)):
                 let origin = entry.origin
-                enqueueSend(destination: "\(origin.kind)|\(origin.source)", now: { [transport] in transport.sendResponseNow(response, replyingTo: origin) }) { [transport] in
+                enqueueSend(destination: .origin(origin.kind, origin.source), now: { [transport] in transport.sendResponseNow(response, replyingTo: origin) }) { [transport] in
                     try await transport.sendResponse(response, replyingTo: origin)
                 } onFailure: { stack, _ in
                     stack.serverTransportFailed(key)
@@ -341,7 +348,7 @@ public actor SIPStack {
     /// Sends keep their order per destination (a 200 must not overtake the 180 before it),
     /// without one slow destination holding up the others.
     private func enqueueSend(
-        destination: String, now immediate: () -> EventLoopFuture<Void>?, _ send: @escaping @Sendable () async throws -> Void,
+        destination: SendDestination, now immediate: () -> EventLoopFuture<Void>?, _ send: @escaping @Sendable () async throws -> Void,
         onFailure: @escaping @Sendable (isolated SIPStack, any Error) -> Void
     ) {
         // Nothing queued for this destination and nothing to set up: write now, no task.
@@ -383,11 +390,11 @@ public actor SIPStack {
     }
 
     /// Time since the stack was made, on its clock.
-    private func elapsed() -> Duration { Self.elapsed(on: clock, since: origin) }
+    private func elapsed() -> Duration { elapsedNow() }
 
-    private static func elapsed<C: Clock<Duration>>(on clock: C, since origin: any InstantProtocol<Duration>) -> Duration {
-        guard let start = origin as? C.Instant else { return .zero }
-        return start.duration(to: clock.now)
+    private static func elapsedReader<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
     }
 
     /// (Re)arms the single sleeper for `deadline`.

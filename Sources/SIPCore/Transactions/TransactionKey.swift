@@ -4,8 +4,20 @@ import SIPMessage
 
 public struct TransactionKey: Sendable, Hashable, CustomStringConvertible {
     let value: String
+    /// The value's hash, computed once: a key is hashed at every lookup of its transaction and
+    /// of each of its timers.
+    private let hash: Int
+
+    init(value: String) {
+        self.value = value
+        hash = value.hashValue
+    }
 
     public var description: String { value }
+
+    public static func == (a: TransactionKey, b: TransactionKey) -> Bool { a.hash == b.hash && a.value == b.value }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
     /// The same key, kept apart per arrival transport: a request replayed over another transport
     /// is a new transaction, never a retransmission (a client retransmits on its one transport).
