@@ -224,10 +224,7 @@ extension Baresip {
         let uasPort = ExternalProcess.freePort()
         let device = try SIPp.start("uas_answer_after_cancel.xml", remote: nil, localPort: uasPort, service: "2003")
         defer { device.terminate() }
-        let registration = try SIPp.start("bench_register_callee.xml", from: SIPp.scriptScenarios, remote: "127.0.0.1:\(pbx.port)",
-                                          localPort: ExternalProcess.freePort(), service: "2003",
-                                          extra: ["-au", "2003", "-ap", "pw2003", "-set", "uasport", String(uasPort)])
-        try await SIPp.expectSuccess(registration)
+        try await SIPp.registerCallee("2003", pbxPort: pbx.port, uasPort: uasPort)
         let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2003@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"],
                                          name: "call-2003-no-answer")
         defer { caller.terminate() }

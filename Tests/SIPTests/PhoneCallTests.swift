@@ -191,10 +191,7 @@ import Wire
         let uasPort = ExternalProcess.freePort()
         let uas = try SIPp.start("uas_info_dtmf.xml", remote: nil, localPort: uasPort, service: "2003")
         defer { uas.terminate() }
-        let registration = try SIPp.start("bench_register_callee.xml", from: SIPp.scriptScenarios, remote: "127.0.0.1:\(pbx.port)",
-                                          localPort: ExternalProcess.freePort(), service: "2003",
-                                          extra: ["-au", "2003", "-ap", "pw2003", "-set", "uasport", String(uasPort)])
-        try await SIPp.expectSuccess(registration)
+        try await SIPp.registerCallee("2003", pbxPort: pbx.port, uasPort: uasPort)
 
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2003"}"#)
         let id = try #require(placed.json["id"]?.stringValue, "\(placed.json)")

@@ -157,6 +157,15 @@ enum SIPp {
         return try ExternalProcess("sipp", arguments, name: "sipp-\(scenario)")
     }
 
+    /// Registers `user` (password pw + user) with the call server on `pbxPort`, with a Contact at
+    /// a SIPp UAS listening on `uasPort`, and waits until the registration succeeded.
+    static func registerCallee(_ user: String, pbxPort: Int, uasPort: Int) async throws {
+        let registration = try start("bench_register_callee.xml", from: scriptScenarios, remote: "127.0.0.1:\(pbxPort)",
+                                     localPort: ExternalProcess.freePort(), service: user,
+                                     extra: ["-au", user, "-ap", "pw\(user)", "-set", "uasport", String(uasPort)])
+        try await expectSuccess(registration)
+    }
+
     /// Waits for SIPp; fails with its message trace when any call failed.
     static func expectSuccess(_ process: ExternalProcess, within seconds: Double = 30) async throws {
         let status = try await process.waitForExit(within: seconds)
