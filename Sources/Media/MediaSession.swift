@@ -1,7 +1,8 @@
 // One RTP audio stream on a UDP socket: a drift-free 20 ms clock, symmetric RTP (RFC 4961),
 // RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume. Each
-// tick handles what arrived since the last one, sends one packet and plays one frame: one task
-// wake-up per 20 ms, none per packet (writes are not awaited; arrivals wait in a queue).
+// tick (a timer of the sockets' event loop, which is the actor's executor) handles what arrived
+// since the last one, sends one packet and plays one frame: one wake-up per 20 ms and none per
+// packet (writes are not awaited; arrivals wait in a queue).
 
 import Audio
 import Foundation

@@ -33,6 +33,8 @@ public actor PhoneCore {
     /// RFC 5626 instance id, the same across restarts (DIR/instance-id): the call server replaces
     /// this phone's binding when it registers again instead of keeping a dead one beside it.
     private let instanceID: String
+    /// This core, weakly, for the callbacks of the parts it owns (calls, link, recordings).
+    private let this: WeakCore
     /// Set before the first await of `startSIP`, so a second cache change does not start SIP twice.
     private var sipStarted = false
     private var stack: SIPStack?
@@ -50,17 +52,16 @@ public actor PhoneCore {
         let stored = (try? Data(contentsOf: settingsFile)).flatMap { try? JSONDecoder().decode(PhoneSettings.self, from: $0) }
         let settings = stored ?? PhoneSettings(configuration)
         self.settings = settings
-        let names = WeakCore()
+        let box = WeakCore()
+        this = box
         recordings = try CallRecordings(directory: dataDirectory.appendingPathComponent("recordings"))
         calls = PhoneCalls(host: configuration.sipHost, audio: audio, recordings: recordings, autoAnswer: settings.autoAnswer,
-                           nameFor: { number in await names.core?.directoryName(number) },
-                           changed: { await names.core?.callsChanged() })
+                           nameFor: { number in await box.core?.directoryName(number) },
+                           changed: { await box.core?.callsChanged() })
         guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
-        let box = WeakCore()
         link = CollabLink(account: .init(baseURL: base, user: configuration.user, password: configuration.password), cache: cache,
                           heartbeatSeconds: configuration.heartbeatSeconds) { change in await box.core?.linkChanged(change) }
         box.core = self
-        names.core = self
     }
 
     private static func instanceID(in directory: URL) throws -> String {
@@ -102,8 +103,7 @@ public actor PhoneCore {
     /// SIP registration: a phone started while the server is down still calls (cold start).
     public func start() async {
         let link = self.link
-        let box = WeakCore()
-        box.core = self
+        let box = this
         await recordings.connect({ wav, meta in try await link.uploadRecording(wav, meta) }, changed: { await box.core?.publish() })
         await recordings.recover(policy: settings.recordingPolicy)
         await link.start()
