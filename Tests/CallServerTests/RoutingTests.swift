@@ -150,13 +150,20 @@ import Testing
         do {
             let store = try FeatureStore(directory: directory)
             _ = try store.update("2002") { $0.doNotDisturb = true; $0.forwardBusy = "2003"; $0.selectedDevice = "desk" }
-            try store.append(CallRecord(callID: "c1", caller: "2001", callerName: nil, dialed: "2002", callee: "2002", startedAt: Date(), answeredAt: nil, endedAt: Date(), outcome: "busy", path: ["2002"]))
+            store.append(CallRecord(callID: "c1", caller: "2001", callerName: nil, dialed: "2002", callee: "2002", startedAt: Date(), answeredAt: nil, endedAt: Date(), outcome: "busy",
+                                    path: ["2002", "forwardBusy", "say \"hi\"\\\n"]))
+            await store.durable()
         }
         let reopened = try FeatureStore(directory: directory)
         let features = try reopened.features("2002")
         #expect(features.doNotDisturb && features.forwardBusy == "2003" && features.selectedDevice == "desk")
         let records = try reopened.records(after: 0)
         #expect(records.count == 1 && records[0].sequence == 1)
+        #expect(records.first?.path == ["2002", "forwardBusy", "say \"hi\"\\\n"], "the path reads back as written, escapes included")
         #expect(try reopened.records(after: 1).isEmpty, "the cursor reads only what came after")
+        // Sequence numbers go on from the stored ones; a read sees a record as soon as it is queued.
+        let next = reopened.append(CallRecord(callID: "c2", caller: "2001", callerName: nil, dialed: "2003", callee: "2003", startedAt: Date(), answeredAt: nil, endedAt: Date(), outcome: "noAnswer", path: []))
+        #expect(next.sequence == 2)
+        #expect(try reopened.records(after: 1).map(\.callID) == ["c2"])
     }
 }

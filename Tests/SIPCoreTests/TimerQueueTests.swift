@@ -68,6 +68,48 @@ import Testing
     }
 }
 
+extension TimerQueueTests {
+    /// Timers scheduled by delay go to per-delay lanes; mixed with deadline timers, replaced and
+    /// cancelled at random, they must still fire exactly as a plain sorted list says.
+    @Test func lanesMatchAPlainListUnderRandomOperations() {
+        var generator = SplitMix(seed: 7)
+        var queue = TimerQueue<Int>()
+        var model: [Int: (deadline: Duration, sequence: Int)] = [:]
+        var sequence = 0
+        var now = Duration.zero
+        let delays: [Duration] = [.milliseconds(200), .milliseconds(500), .seconds(1), .seconds(4), .seconds(5), .seconds(32)]
+        for _ in 0..<30_000 {
+            let key = Int(generator.next() % 500)
+            switch generator.next() % 5 {
+            case 0, 1:
+                let delay = delays[Int(generator.next() % UInt64(delays.count))]
+                queue.schedule(key, after: delay, now: now)
+                sequence += 1
+                model[key] = (now + delay, sequence)
+            case 2:
+                let deadline = now + .milliseconds(Int(generator.next() % 40_000))
+                queue.schedule(key, at: deadline)
+                sequence += 1
+                model[key] = (deadline, sequence)
+            case 3:
+                let cancelled = queue.cancel(key)
+                #expect(cancelled == (model.removeValue(forKey: key) != nil))
+            default:
+                now += .milliseconds(Int(generator.next() % 3_000))
+                let expected = model.filter { $0.value.deadline <= now }
+                    .sorted { ($0.value.deadline, $0.value.sequence) < ($1.value.deadline, $1.value.sequence) }.map(\.key)
+                var fired: [Int] = []
+                while let key = queue.popDue(now: now) { fired.append(key) }
+                #expect(fired == expected)
+                for key in expected { model[key] = nil }
+                let next = queue.nextDeadline()
+                #expect(next == model.values.map(\.deadline).min())
+            }
+            #expect(queue.count == model.count)
+        }
+    }
+}
+
 /// A small deterministic generator for the randomised test.
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64

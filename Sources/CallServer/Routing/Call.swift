@@ -5,6 +5,7 @@
 import Foundation
 import SIP
 import SIPCore
+import NIOCore
 import SIPMessage
 
 final class Call: @unchecked Sendable {
@@ -52,9 +53,10 @@ final class Call: @unchecked Sendable {
     /// For a consultation call: the call it consults from (held meanwhile).
     var consultationOf: String?
     var answeredAt: Date?
-    var noAnswer: Task<Void, Never>?
-    /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4).
-    var retransmit: Task<Void, Never>?
+    /// The ring timer (a timer of the server's event loop).
+    var noAnswer: Scheduled<Void>?
+    /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4): the next retransmission.
+    var retransmit: Scheduled<Void>?
     var provisionalSent = false
 
     /// One INVITE to one of the callee's devices (parallel forking).

@@ -3,6 +3,7 @@
 
 import Wire
 import Foundation
+import NIOCore
 import SIP
 import SIPCore
 import SIPMessage
@@ -68,9 +69,9 @@ extension CallServer {
         for index in call.forks.indices { startFork(call, index: index) }
         let ring = features.noAnswerSeconds ?? configuration.ringTimeout
         call.noAnswer?.cancel()
-        call.noAnswer = Task { [weak self] in
-            do { try await Task.sleep(for: .milliseconds(Int(ring * 1000))) } catch { return }
-            await self?.ringTimedOut(call.key, target: call.target)
+        let key = call.key, target = call.target
+        call.noAnswer = after(seconds: ring) { server in
+            Task { await server.ringTimedOut(key, target: target) }
         }
     }
 
@@ -289,6 +290,7 @@ extension CallServer {
         call.originating?.cancel()
         // The record is durable before the caller learns the outcome: a crash right after the reply loses nothing.
         writeRecord(call, outcome: outcome)
+        await store.durable()
         if let invite = call.invite {
             try? await stack.respond(SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: invite)
         } else {
@@ -301,29 +303,28 @@ extension CallServer {
         let record = CallRecord(callID: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
                                 startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome, path: call.path)
         var fields: [String: JSONValue] = ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target), "outcome": .string(outcome)]
-        do {
-            let written = try store.append(record)
-            fields["cdr"] = written.sequence.map(JSONValue.int) ?? .null
-        } catch {
-            logger.error("CDR write failed", metadata: ["error": "\(error)"])
-        }
+        fields["cdr"] = store.append(record).sequence.map(JSONValue.int) ?? .null
         events.append("call.ended", fields)
         // Once this call is gone from the table, someone may be free for a callback.
         if !callbacks.isEmpty { Task { self.serveCallbacks() } }
     }
 
-    func retransmitUntilACK(_ response: SIPResponse, call: Call) {
-        guard let invite = call.invite, !invite.origin.kind.isReliable else { return }
-        let stack = self.stack
-        call.retransmit = Task {
-            var interval = Duration.milliseconds(500)
-            var waited = Duration.zero
-            while waited < .seconds(32) {
-                do { try await Task.sleep(for: interval) } catch { return }
-                waited += interval
-                try? await stack.retransmit(response, to: invite)
-                interval = min(interval * 2, .seconds(4))
-            }
+    /// §13.3.1.4: the 2xx again at T1, 2·T1, … (at most T2 apart) until the ACK cancels it, for 64·T1.
+    func retransmitUntilACK(_ response: SIPResponse, call: Call, interval: Double = 0.5, waited: Double = 0) {
+        guard let invite = call.invite, !invite.origin.kind.isReliable, waited < 32 else { return }
+        call.retransmit = after(seconds: interval) { server in
+            guard server.calls[call.key] === call else { return }
+            let stack = server.stack
+            Task { try? await stack.retransmit(response, to: invite) }
+            server.retransmitUntilACK(response, call: call, interval: min(interval * 2, 4), waited: waited + interval)
+        }
+    }
+
+    /// Runs `body` on this server after `seconds`: a timer of the event loop the server runs on
+    /// (no task and no thread hop per call for timers that are almost always cancelled).
+    func after(seconds: Double, _ body: @escaping @Sendable (isolated CallServer) -> Void) -> Scheduled<Void> {
+        stack.transport.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1_000_000_000))) { [weak self] in
+            self?.assumeIsolated { body($0) }
         }
     }
 }

@@ -14,6 +14,9 @@ import SIPMessage
 public actor CallServer {
     public let configuration: PBXConfiguration
     public nonisolated let stack: SIPStack
+    /// The stack's executor (its transport's event loop): a call to the stack is a plain call, not
+    /// a hop to another thread, and a response is written on the thread that read the request.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { stack.unownedExecutor }
     public nonisolated let store: FeatureStore
     /// Call and device events for CTI consumers.
     public nonisolated let events = EventLog()
@@ -64,6 +67,7 @@ public actor CallServer {
         serveTask?.cancel()
         for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
         await stack.shutdown()
+        await store.durable()
     }
 
     /// Phones registered before a restart (or crash) stay reachable.
@@ -146,9 +150,8 @@ public actor CallServer {
         let source = "\(incoming.origin.source.ipAddress ?? "127.0.0.1"):\(incoming.origin.source.port ?? 5060)"
         switch registrar.register(request, aor: user, source: source, transport: incoming.origin.kind.rawValue, now: now()) {
         case .ok(let bindings):
-            do { try store.saveBindings(user, bindings) } catch {
-                logger.error("registration not stored", metadata: ["user": "\(user)", "error": "\(error)"])
-            }
+            // Stored before the 200: a call server killed right after still knows the phone.
+            await store.saveBindings(user, bindings)
             var ok = SIPResponse(replyingTo: request, statusCode: 200, toTag: Self.newTag())
             for contact in Registrar.contactHeader(bindings, now: now()) { ok.headers.add(.contact, contact) }
             if request.headers.contains(.path) {

@@ -52,7 +52,16 @@ extension CallServer {
             }
         }
         if otherSide == .callee { call.calleeDialog = other } else { call.callerDialog = other }
-        if request.method == .bye { endAnswered(call) }
+        if request.method == .bye {
+            // The BYE ends the call whatever the other side answers: 200 once the CDR is stored,
+            // and the BYE goes on without its sender waiting for the other leg (whose answer, if
+            // lost, would otherwise hold this one back until the relay timed out).
+            endAnswered(call)
+            await store.durable()
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
+            _ = await stack.send(relayed, to: target)
+            return
+        }
         var final: SIPResponse?
         do {
             for try await response in await stack.send(relayed, to: target) where response.isFinal {
@@ -66,7 +75,7 @@ extension CallServer {
         if let final, final.isSuccess, request.method == .invite {
             try? await stack.sendStateless(other.makeRequest(.ack, ackFor: relayed.cseq?.sequence), to: target)
         }
-        let status = request.method == .bye ? 200 : (final?.statusCode ?? 408)
+        let status = final?.statusCode ?? 408
         var answer = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: final?.reasonPhrase)
         if let final, !final.body.isEmpty {
             answer.setBody(final.body, contentType: final.contentType)

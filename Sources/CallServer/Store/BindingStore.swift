@@ -22,8 +22,9 @@ struct BindingRow: Codable, FetchableRecord, PersistableRecord {
 
 extension FeatureStore {
     /// Replaces the stored bindings of `aor` (none: the AOR is unregistered).
-    public func saveBindings(_ aor: String, _ bindings: [Binding]) throws {
-        try database.write { db in
+    /// Returns once they are stored (written with whatever else is queued: see GroupCommit).
+    public nonisolated(nonsending) func saveBindings(_ aor: String, _ bindings: [Binding]) async {
+        writer.enqueue { db in
             try BindingRow.filter(Column("aor") == aor).deleteAll(db)
             for (position, binding) in bindings.enumerated() {
                 try BindingRow(aor: aor, position: position, contact: binding.contact.description, expires: binding.expires,
@@ -31,6 +32,7 @@ extension FeatureStore {
                                regID: binding.regID, source: binding.source, transport: binding.transport).insert(db)
             }
         }
+        await writer.durable()
     }
 
     /// The bindings still alive at `now`, by AOR, in their stored order.

@@ -61,6 +61,28 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         self.path = path
     }
 
+    /// `path` as a JSON array of strings, written directly (a JSONEncoder per call cost more than the insert).
+    static func jsonArray(_ strings: [String]) -> String {
+        var json = "["
+        for (index, string) in strings.enumerated() {
+            if index > 0 { json += "," }
+            json += "\""
+            for scalar in string.unicodeScalars {
+                switch scalar {
+                case "\"": json += "\\\""
+                case "\\": json += "\\\\"
+                case "\n": json += "\\n"
+                case "\r": json += "\\r"
+                case "\t": json += "\\t"
+                case _ where scalar.value < 0x20: json += String(format: "\\u%04x", scalar.value)
+                default: json.unicodeScalars.append(scalar)
+                }
+            }
+            json += "\""
+        }
+        return json + "]"
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { sequence = inserted.rowID }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -80,18 +102,22 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         container[CodingKeys.answeredAt] = answeredAt
         container[CodingKeys.endedAt] = endedAt
         container[CodingKeys.outcome] = outcome
-        container[CodingKeys.path] = String(decoding: try JSONEncoder().encode(path), as: UTF8.self)
+        container[CodingKeys.path] = Self.jsonArray(path)
     }
 }
 
 public final class FeatureStore: Sendable {
     let database: DatabaseQueue
+    /// CDRs and registrations are written by this, off the request path (see GroupCommit).
+    let writer: GroupCommit
+    /// The next CDR's sequence number, given when it is queued (so its event can name it).
+    private let nextSequence: Mutex<Int64>
     /// Features as last read or written: every call consults them, and only this store changes
     /// them, so the database is read once per user.
     private let cachedFeatures = Mutex<[String: Features]>([:])
 
     /// Opens (creating if needed) `DIR/pbx.sqlite`.
-    public init(directory: URL) throws {
+    public convenience init(directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.journalMode = .wal
@@ -99,17 +125,23 @@ public final class FeatureStore: Sendable {
         // loses nothing; only an operating-system crash may lose the last commits before a checkpoint.
         // Syncing every commit to disk (FULL) would cost one fsync per REGISTER and per call.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        database = try DatabaseQueue(path: directory.appendingPathComponent("pbx.sqlite").path, configuration: configuration)
-        try migrator.migrate(database)
+        try self.init(database: DatabaseQueue(path: directory.appendingPathComponent("pbx.sqlite").path, configuration: configuration))
+    }
+
+    private init(database: DatabaseQueue) throws {
+        self.database = database
+        try Self.migrator.migrate(database)
+        writer = GroupCommit(database: database)
+        let last = try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM cdr") } ?? 0
+        nextSequence = Mutex(last + 1)
     }
 
     /// An in-memory store for unit tests.
-    public init() throws {
-        database = try DatabaseQueue()
-        try migrator.migrate(database)
+    public convenience init() throws {
+        try self.init(database: DatabaseQueue())
     }
 
-    private var migrator: DatabaseMigrator {
+    private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.create(table: "features") { t in
@@ -171,18 +203,31 @@ public final class FeatureStore: Sendable {
         return features
     }
 
+    /// Queues a CDR and returns it with its sequence number; `durable()` returns once it is stored.
     @discardableResult
-    public func append(_ record: CallRecord) throws -> CallRecord {
-        try database.write { db in
-            var record = record
-            try record.insert(db)
-            return record
+    public func append(_ record: CallRecord) -> CallRecord {
+        var record = record
+        record.sequence = nextSequence.withLock { next in
+            defer { next += 1 }
+            return next
         }
+        let row = record
+        writer.enqueue { db in
+            var inserted = row
+            try inserted.insert(db)
+        }
+        return record
     }
 
-    /// CDRs with sequence > `after`, oldest first, at most `limit`.
+    /// Returns once every CDR and registration queued so far is stored.
+    public nonisolated(nonsending) func durable() async {
+        await writer.durable()
+    }
+
+    /// CDRs with sequence > `after`, oldest first, at most `limit` (every CDR queued so far included).
     public func records(after: Int64, limit: Int = 500) throws -> [CallRecord] {
-        try database.read { db in
+        writer.flush()
+        return try database.read { db in
             try CallRecord.filter(CallRecord.CodingKeys.sequence > after).order(CallRecord.CodingKeys.sequence).limit(limit).fetchAll(db)
         }
     }

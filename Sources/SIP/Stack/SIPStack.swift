@@ -40,6 +40,9 @@ public actor SIPStack {
     }
 
     public nonisolated let transport: SIPTransport
+    /// The transport's event loop: a received message reaches the stack, and a message sent
+    /// reaches its socket, on the same thread.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { transport.eventLoop.executor.asUnownedSerialExecutor() }
     /// New requests for the transaction user: every request that starts a server transaction,
     /// CANCELs (already answered), and ACKs for 2xx responses (which belong to dialogs).
     public nonisolated let requests: AsyncStream<IncomingRequest>
@@ -56,6 +59,7 @@ public actor SIPStack {
     /// Every pending transaction timer, and the one task that sleeps until the earliest of them.
     private var timers = TimerQueue<TimerKey>()
     private var sleeper: Task<Void, Never>?
+    private var scheduledWake: Scheduled<Void>?
     private var sleeperDeadline: Duration?
     /// Time since the stack was made, on its clock: timer deadlines are durations since then.
     /// Built once for the clock's concrete type (no cast of the instant at each reading).
@@ -109,6 +113,8 @@ public actor SIPStack {
         runTask?.cancel()
         sleeper?.cancel()
         sleeper = nil
+        scheduledWake?.cancel()
+        scheduledWake = nil
         timers = TimerQueue()
         for entry in clients.values { entry.continuation.finish(throwing: CancellationError()) }
         clients = [:]
@@ -179,6 +185,12 @@ public actor SIPStack {
     public func sendStateless(_ request: SIPRequest, to target: SIPTarget) async throws {
         var request = request
         if request.topVia == nil { request.headers.prepend(.via, makeVia(target.kind).description) }
+        // Written at once when nothing has to be set up (no await on the write: a stateless send
+        // has nothing to do when it fails but log it).
+        if let write = transport.sendNow(.request(request), to: target) {
+            write.whenFailure { [logger] error in logger.debug("stateless send failed", metadata: ["error": "\(error)"]) }
+            return
+        }
         try await transport.send(.request(request), to: target)
     }
 
@@ -384,8 +396,9 @@ public actor SIPStack {
     }
 
     private func startTimer(_ key: TimerKey, _ duration: Duration) {
-        let deadline = elapsed() + duration
-        timers.schedule(key, at: deadline)
+        let now = elapsed()
+        let deadline = now + duration
+        timers.schedule(key, after: duration, now: now)
         if sleeperDeadline.map({ deadline < $0 }) ?? true { sleep(until: deadline) }
     }
 
@@ -397,12 +410,23 @@ public actor SIPStack {
         return { start.duration(to: clock.now) }
     }
 
-    /// (Re)arms the single sleeper for `deadline`.
+    /// (Re)arms the single sleeper for `deadline`. On the real clock it is a timer of the event
+    /// loop the stack runs on (no task, no thread hop); another clock (a test's) is slept on.
     private func sleep(until deadline: Duration) {
         sleeper?.cancel()
+        scheduledWake?.cancel()
+        sleeper = nil
         sleeperDeadline = deadline
-        let clock = self.clock
         let wait = max(.zero, deadline - elapsed())
+        if clock is ContinuousClock {
+            let (seconds, attoseconds) = wait.components
+            let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            scheduledWake = transport.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
+                self?.assumeIsolated { $0.timersDue() }
+            }
+            return
+        }
+        let clock = self.clock
         sleeper = Task { [weak self] in
             do { try await clock.sleep(for: wait) } catch { return }
             await self?.timersDue()
@@ -412,6 +436,7 @@ public actor SIPStack {
     /// Fires every timer that is due, in deadline order, then sleeps until the next one.
     private func timersDue() {
         sleeper = nil
+        scheduledWake = nil
         sleeperDeadline = nil
         let now = elapsed()
         while let key = timers.popDue(now: now) { timerFired(key) }

@@ -14,6 +14,8 @@ public final class SIPTransport: Sendable {
         /// A partial message not completed within this time closes its connection.
         public var slowSenderTimeout: TimeAmount = .seconds(32)
         public var connectTimeout: TimeAmount = .seconds(5)
+        /// Socket buffer sizes asked for the UDP socket (receive and send).
+        public var udpBufferBytes: SocketOptionValue = 4 << 20
         /// Called for every message sent and received (a SIP trace for logs and tools).
         public var trace: (@Sendable (SIPTraceEvent) -> Void)?
 
@@ -24,7 +26,9 @@ public final class SIPTransport: Sendable {
     /// Every message received on every transport, in arrival order per socket.
     public let incoming: AsyncStream<IncomingMessage>
 
-    private let group: any EventLoopGroup
+    /// The one event loop every socket of this transport lives on. The stack (and a server built
+    /// on it) runs on it too, so a message goes from socket to handler and back without a thread hop.
+    public let eventLoop: any EventLoop
     private let configuration: Configuration
     private let continuation: AsyncStream<IncomingMessage>.Continuation
     private let state = NIOLockedValueBox(State())
@@ -37,7 +41,7 @@ public final class SIPTransport: Sendable {
     }
 
     public init(group: any EventLoopGroup, configuration: Configuration = Configuration()) {
-        self.group = group
+        eventLoop = group.next()
         self.configuration = configuration
         (incoming, continuation) = AsyncStream.makeStream(of: IncomingMessage.self, bufferingPolicy: .bufferingNewest(10_000))
     }
@@ -56,9 +60,13 @@ public final class SIPTransport: Sendable {
     public func listen(_ kind: SIPTransportKind, host: String, port: Int) async throws -> SocketAddress {
         switch kind {
         case .udp:
-            let channel = try await DatagramBootstrap(group: group)
+            let channel = try await DatagramBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                // Room for a burst (the kernel caps it at net.core.rmem_max / wmem_max): a datagram
+                // dropped for want of buffer costs a retransmission 500 ms later.
+                .channelOption(.socketOption(.so_rcvbuf), value: configuration.udpBufferBytes)
+                .channelOption(.socketOption(.so_sndbuf), value: configuration.udpBufferBytes)
                 .channelInitializer { [parser, counters, deliver] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
@@ -69,7 +77,7 @@ public final class SIPTransport: Sendable {
             state.withLockedValue { $0.udp = channel }
             return channel.localAddress!
         case .tcp:
-            let channel = try await ServerBootstrap(group: group)
+            let channel = try await ServerBootstrap(group: eventLoop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -239,7 +247,7 @@ public final class SIPTransport: Sendable {
         }
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(configuration.connectTimeout)
                 .channelInitializer { [self] channel in
