@@ -76,16 +76,32 @@ public actor SIPStack {
     struct TimerKey: Hashable { var transaction: TransactionKey; var timer: TransactionTimer; var client: Bool }
 
     struct ClientEntry {
-        enum Machine { case invite(InviteClientTransaction), nonInvite(NonInviteClientTransaction) }
+        /// `acceptedInvite`: an INVITE answered 2xx, kept until Timer M only to hand retransmitted
+        /// 2xx to the TU; the request is no longer held (thousands of calls a second each leave one
+        /// for 32 s).
+        enum Machine { case invite(InviteClientTransaction), nonInvite(NonInviteClientTransaction), acceptedInvite }
         var machine: Machine
         var target: SIPTarget
         var continuation: AsyncThrowingStream<SIPResponse, any Error>.Continuation
     }
 
     struct ServerEntry {
-        enum Machine { case invite(InviteServerTransaction), nonInvite(NonInviteServerTransaction) }
+        /// `lingering`: a transaction that has sent its final response and only waits out its last
+        /// timer (J, L or I) to absorb retransmissions; it keeps what it may have to send again, not
+        /// the request (see `Lingering`).
+        enum Machine { case invite(InviteServerTransaction), nonInvite(NonInviteServerTransaction), lingering(Lingering) }
         var machine: Machine
         var origin: IncomingMessage
+    }
+
+    /// What is left of a server transaction after its final response (RFC 3261 §17.2, RFC 6026).
+    struct Lingering {
+        /// Sent again for a retransmitted request: a non-INVITE's final response. Nil for an
+        /// INVITE (its 2xx is retransmitted by the TU; after a non-2xx, the ACK has arrived).
+        var response: SIPResponse?
+        var invite: Bool
+        /// An INVITE answered 2xx: ACKs go to the TU (the dialog's).
+        var accepted: Bool
     }
 
     public init(transport: SIPTransport, configuration: Configuration = Configuration(), clock: any Clock<Duration> = ContinuousClock()) {
@@ -204,14 +220,14 @@ public actor SIPStack {
     /// Answers a request received from `requests`. For an INVITE, a 2xx leaves retransmission of
     /// that 2xx to the caller (the dialog), per RFC 6026.
     public func respond(_ response: SIPResponse, to incoming: IncomingRequest) async throws {
-        guard let key = incoming.key, var entry = servers[key] else {
+        guard let key = incoming.key, servers[key] != nil else {
             // No transaction (an ACK, or a 2xx retransmitted by the dialog): send directly.
             try await transport.sendResponse(response, replyingTo: incoming.origin)
             return
         }
-        let actions = entry.machine.respond(response)
-        servers[key] = entry
+        let actions = servers[key]!.machine.respond(response)
         perform(actions, server: key)
+        servers[key]?.machine.linger()
     }
 
     /// Sends a response without a transaction (a retransmitted 2xx for an INVITE, §13.3.1.4).
@@ -231,23 +247,23 @@ public actor SIPStack {
     }
 
     private func handleResponse(_ response: SIPResponse) {
-        guard let key = TransactionKey.client(for: response), var entry = clients[key] else {
+        guard let key = TransactionKey.client(for: response), clients[key] != nil else {
             if response.isSuccess, response.cseq?.method == .invite { strayContinuation.yield(response) }
             return
         }
-        let actions = entry.machine.receive(response)
-        clients[key] = entry
+        let actions = clients[key]!.machine.receive(response)
         perform(actions, client: key)
+        clients[key]?.machine.linger()
     }
 
     private func handleRequest(_ request: SIPRequest, _ origin: IncomingMessage) {
         guard let key = TransactionKey.server(for: request)?.scoped(to: origin.kind.rawValue) else { return }
-        if var entry = servers[key] {
+        if servers[key] != nil {
             // A retransmission, or the ACK for a non-2xx final response.
-            let acceptedACK = request.method == .ack && entry.machine.isAcceptedInvite
-            let actions = entry.machine.receive(request)
-            servers[key] = entry
+            let acceptedACK = request.method == .ack && servers[key]!.machine.isAcceptedInvite
+            let actions = servers[key]!.machine.receive(request)
             perform(actions, server: key)
+            servers[key]?.machine.linger()
             if acceptedACK { requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil)) }
             return
         }
@@ -275,16 +291,18 @@ public actor SIPStack {
     private func handleCancel(_ cancel: SIPRequest, _ origin: IncomingMessage, key: TransactionKey) {
         var machine = NonInviteServerTransaction(request: cancel, reliable: origin.kind.isReliable, timers: configuration.timers)
         guard let inviteKey = TransactionKey.server(for: cancel, asMethod: .invite)?.scoped(to: origin.kind.rawValue),
-              case .invite(let invite)? = servers[inviteKey]?.machine else {
+              let inviteMachine = servers[inviteKey]?.machine, inviteMachine.isInvite else {
             let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 481, toTag: BranchGenerator.make()))
             servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
             perform(actions, server: key)
+            servers[key]?.machine.linger()
             return
         }
         let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 200, toTag: BranchGenerator.make()))
         servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
         perform(actions, server: key)
-        if invite.state == .proceeding {
+        servers[key]?.machine.linger()
+        if case .invite(let invite) = inviteMachine, invite.state == .proceeding {
             let terminated = SIPResponse(replyingTo: invite.invite, statusCode: 487, toTag: BranchGenerator.make())
             var inviteEntry = servers[inviteKey]!
             var inviteMachine = invite
@@ -292,6 +310,7 @@ public actor SIPStack {
             inviteEntry.machine = .invite(inviteMachine)
             servers[inviteKey] = inviteEntry
             perform(inviteActions, server: inviteKey)
+            servers[inviteKey]?.machine.linger()
             requestContinuation.yield(IncomingRequest(request: cancel, origin: origin, cancelledInvite: invite.invite, key: nil))
         }
     }
@@ -300,7 +319,8 @@ public actor SIPStack {
 
     private func perform(_ actions: [TransactionAction], client key: TransactionKey) {
         for action in actions {
-            guard let entry = clients[key] else { return }
+            guard let index = clients.index(forKey: key) else { return }
+            let entry = clients.values[index]
             switch action {
             case .send(let message):
                 let target = entry.target
@@ -329,10 +349,10 @@ public actor SIPStack {
 
     private func perform(_ actions: [TransactionAction], server key: TransactionKey) {
         for action in actions {
-            guard let entry = servers[key] else { return }
+            guard let index = servers.index(forKey: key) else { return }
             switch action {
             case .send(.response(let response)):
-                let origin = entry.origin
+                let origin = servers.values[index].origin
                 enqueueSend(destination: .origin(origin.kind, origin.source), now: { [transport] in transport.sendResponseNow(response, replyingTo: origin) }) { [transport] in
                     try await transport.sendResponse(response, replyingTo: origin)
                 } onFailure: { stack, _ in
@@ -390,7 +410,7 @@ public actor SIPStack {
 
     private func requestMethod(_ entry: ClientEntry) -> SIPMethod {
         switch entry.machine {
-        case .invite: return .invite
+        case .invite, .acceptedInvite: return .invite
         case .nonInvite(let machine): return machine.request.method
         }
     }
@@ -452,30 +472,23 @@ public actor SIPStack {
 
     private func timerFired(_ key: TimerKey) {
         if key.client {
-            guard var entry = clients[key.transaction] else { return }
-            let actions = entry.machine.timerFired(key.timer)
-            clients[key.transaction] = entry
+            guard let actions = clients[key.transaction]?.machine.timerFired(key.timer) else { return }
             perform(actions, client: key.transaction)
         } else {
-            guard var entry = servers[key.transaction] else { return }
-            let actions = entry.machine.timerFired(key.timer)
-            servers[key.transaction] = entry
+            guard let actions = servers[key.transaction]?.machine.timerFired(key.timer) else { return }
             perform(actions, server: key.transaction)
+            servers[key.transaction]?.machine.linger()
         }
     }
 
     private func clientTransportFailed(_ key: TransactionKey, _ error: any Error) {
-        guard var entry = clients[key] else { return }
-        let actions = entry.machine.transportFailed()
-        clients[key] = entry
+        guard let actions = clients[key]?.machine.transportFailed() else { return }
         logger.info("transport error", metadata: ["transaction": "\(key)", "error": "\(error)"])
         perform(actions, client: key)
     }
 
     private func serverTransportFailed(_ key: TransactionKey) {
-        guard var entry = servers[key] else { return }
-        let actions = entry.machine.transportFailed()
-        servers[key] = entry
+        guard let actions = servers[key]?.machine.transportFailed() else { return }
         perform(actions, server: key)
     }
 
@@ -489,6 +502,7 @@ extension SIPStack.ClientEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.receive(response)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.receive(response)
+        case .acceptedInvite: return response.isSuccess ? [.passToTU(response)] : []
         }
     }
 
@@ -496,6 +510,7 @@ extension SIPStack.ClientEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.timerFired(timer)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.timerFired(timer)
+        case .acceptedInvite: return timer == .M ? [.terminated] : []
         }
     }
 
@@ -503,20 +518,53 @@ extension SIPStack.ClientEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.transportFailed()
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.transportFailed()
+        case .acceptedInvite: return []
         }
+    }
+
+    /// An accepted INVITE drops its request (see `acceptedInvite`).
+    mutating func linger() {
+        if case .invite(let m) = self, m.state == .accepted { self = .acceptedInvite }
     }
 }
 
 extension SIPStack.ServerEntry.Machine {
     var isAcceptedInvite: Bool {
-        if case .invite(let m) = self { return m.state == .accepted }
-        return false
+        switch self {
+        case .invite(let m): return m.state == .accepted
+        case .lingering(let l): return l.accepted
+        case .nonInvite: return false
+        }
+    }
+
+    var isInvite: Bool {
+        switch self {
+        case .invite: return true
+        case .lingering(let l): return l.invite
+        case .nonInvite: return false
+        }
+    }
+
+    /// Once only its last timer is left, the transaction keeps what it may send again and drops
+    /// the rest (see `SIPStack.Lingering`).
+    mutating func linger() {
+        switch self {
+        case .invite(let m) where m.state == .accepted:
+            self = .lingering(.init(response: nil, invite: true, accepted: true))
+        case .invite(let m) where m.state == .confirmed:
+            self = .lingering(.init(response: nil, invite: true, accepted: false))
+        case .nonInvite(let m) where m.state == .completed:
+            self = .lingering(.init(response: m.finalResponse, invite: false, accepted: false))
+        default:
+            break
+        }
     }
 
     mutating func respond(_ response: SIPResponse) -> [TransactionAction] {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.respond(response)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.respond(response)
+        case .lingering: return []
         }
     }
 
@@ -524,6 +572,7 @@ extension SIPStack.ServerEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.receive(request)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.receive(request)
+        case .lingering(let l): return l.response.map { [.send(.response($0))] } ?? []
         }
     }
 
@@ -531,6 +580,7 @@ extension SIPStack.ServerEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.timerFired(timer)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.timerFired(timer)
+        case .lingering: return [.J, .L, .I].contains(timer) ? [.terminated] : []
         }
     }
 
@@ -538,6 +588,7 @@ extension SIPStack.ServerEntry.Machine {
         switch self {
         case .invite(var m): defer { self = .invite(m) }; return m.transportFailed()
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.transportFailed()
+        case .lingering: return [.terminated]
         }
     }
 }

@@ -10,6 +10,8 @@ public struct NonInviteServerTransaction: Sendable {
     public let reliable: Bool
     let timers: TransactionTimers
     private var lastResponse: SIPResponse?
+    /// The final response once sent (what a retransmitted request gets again).
+    public var finalResponse: SIPResponse? { state == .completed || state == .terminated ? lastResponse : nil }
 
     public init(request: SIPRequest, reliable: Bool, timers: TransactionTimers = TransactionTimers()) {
         self.request = request
