@@ -28,7 +28,6 @@ public actor CallServer {
     var dialogs: [DialogID: (call: String, side: Call.Side)] = [:]
     /// Callback requests waiting for their target to be free.
     var callbacks: [String: Callback] = [:]
-    private var serveTask: Task<Void, Never>?
     let now: @Sendable () -> Double
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
@@ -64,7 +63,6 @@ public actor CallServer {
     public nonisolated var sipPort: Int { stack.transport.localAddress(.udp)?.port ?? 0 }
 
     public func shutdown() async {
-        serveTask?.cancel()
         for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
         await stack.shutdown()
         await store.durable()
@@ -77,17 +75,15 @@ public actor CallServer {
         }
     }
 
+    /// Each request is handled in its own task, started on this actor; the stack hands it over
+    /// on the executor both share.
     private func run() async {
-        await stack.start()
-        let requests = stack.requests
-        serveTask = Task { await self.serve(requests) }
-    }
-
-    /// Each request is handled in its own task, started on this actor.
-    private func serve(_ requests: AsyncStream<IncomingRequest>) async {
-        for await incoming in requests {
-            Task { await self.handle(incoming) }
+        await stack.setRequestHandler { [weak self] incoming in
+            self?.assumeIsolated { server in
+                Task { await server.handle(incoming) }
+            }
         }
+        await stack.start()
     }
 
     // MARK: - Dispatch

@@ -114,10 +114,32 @@ public actor SIPStack {
         (strayResponses, strayContinuation) = AsyncStream.makeStream(of: SIPResponse.self)
     }
 
-    /// Starts consuming the transport's messages.
+    /// Starts consuming the transport's messages: handed over on the event loop they are read on
+    /// (the stack's executor), with no stream or task in between.
     public func start() {
         guard runTask == nil else { return }
+        let eventLoop = transport.eventLoop
+        transport.setReceiver { [weak self] message in
+            guard let self else { return }
+            if eventLoop.inEventLoop {
+                self.assumeIsolated { $0.handle(message) }
+            } else {
+                Task { await self.handle(message) }
+            }
+        }
         runTask = Task { await self.consume(transport.incoming) }
+    }
+
+    /// Requests go to `handler`, called on the stack's executor, instead of `requests` (for a
+    /// transaction user on the same executor: no stream and no task wake-up per request).
+    public func setRequestHandler(_ handler: (@Sendable (IncomingRequest) -> Void)?) {
+        requestHandler = handler
+    }
+
+    private var requestHandler: (@Sendable (IncomingRequest) -> Void)?
+
+    private func deliver(_ request: IncomingRequest) {
+        if let requestHandler { requestHandler(request) } else { requestContinuation.yield(request) }
     }
 
     /// Reads the transport's messages on this actor (one hop per message, not two).
@@ -126,6 +148,8 @@ public actor SIPStack {
     }
 
     public func shutdown() async {
+        transport.setReceiver(nil)
+        requestHandler = nil
         runTask?.cancel()
         sleeper?.cancel()
         sleeper = nil
@@ -264,13 +288,13 @@ public actor SIPStack {
             let actions = servers[key]!.machine.receive(request)
             perform(actions, server: key)
             servers[key]?.machine.linger()
-            if acceptedACK { requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil)) }
+            if acceptedACK { deliver(IncomingRequest(request: request, origin: origin, key: nil)) }
             return
         }
         switch request.method {
         case .ack:
             // The ACK for a 2xx: end to end, no transaction (§17.2.3); the dialog takes it.
-            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: nil))
+            deliver(IncomingRequest(request: request, origin: origin, key: nil))
         case .cancel:
             handleCancel(request, origin, key: key)
         case .invite:
@@ -278,11 +302,11 @@ public actor SIPStack {
             let actions = machine.start()
             servers[key] = ServerEntry(machine: .invite(machine), origin: origin)
             perform(actions, server: key)
-            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: key))
+            deliver(IncomingRequest(request: request, origin: origin, key: key))
         default:
             let machine = NonInviteServerTransaction(request: request, reliable: origin.kind.isReliable, timers: configuration.timers)
             servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
-            requestContinuation.yield(IncomingRequest(request: request, origin: origin, key: key))
+            deliver(IncomingRequest(request: request, origin: origin, key: key))
         }
     }
 
@@ -311,7 +335,7 @@ public actor SIPStack {
             servers[inviteKey] = inviteEntry
             perform(inviteActions, server: inviteKey)
             servers[inviteKey]?.machine.linger()
-            requestContinuation.yield(IncomingRequest(request: cancel, origin: origin, cancelledInvite: invite.invite, key: nil))
+            deliver(IncomingRequest(request: cancel, origin: origin, cancelledInvite: invite.invite, key: nil))
         }
     }
 

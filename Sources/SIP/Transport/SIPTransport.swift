@@ -49,10 +49,19 @@ public final class SIPTransport: Sendable {
     private var parser: SIPParser { SIPParser(limits: configuration.parserLimits) }
 
     private var deliver: @Sendable (IncomingMessage) -> Void {
-        { [continuation, trace = configuration.trace] message in
+        { [continuation, receiver, trace = configuration.trace] message in
             trace?(SIPTraceEvent(direction: .received, message: message.message, kind: message.kind, peer: "\(message.source.ipAddress ?? "?"):\(message.source.port ?? 0)"))
-            continuation.yield(message)
+            if let receive = receiver.withLockedValue({ $0 }) { receive(message) } else { continuation.yield(message) }
         }
+    }
+
+    /// Set by the consumer that runs on `eventLoop` (the stack): messages are handed to it where
+    /// they are read, in place of `incoming` (no stream, no task wake-up per message).
+    private let receiver = NIOLockedValueBox<(@Sendable (IncomingMessage) -> Void)?>(nil)
+
+    /// Messages go to `receive`, called on `eventLoop`, instead of `incoming` (nil: back to `incoming`).
+    public func setReceiver(_ receive: (@Sendable (IncomingMessage) -> Void)?) {
+        receiver.withLockedValue { $0 = receive }
     }
 
     /// Starts listening; port 0 picks a free port. Returns the bound address.
