@@ -51,17 +51,38 @@ public final class SIPTransport: Sendable {
     private var deliver: @Sendable (IncomingMessage) -> Void {
         { [continuation, receiver, trace = configuration.trace] message in
             trace?(SIPTraceEvent(direction: .received, message: message.message, kind: message.kind, peer: "\(message.source.ipAddress ?? "?"):\(message.source.port ?? 0)"))
-            if let receive = receiver.withLockedValue({ $0 }) { receive(message) } else { continuation.yield(message) }
+            if !receiver(message) { continuation.yield(message) }
         }
     }
 
     /// Set by the consumer that runs on `eventLoop` (the stack): messages are handed to it where
     /// they are read, in place of `incoming` (no stream, no task wake-up per message).
-    private let receiver = NIOLockedValueBox<(@Sendable (IncomingMessage) -> Void)?>(nil)
+    private let receiver = Receiver()
 
     /// Messages go to `receive`, called on `eventLoop`, instead of `incoming` (nil: back to `incoming`).
     public func setReceiver(_ receive: (@Sendable (IncomingMessage) -> Void)?) {
-        receiver.withLockedValue { $0 = receive }
+        receiver.set(receive)
+    }
+
+    /// The receiver behind a lock, held at its concrete type (a closure kept in a generic box is
+    /// re-wrapped at each read).
+    final class Receiver: @unchecked Sendable {
+        private let lock = NIOLock()
+        private var receive: (@Sendable (IncomingMessage) -> Void)?
+
+        func set(_ receive: (@Sendable (IncomingMessage) -> Void)?) {
+            lock.withLockVoid { self.receive = receive }
+        }
+
+        /// False when nobody is set (the message goes to `incoming`).
+        func callAsFunction(_ message: IncomingMessage) -> Bool {
+            lock.lock()
+            let receive = self.receive
+            lock.unlock()
+            guard let receive else { return false }
+            receive(message)
+            return true
+        }
     }
 
     /// Starts listening; port 0 picks a free port. Returns the bound address.

@@ -372,8 +372,9 @@ public actor UserAgent {
             unacknowledged.removeValue(forKey: id)?.cancel()
             dialogs[id] = nil
             targets[id] = nil
-            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
+            // The call is over here before the other side hears so (its 200 means "ended").
             await delegate.callEnded(id, byRemote: true)
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
         default:
             if let response = await delegate.otherRequest(request) {
                 try? await stack.respond(response, to: incoming)
