@@ -231,6 +231,23 @@ extension Baresip {
         try await SIPp.expectSuccess(device, within: 30)
     }
 
+    @Test func aRetransmittedAnswerIsAcknowledgedAgainAndTheCallKept() async throws {
+        let pbx = try await PBXProcess.start()
+        defer { pbx.process.terminate() }
+        let uasPort = ExternalProcess.freePort()
+        let device = try SIPp.start("uas_answer_twice.xml", remote: nil, localPort: uasPort, service: "2003")
+        defer { device.terminate() }
+        try await SIPp.registerCallee("2003", pbxPort: pbx.port, uasPort: uasPort)
+        let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2003@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",
+                                                                      "--hangup-after", "20", "--json"], name: "call-2003-answered-twice")
+        defer { caller.terminate() }
+        try await SIPp.expectSuccess(device, within: 30)
+        // The device's BYE reached the caller through the call server: the caller, set to hang up
+        // only after 20 s, ends now.
+        let status = try await caller.waitForExit(within: 10)
+        #expect(status == 0, "the caller's call ended cleanly: \(caller.outputTail())")
+    }
+
     @Test func sigkillLosesNoCDROrFeatureAndTheServerServesAgain() async throws {
         var pbx = try await PBXProcess.start()
         // A call that ends busy (DND) writes a CDR; DND itself is set through CTI and stored by the server.

@@ -168,6 +168,12 @@ extension CallServer {
             call.provisionalSent = true
             try? await stack.respond(relay, to: invite)
         case 200..<300:
+            // The answer of this very device again (our ACK was late or lost): ACK it again, the
+            // call goes on (§13.2.2.4).
+            if call.state != .ringing, var answered = call.calleeDialog, answered.id == DialogID.forResponse(response) {
+                try? await stack.sendStateless(answered.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: target)
+                return
+            }
             guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else {
                 // A second device answered too late, or the call is over: ACK and hang that one up.
                 await hangUpLateAnswer(forkRequest, response: response, target: target)

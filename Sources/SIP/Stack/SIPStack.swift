@@ -86,6 +86,17 @@ public actor SIPStack {
     }
 
     struct ServerEntry {
+        /// Once only its last timer is left: the machine keeps what it may send again, and the
+        /// origin only where responses go (the request it carried is let go).
+        mutating func linger() {
+            if case .lingering = machine { return }
+            machine.linger()
+            if case .lingering = machine { origin.message = Self.released }
+        }
+
+        /// Stands in for the request of a lingering transaction (one shared value, nothing held).
+        static let released = SIPMessage.response(SIPResponse(statusCode: 500))
+
         /// `lingering`: a transaction that has sent its final response and only waits out its last
         /// timer (J, L or I) to absorb retransmissions; it keeps what it may have to send again, not
         /// the request (see `Lingering`).
@@ -251,7 +262,7 @@ public actor SIPStack {
         }
         let actions = servers[key]!.machine.respond(response)
         perform(actions, server: key)
-        servers[key]?.machine.linger()
+        servers[key]?.linger()
     }
 
     /// Sends a response without a transaction (a retransmitted 2xx for an INVITE, §13.3.1.4).
@@ -287,7 +298,7 @@ public actor SIPStack {
             let acceptedACK = request.method == .ack && servers[key]!.machine.isAcceptedInvite
             let actions = servers[key]!.machine.receive(request)
             perform(actions, server: key)
-            servers[key]?.machine.linger()
+            servers[key]?.linger()
             if acceptedACK { deliver(IncomingRequest(request: request, origin: origin, key: nil)) }
             return
         }
@@ -319,13 +330,13 @@ public actor SIPStack {
             let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 481, toTag: BranchGenerator.make()))
             servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
             perform(actions, server: key)
-            servers[key]?.machine.linger()
+            servers[key]?.linger()
             return
         }
         let actions = machine.respond(SIPResponse(replyingTo: cancel, statusCode: 200, toTag: BranchGenerator.make()))
         servers[key] = ServerEntry(machine: .nonInvite(machine), origin: origin)
         perform(actions, server: key)
-        servers[key]?.machine.linger()
+        servers[key]?.linger()
         if case .invite(let invite) = inviteMachine, invite.state == .proceeding {
             let terminated = SIPResponse(replyingTo: invite.invite, statusCode: 487, toTag: BranchGenerator.make())
             var inviteEntry = servers[inviteKey]!
@@ -334,7 +345,7 @@ public actor SIPStack {
             inviteEntry.machine = .invite(inviteMachine)
             servers[inviteKey] = inviteEntry
             perform(inviteActions, server: inviteKey)
-            servers[inviteKey]?.machine.linger()
+            servers[inviteKey]?.linger()
             deliver(IncomingRequest(request: cancel, origin: origin, cancelledInvite: invite.invite, key: nil))
         }
     }
@@ -501,7 +512,7 @@ public actor SIPStack {
         } else {
             guard let actions = servers[key.transaction]?.machine.timerFired(key.timer) else { return }
             perform(actions, server: key.transaction)
-            servers[key.transaction]?.machine.linger()
+            servers[key.transaction]?.linger()
         }
     }
 
