@@ -145,6 +145,31 @@ import Testing
         await ada.shutdown(); await brook.shutdown(); await server.shutdown()
     }
 
+    @Test func registrationsSurviveReopeningTheStoreAndASaveReplacesTheAORsBindings() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-store-\(UUID().uuidString)")
+        let desk = Binding(contact: try NameAddress("<sip:2002@127.0.0.1:5070;transport=tcp>"), expires: 2_000, callID: "reg-1", cseq: 7,
+                           path: ["<sip:127.0.0.1:5065;lr>", "<sip:edge.example;lr;x=\"q\">"], instance: "<urn:uuid:00000000-0000-0000-0000-000000000001>",
+                           regID: "1", source: "127.0.0.1:5070", transport: "tcp")
+        var mobile = desk
+        mobile.contact = try NameAddress("<sip:2002@127.0.0.1:5072>")
+        mobile.path = []
+        mobile.instance = nil
+        mobile.regID = nil
+        mobile.transport = "udp"
+        do {
+            let store = try FeatureStore(directory: directory)
+            await store.saveBindings("2002", [desk, mobile])
+            await store.saveBindings("2003", [mobile])
+            await store.saveBindings("2003", [])  // unregistered
+            await store.saveBindings("2002", [desk])  // mobile gone
+        }
+        let loaded = try FeatureStore(directory: directory).loadBindings(now: 1_000)
+        #expect(loaded["2002"] == [desk], "the last save of 2002 is what is stored, path with its quotes, instance and reg-id included")
+        #expect(loaded["2003"] == nil)
+        let expired = try FeatureStore(directory: directory).loadBindings(now: 3_000)
+        #expect(expired.isEmpty, "bindings past their expiry are not restored")
+    }
+
     @Test func featuresAndCDRsSurviveReopeningTheStore() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-store-\(UUID().uuidString)")
         do {

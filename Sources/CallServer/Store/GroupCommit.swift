@@ -80,24 +80,21 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// One transaction for the batch; each job in its own savepoint, so one failing write (logged)
-    /// does not undo the others.
+    /// One transaction for the batch. Should a write fail, the batch is undone and its writes
+    /// made one transaction each, so only the failing one (logged) is lost.
     private func commit(_ batch: [Job]) {
         do {
             try database.write { db in
-                for job in batch {
-                    do {
-                        try db.inSavepoint {
-                            try job(db)
-                            return .commit
-                        }
-                    } catch {
-                        logger.error("a write was not stored", metadata: ["error": "\(error)"])
-                    }
-                }
+                for job in batch { try job(db) }
             }
         } catch {
-            logger.error("a batch of writes was not stored", metadata: ["error": "\(error)", "writes": "\(batch.count)"])
+            for job in batch {
+                do {
+                    try database.write { db in try job(db) }
+                } catch {
+                    logger.error("a write was not stored", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 }
