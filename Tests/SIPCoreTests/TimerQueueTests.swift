@@ -37,61 +37,50 @@ import Testing
         #expect(queue.count == 0 && none == nil)
     }
 
+    /// Deadline timers only: the heap.
     @Test func matchesAPlainListUnderRandomOperations() {
-        var generator = SplitMix(seed: 42)
-        var queue = TimerQueue<Int>()
-        var model: [Int: (deadline: Duration, sequence: Int)] = [:]
-        var sequence = 0
-        var now = Duration.zero
-        for _ in 0..<20_000 {
-            let key = Int(generator.next() % 300)
-            switch generator.next() % 4 {
-            case 0, 1:
-                let deadline = now + .milliseconds(Int(generator.next() % 40_000))
-                queue.schedule(key, at: deadline)
-                sequence += 1
-                model[key] = (deadline, sequence)
-            case 2:
-                let cancelled = queue.cancel(key)
-                #expect(cancelled == (model.removeValue(forKey: key) != nil))
-            default:
-                now += .milliseconds(Int(generator.next() % 3_000))
-                let expected = model.filter { $0.value.deadline <= now }
-                    .sorted { ($0.value.deadline, $0.value.sequence) < ($1.value.deadline, $1.value.sequence) }.map(\.key)
-                var fired: [Int] = []
-                while let key = queue.popDue(now: now) { fired.append(key) }
-                #expect(fired == expected)
-                for key in expected { model[key] = nil }
-            }
-            #expect(queue.count == model.count)
+        Self.checkAgainstAPlainList(seed: 42, steps: 20_000, keys: 300) { queue, key, now, generator in
+            let deadline = now + .milliseconds(Int(generator.next() % 40_000))
+            queue.schedule(key, at: deadline)
+            return deadline
         }
     }
-}
 
-extension TimerQueueTests {
     /// Timers scheduled by delay go to per-delay lanes; mixed with deadline timers, replaced and
     /// cancelled at random, they must still fire exactly as a plain sorted list says.
     @Test func lanesMatchAPlainListUnderRandomOperations() {
-        var generator = SplitMix(seed: 7)
+        let delays: [Duration] = [.milliseconds(200), .milliseconds(500), .seconds(1), .seconds(4), .seconds(5), .seconds(32)]
+        Self.checkAgainstAPlainList(seed: 7, steps: 30_000, keys: 500) { queue, key, now, generator in
+            guard generator.next() % 3 != 0 else {
+                let deadline = now + .milliseconds(Int(generator.next() % 40_000))
+                queue.schedule(key, at: deadline)
+                return deadline
+            }
+            let delay = delays[Int(generator.next() % UInt64(delays.count))]
+            queue.schedule(key, after: delay, now: now)
+            return now + delay
+        }
+    }
+
+    /// Random schedules (by `schedule`, which returns the deadline it set), cancellations and
+    /// clock steps; after each step what fires, the next deadline and the count match a plain list.
+    static func checkAgainstAPlainList(
+        seed: UInt64, steps: Int, keys: UInt64,
+        schedule: (inout TimerQueue<Int>, Int, Duration, inout SplitMix) -> Duration
+    ) {
+        var generator = SplitMix(seed: seed)
         var queue = TimerQueue<Int>()
         var model: [Int: (deadline: Duration, sequence: Int)] = [:]
         var sequence = 0
         var now = Duration.zero
-        let delays: [Duration] = [.milliseconds(200), .milliseconds(500), .seconds(1), .seconds(4), .seconds(5), .seconds(32)]
-        for _ in 0..<30_000 {
-            let key = Int(generator.next() % 500)
-            switch generator.next() % 5 {
+        for _ in 0..<steps {
+            let key = Int(generator.next() % keys)
+            switch generator.next() % 4 {
             case 0, 1:
-                let delay = delays[Int(generator.next() % UInt64(delays.count))]
-                queue.schedule(key, after: delay, now: now)
-                sequence += 1
-                model[key] = (now + delay, sequence)
-            case 2:
-                let deadline = now + .milliseconds(Int(generator.next() % 40_000))
-                queue.schedule(key, at: deadline)
+                let deadline = schedule(&queue, key, now, &generator)
                 sequence += 1
                 model[key] = (deadline, sequence)
-            case 3:
+            case 2:
                 let cancelled = queue.cancel(key)
                 #expect(cancelled == (model.removeValue(forKey: key) != nil))
             default:
