@@ -19,13 +19,23 @@ actor TestUASDelegate: UserAgentDelegate {
     var bindings: [String: String] = [:]
     var established = 0
     var ended = 0
+    /// Each call ended, as it happens (the UA answers the BYE first, then tells its delegate).
+    nonisolated let endings: AsyncStream<DialogID>
+    private nonisolated let endingsContinuation: AsyncStream<DialogID>.Continuation
+
+    init() {
+        (endings, endingsContinuation) = AsyncStream.makeStream(of: DialogID.self)
+    }
 
     func incomingInvite(_ request: SIPRequest) async -> InviteDecision {
         .answer(body: canonicalSDP, contentType: .sdp, ringFor: .milliseconds(20))
     }
 
     func callEstablished(_ dialog: Dialog, request: SIPRequest) async { established += 1 }
-    func callEnded(_ dialog: DialogID, byRemote: Bool) async { ended += 1 }
+    func callEnded(_ dialog: DialogID, byRemote: Bool) async {
+        ended += 1
+        endingsContinuation.yield(dialog)
+    }
 
     func otherRequest(_ request: SIPRequest) async -> SIPResponse? {
         guard request.method == .register else { return nil }
@@ -77,7 +87,8 @@ actor TestUASDelegate: UserAgentDelegate {
         let sipp = try SIPp.start("uac_invite.xml", remote: "127.0.0.1:\(port)", localPort: ExternalProcess.freePort(), transport: transport)
         try await SIPp.expectSuccess(sipp)
         #expect(await delegate.established == 1)
-        #expect(await delegate.ended == 1, "SIPp's BYE ended the call")
+        _ = try await delegate.endings.first(within: 5, "SIPp's BYE ending the call at the UA") { _ in true }
+        #expect(await delegate.ended == 1, "SIPp's BYE ended the call, once")
         #expect(await ua.activeDialogs.isEmpty)
         await ua.stack.shutdown()
     }

@@ -121,6 +121,9 @@ public final class FeatureStore: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
         configuration.journalMode = .wal
+        // Another connection (a reader, a second store on the same directory) may hold the lock
+        // for a moment: wait for it rather than fail.
+        configuration.busyMode = .timeout(5)
         // Each commit reaches the write-ahead log before it returns, so a killed process (SIGKILL)
         // loses nothing; only an operating-system crash may lose the last commits before a checkpoint.
         // Syncing every commit to disk (FULL) would cost one fsync per REGISTER and per call.

@@ -372,9 +372,9 @@ public actor UserAgent {
             unacknowledged.removeValue(forKey: id)?.cancel()
             dialogs[id] = nil
             targets[id] = nil
-            // The call is over here before the other side hears so (its 200 means "ended").
-            await delegate.callEnded(id, byRemote: true)
+            // Answered first: the delegate may stop the program (as `holdfast sip answer` does).
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
+            await delegate.callEnded(id, byRemote: true)
         default:
             if let response = await delegate.otherRequest(request) {
                 try? await stack.respond(response, to: incoming)
