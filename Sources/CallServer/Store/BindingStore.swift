@@ -28,7 +28,7 @@ extension FeatureStore {
         // registrations a second, the record layer's encoding cost more than SQLite.
         let rows = bindings.enumerated().map { position, binding -> StatementArguments in
             [aor, position, binding.contact.description, binding.expires, binding.callID, Int64(binding.cseq),
-             CallRecord.jsonArray(binding.path), binding.instance, binding.regID, binding.source, binding.transport]
+             JSONText.array(binding.path), binding.instance, binding.regID, binding.source, binding.transport]
         }
         writer.enqueue { db in
             try db.cachedStatement(sql: "DELETE FROM bindings WHERE aor = ?").execute(arguments: [aor])

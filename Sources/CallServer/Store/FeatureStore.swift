@@ -61,28 +61,6 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         self.path = path
     }
 
-    /// `path` as a JSON array of strings, written directly (a JSONEncoder per call cost more than the insert).
-    static func jsonArray(_ strings: [String]) -> String {
-        var json = "["
-        for (index, string) in strings.enumerated() {
-            if index > 0 { json += "," }
-            json += "\""
-            for scalar in string.unicodeScalars {
-                switch scalar {
-                case "\"": json += "\\\""
-                case "\\": json += "\\\\"
-                case "\n": json += "\\n"
-                case "\r": json += "\\r"
-                case "\t": json += "\\t"
-                case _ where scalar.value < 0x20: json += String(format: "\\u%04x", scalar.value)
-                default: json.unicodeScalars.append(scalar)
-                }
-            }
-            json += "\""
-        }
-        return json + "]"
-    }
-
     public mutating func didInsert(_ inserted: InsertionSuccess) { sequence = inserted.rowID }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -102,7 +80,7 @@ public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         container[CodingKeys.answeredAt] = answeredAt
         container[CodingKeys.endedAt] = endedAt
         container[CodingKeys.outcome] = outcome
-        container[CodingKeys.path] = Self.jsonArray(path)
+        container[CodingKeys.path] = JSONText.array(path)
     }
 }
 

@@ -138,6 +138,7 @@ public actor SIPStack {
                 Task { await self.handle(message) }
             }
         }
+        // What arrived before the receiver was set (between listen and start) waits in `incoming`.
         runTask = Task { await self.consume(transport.incoming) }
     }
 
