@@ -25,6 +25,7 @@ struct CollabCommand: AsyncParsableCommand {
         let configuration = try loadConfiguration { try CollabConfiguration.load(URL(fileURLWithPath: config)) }
         let core = try CollabCore(configuration: configuration, dataDirectory: URL(fileURLWithPath: dataDir))
         let listen = configuration.listen
+        exitWithParent()
         let app = CollabServer.application(core: core) { port in
             FileHandle.standardError.write(Data("collab: http://\(listen.host):\(port) (phones: /api/v1), call server CTI \(configuration.callServer.cti.url), \(configuration.users.count) users\n".utf8))
         }

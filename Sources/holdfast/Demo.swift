@@ -51,6 +51,13 @@ struct Demo: AsyncParsableCommand {
         let collab = DemoCollab(directory: directory, port: ports.collab, sip: pbx.sipPort, cti: cti.port, secret: pbxConfiguration.cti.secret)
         try await collab.start()
         say("  collab server     http://127.0.0.1:\(ports.collab) (pid \(collab.pid))")
+        // Stopped by a signal, the demo takes its collaboration server with it.
+        Task {
+            for await sig in terminationSignals([SIGINT, SIGTERM, SIGHUP]) {
+                collab.kill()
+                Foundation.exit(128 + sig)
+            }
+        }
 
         // The phones.
         let phone = try await DemoPhone.start("2001", directory: directory, collab: ports.collab, api: ports.api, audioIn: "tone:700", autoAnswer: false)
@@ -174,6 +181,9 @@ final class DemoCollab: @unchecked Sendable {
         handle.seekToEndOfFile()
         process.standardOutput = handle
         process.standardError = handle
+        var environment = ProcessInfo.processInfo.environment
+        environment[exitWithParentVariable] = String(getpid())
+        process.environment = environment
         try process.run()
         self.process = process
         // Ready when it answers /health.

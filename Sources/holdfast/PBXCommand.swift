@@ -48,10 +48,10 @@ struct PBXCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGINT and SIGTERM as a stream (the sources live as long as the stream).
-func terminationSignals() -> AsyncStream<Int32> {
+/// SIGINT and SIGTERM (or `signals`) as a stream (the sources live as long as the stream).
+func terminationSignals(_ signals: [Int32] = [SIGINT, SIGTERM]) -> AsyncStream<Int32> {
     AsyncStream<Int32> { continuation in
-        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+        let sources = signals.map { sig -> any DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig)
             source.setEventHandler { continuation.yield(sig) }

@@ -19,7 +19,7 @@ final class ExternalProcess: @unchecked Sendable {
 
     init(_ executable: String, _ arguments: [String], name: String? = nil, workingDirectory: URL? = nil) throws {
         guard let path = ExternalProcess.find(executable) else {
-            throw ProcessFailure(description: "\(executable) is not installed (for SIPp: apt-get install sip-tester)")
+            throw ProcessFailure(description: "\(executable) is not installed: \(ExternalProcess.installHint(executable))")
         }
         self.name = name ?? executable
         let directory = workingDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-test-\(UUID().uuidString)")
@@ -43,6 +43,36 @@ final class ExternalProcess: @unchecked Sendable {
             return -1
         }
         try process.run()
+        Self.running.withLock { $0[ObjectIdentifier(self)] = process.processIdentifier }
+        _ = Self.killAllAtExit
+    }
+
+    /// A test that throws or fails an assertion before stopping what it started still stops it:
+    /// the process is killed when the test lets go of it, and whatever is left when the test
+    /// runner exits is killed then.
+    deinit {
+        Self.running.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    private static let running = Mutex<[ObjectIdentifier: Int32]>([:])
+    private static let killAllAtExit: Void = {
+        atexit {
+            for pid in ExternalProcess.running.withLock({ Array($0.values) }) { kill(pid, SIGKILL) }
+        }
+    }()
+
+    /// The Debian package that provides `executable`, from the one list the test command installs
+    /// (scripts/packages).
+    static func installHint(_ executable: String) -> String {
+        let list = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/packages")
+        let text = (try? String(contentsOf: list, encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") {
+            let fields = line.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")).split(separator: " ")
+            if fields.count == 2, fields[0] == executable { return "apt-get install \(fields[1]) (scripts/packages install adds every package the tests need)" }
+        }
+        return "scripts/packages check names the Debian packages the tests need"
     }
 
     var workingDirectory: URL { outputURL.deletingLastPathComponent() }
