@@ -258,8 +258,7 @@ extension CallServer {
         guard var dialog = call.dialog(side), let target = call.legTarget(side) else { return false }
         var body = SessionText.continuing(session, after: call.sdpTo[side])
         if let direction { body = SessionText.withDirection(body, direction) }
-        var reinvite = dialog.makeRequest(.invite)
-        reinvite.headers.add(.contact, await serverContact(target.kind))
+        var reinvite = dialog.makeRequest(.invite)  // with the dialog's Contact
         reinvite.setBody(body, contentType: .sdp)
         call.setDialog(side, dialog)
         call.sdpTo[side] = body
@@ -341,7 +340,9 @@ extension CallServer {
         }
         let stack = self.stack
         let sent = invites
-        let localContact = NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))
+        var localContacts: [NameAddress] = []
+        for invite in sent { localContacts.append(await serverContactAddress(invite.target.kind)) }
+        let contacts = localContacts
         var winner: Reached?
         var failures: [Int] = []
         await withTaskGroup(of: RingOutcome.self) { group in
@@ -373,9 +374,9 @@ extension CallServer {
                 switch outcome {
                 case .answered(let index, let response):
                     pending.remove(index)
-                    guard winner == nil, !Task.isCancelled, var dialog = Dialog(uacFor: sent[index].request, response: response, localContact: localContact) else {
+                    guard winner == nil, !Task.isCancelled, var dialog = Dialog(uacFor: sent[index].request, response: response, localContact: contacts[index]) else {
                         // Too late (another device won, or the request was withdrawn): release it.
-                        if var late = Dialog(uacFor: sent[index].request, response: response, localContact: localContact) {
+                        if var late = Dialog(uacFor: sent[index].request, response: response, localContact: contacts[index]) {
                             var ack = late.makeRequest(.ack, ackFor: 1)
                             if !response.body.isEmpty && body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
                             try? await stack.sendStateless(ack, to: sent[index].target)

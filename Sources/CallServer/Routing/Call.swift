@@ -57,7 +57,22 @@ final class Call: @unchecked Sendable {
     var noAnswer: Scheduled<Void>?
     /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4): the next retransmission.
     var retransmit: Scheduled<Void>?
+    /// The leg whose ACK stops `retransmit`.
+    var retransmitting = Side.caller
     var provisionalSent = false
+    /// Max-Forwards for the requests this call sends on (the caller's, less one: RFC 7332).
+    var maxForwards = 70
+    /// An answer still owed to one leg: when the ACK from the key side arrives, the other leg is
+    /// ACKed for this CSeq with the ACK's body (late offer, RFC 3261 §13.2.1, and a re-INVITE
+    /// without an offer, §14.1).
+    var pendingACK: [Side: UInt32] = [:]
+    /// REFERs relayed to a leg, by the CSeq they carry there, to the CSeq of the REFER as it came
+    /// from the other side: the NOTIFYs they bring back name the sender's REFER (RFC 3515 §2.4.6).
+    var referIDs: [Side: [UInt32: UInt32]] = [:]
+    /// REFERs relayed to a leg whose answer has not gone back yet: NOTIFYs for them wait, so the
+    /// sender sees the 202 first.
+    var refersInFlight: [Side: Int] = [:]
+    var afterRefer: [Side: [CheckedContinuation<Void, Never>]] = [:]
 
     /// One INVITE to one of the callee's devices (parallel forking).
     struct Fork {
@@ -66,6 +81,9 @@ final class Call: @unchecked Sendable {
         var device: String
         var finished = false
         var status: Int?
+        var reason: String?
+        /// Headers of its failure worth relaying to the caller (Warning above all).
+        var headers: [(HeaderName, String)] = []
     }
 
     init(key: String, invite: IncomingRequest?, caller: String, callerName: String?, dialed: String) {
@@ -80,7 +98,7 @@ final class Call: @unchecked Sendable {
             callerTarget = SIPTarget(kind: invite.origin.kind, address: invite.origin.source)
             offer = invite.request.body
             offerType = invite.request.contentType
-            sdpFrom[.caller] = invite.request.body
+            if !invite.request.body.isEmpty { sdpFrom[.caller] = invite.request.body }
         }
     }
 

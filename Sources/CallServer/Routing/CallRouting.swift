@@ -11,6 +11,7 @@ import SIPMessage
 extension CallServer {
     func handleInvite(_ incoming: IncomingRequest) async {
         let request = incoming.request
+        guard let hops = await forwardedHops(incoming) else { return }
         guard case .sip(let uri) = request.uri else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 416, toTag: Self.newTag()), to: incoming)
             return
@@ -25,6 +26,10 @@ extension CallServer {
             return
         }
         guard await authenticate(incoming, as: caller, header: .proxyAuthorization, challenge: 407) else { return }
+        if request.headers.contains(.replaces) {
+            await handleReplaces(incoming, caller: caller)
+            return
+        }
         guard let dialed = uri.user, configuration.user(dialed) != nil else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such extension \(uri.user ?? "")", toTag: Self.newTag()), to: incoming)
             return
@@ -32,6 +37,7 @@ extension CallServer {
         let key = request.callID ?? Self.newTag()
         guard calls[key] == nil else { return }  // a retransmission after authentication
         let call = Call(key: key, invite: incoming, caller: caller, callerName: configuration.user(caller)?.name, dialed: dialed)
+        call.maxForwards = hops
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
         events.append("call.offered", ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
@@ -95,6 +101,7 @@ extension CallServer {
     func makeFork(_ call: Call, binding: Binding) -> Call.Fork {
         var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
         fork.request.headers.add(Self.callHeader, call.key)
+        fork.request.headers.set(.maxForwards, String(call.maxForwards))
         return Call.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
     }
 
@@ -143,10 +150,16 @@ extension CallServer {
     }
 
     func serverContact(_ kind: SIPTransportKind) async -> String {
+        (await serverContactAddress(kind)).description
+    }
+
+    /// Our Contact on a leg over `kind`: the address and port we listen on, with `transport=tcp`
+    /// over TCP, so a device's in-dialog requests (BYE above all) come back over the leg's transport.
+    func serverContactAddress(_ kind: SIPTransportKind) async -> NameAddress {
         let local = await stack.localHostPort(kind) ?? (configuration.listen.host, configuration.listen.port)
         var uri = SIPURI(user: "pbx", host: local.host, port: local.port)
         if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
-        return "<\(uri)>"
+        return NameAddress(uri: uri)
     }
 
     func forkResponse(_ key: String, generation: Int, index: Int, request forkRequest: SIPRequest, target: SIPTarget, response: SIPResponse) async {
@@ -171,10 +184,13 @@ extension CallServer {
             // The answer of this very device again (our ACK was late or lost): ACK it again, the
             // call goes on (§13.2.2.4).
             if call.state != .ringing, var answered = call.calleeDialog, answered.id == DialogID.forResponse(response) {
+                // Late offer: the ACK waits for the caller's, which carries the answer.
+                if call.pendingACK[.caller] != nil { return }
                 try? await stack.sendStateless(answered.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: target)
                 return
             }
-            guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else {
+            let contact = await serverContactAddress(target.kind)
+            guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: contact) else {
                 // A second device answered too late, or the call is over: ACK and hang that one up.
                 await hangUpLateAnswer(forkRequest, response: response, target: target)
                 return
@@ -184,7 +200,13 @@ extension CallServer {
             call.noAnswer?.cancel()
             call.forks[index].finished = true
             let calleeTarget = call.forks[index].target
-            try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
+            if call.offer.isEmpty && call.invite != nil {
+                // Late offer (RFC 3261 §13.2.1): the callee's 200 made the offer; its ACK carries the
+                // caller's answer, from the caller's ACK.
+                call.pendingACK[.caller] = forkRequest.cseq?.sequence ?? 1
+            } else {
+                try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
+            }
             call.calleeDialog = calleeDialog
             call.calleeTarget = calleeTarget
             call.device[.callee] = call.forks[index].device
@@ -202,35 +224,48 @@ extension CallServer {
             }
             // 200 OK to the caller with the callee's SDP and who answered (connected identity).
             var ok = SIPResponse(replyingTo: invite.request, statusCode: 200, toTag: call.toTag)
-            let contact = await serverContact(invite.origin.kind)
-            ok.headers.add(.contact, contact)
+            let callerContact = await serverContactAddress(invite.origin.kind)
+            ok.headers.add(.contact, callerContact.description)
             ok.headers.add(.allow, Self.allow)
+            ok.headers.add(.supported, Self.supported)
             ok.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
             if !response.body.isEmpty { ok.setBody(response.body, contentType: response.contentType ?? .sdp) }
-            if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: (try? NameAddress(contact)) ?? NameAddress(uri: SIPURI(host: configuration.domain)), confirmed: true) {
+            if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: callerContact, confirmed: true) {
                 call.callerDialog = callerDialog
                 dialogs[callerDialog.id] = (call.key, .caller)
             }
             try? await stack.respond(ok, to: invite)
             retransmitUntilACK(ok, call: call)
         default:
-            await forkFailed(key, generation: generation, index: index, status: response.statusCode, reason: response.reasonPhrase)
+            await forkFailed(key, generation: generation, index: index, status: response.statusCode, reason: response.reasonPhrase,
+                             headers: Self.relayedFailureHeaders(response))
         }
     }
 
     /// RFC 3261 §15 (and §9.1: a 200 may cross a CANCEL): a 2xx nobody wants is still ACKed,
     /// then ended with BYE.
     func hangUpLateAnswer(_ forkRequest: SIPRequest, response: SIPResponse, target: SIPTarget) async {
-        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: NameAddress(uri: SIPURI(user: "pbx", host: configuration.domain))) else { return }
+        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: await serverContactAddress(target.kind)) else { return }
         logger.info("a late answer is hung up", metadata: ["call": "\(forkRequest.callID ?? "")", "status": "\(response.statusCode)"])
-        try? await stack.sendStateless(late.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: target)
+        var ack = late.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence)
+        // A 200 that made an offer (our INVITE had none) gets an answer refusing every stream.
+        if forkRequest.body.isEmpty && !response.body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
+        try? await stack.sendStateless(ack, to: target)
         _ = await stack.send(late.makeRequest(.bye), to: target)
     }
 
-    func forkFailed(_ key: String, generation: Int, index: Int, status: Int, reason: String? = nil) async {
+    /// What a failure relayed to the caller keeps of the device's answer: why (Warning, RFC 3261
+    /// §20.43) and when to try again.
+    static func relayedFailureHeaders(_ response: SIPResponse) -> [(HeaderName, String)] {
+        [HeaderName.warning, .retryAfter, .unsupported].flatMap { name in response.headers.values(name).map { (name, $0) } }
+    }
+
+    func forkFailed(_ key: String, generation: Int, index: Int, status: Int, reason: String? = nil, headers: [(HeaderName, String)] = []) async {
         guard let call = calls[key], call.state == .ringing, call.forkGeneration == generation, index < call.forks.count else { return }
         call.forks[index].finished = true
         call.forks[index].status = status
+        call.forks[index].reason = reason
+        call.forks[index].headers = headers
         guard call.forks.allSatisfy(\.finished) else { return }
         // Every device failed: busy everywhere → "When I am on the phone"; else the best failure.
         let statuses = call.forks.compactMap(\.status)
@@ -244,8 +279,10 @@ extension CallServer {
             await finish(call, status: 486, reason: "Busy Here", outcome: "busy")
             return
         }
-        let best = statuses.min { rank($0) < rank($1) } ?? 480
-        await finish(call, status: best == 487 ? 480 : best, reason: reason, outcome: "rejected")
+        let best = call.forks.filter { $0.status != nil }.min { rank($0.status!) < rank($1.status!) }
+        let status = best?.status ?? 480
+        await finish(call, status: status == 487 ? 480 : status, reason: status == 487 ? nil : best?.reason, outcome: "rejected",
+                     headers: best?.headers ?? [])
     }
 
     /// §16.7 step 6 style preference among failures: 6xx, then 486, then others by class.
@@ -290,7 +327,7 @@ extension CallServer {
     }
 
     /// Ends an unanswered call with a final response to the caller and writes its CDR.
-    func finish(_ call: Call, status: Int, reason: String?, outcome: String) async {
+    func finish(_ call: Call, status: Int, reason: String?, outcome: String, headers: [(HeaderName, String)] = []) async {
         call.state = .ended
         call.noAnswer?.cancel()
         call.originating?.cancel()
@@ -298,7 +335,9 @@ extension CallServer {
         writeRecord(call, outcome: outcome)
         await store.durable()
         if let invite = call.invite {
-            try? await stack.respond(SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag), to: invite)
+            var response = SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag)
+            for (name, value) in headers { response.headers.add(name, value) }
+            try? await stack.respond(response, to: invite)
         } else {
             await releaseOriginator(call, reason: "\(status) \(reason ?? "")")
         }
@@ -316,13 +355,16 @@ extension CallServer {
     }
 
     /// §13.3.1.4: the 2xx again at T1, 2·T1, … (at most T2 apart) until the ACK cancels it, for 64·T1.
-    func retransmitUntilACK(_ response: SIPResponse, call: Call, interval: Double = 0.5, waited: Double = 0) {
-        guard let invite = call.invite, !invite.origin.kind.isReliable, waited < 32 else { return }
+    /// `incoming` is the INVITE answered (the caller's, unless a leg joined later), `side` its leg.
+    func retransmitUntilACK(_ response: SIPResponse, call: Call, incoming: IncomingRequest? = nil, side: Call.Side = .caller,
+                            interval: Double = 0.5, waited: Double = 0) {
+        guard let invite = incoming ?? call.invite, !invite.origin.kind.isReliable, waited < 32 else { return }
+        call.retransmitting = side
         call.retransmit = after(seconds: interval) { server in
             guard server.calls[call.key] === call else { return }
             let stack = server.stack
             Task { try? await stack.retransmit(response, to: invite) }
-            server.retransmitUntilACK(response, call: call, interval: min(interval * 2, 4), waited: waited + interval)
+            server.retransmitUntilACK(response, call: call, incoming: invite, side: side, interval: min(interval * 2, 4), waited: waited + interval)
         }
     }
 

@@ -79,7 +79,7 @@ public actor CallServer {
     /// on the executor both share.
     private func run() async {
         await stack.setRequestHandler { [weak self] incoming in
-            self?.assumeIsolated { server in
+            _ = self?.assumeIsolated { server in
                 Task { await server.handle(incoming) }
             }
         }
@@ -98,6 +98,14 @@ public actor CallServer {
             await handleInDialog(incoming, id: id)
             return
         }
+        // A method we do not implement is refused as such before its body is looked at (a PUBLISH
+        // with a body is 405, not 415).
+        guard Self.allowedMethods.contains(request.method) else {
+            var refused = SIPResponse(replyingTo: request, statusCode: 405, toTag: Self.newTag())
+            refused.headers.add(.allow, Self.allow)
+            try? await stack.respond(refused, to: incoming)
+            return
+        }
         if request.method != .ack, let rejection = request.uasRejection(serverCapabilities, toTag: Self.newTag()) {
             try? await stack.respond(rejection, to: incoming)
             return
@@ -107,16 +115,18 @@ public actor CallServer {
         case .options: await respondOptions(incoming)
         case .invite: await handleInvite(incoming)
         case .ack: break
-        case .bye, .info, .update, .refer, .notify, .prack:
-            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481, toTag: Self.newTag()), to: incoming)
+        case .refer:
+            // RFC 3515 allows a REFER outside a dialog; this server takes transfers only inside a call.
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "REFER is accepted only inside a call", toTag: Self.newTag()), to: incoming)
         default:
-            var refused = SIPResponse(replyingTo: request, statusCode: 405, toTag: Self.newTag())
-            refused.headers.add(.allow, Self.allow)
-            try? await stack.respond(refused, to: incoming)
+            // BYE, INFO, UPDATE, NOTIFY, PRACK with no dialog (§12.2.2).
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481, toTag: Self.newTag()), to: incoming)
         }
     }
 
+    static let allowedMethods: Set<SIPMethod> = [.invite, .ack, .cancel, .bye, .options, .register, .info, .update, .refer, .notify, .prack]
     static let allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY"
+    static let supported = "path, outbound, replaces"
     var serverCapabilities: UASCapabilities {
         UASCapabilities(allowedMethods: [], supportedExtensions: ["path", "outbound", "replaces"],
                         acceptedContentTypes: ["application/sdp", "application/dtmf-relay", "message/sipfrag", "multipart/mixed", "text/plain"])
@@ -126,8 +136,20 @@ public actor CallServer {
         var ok = SIPResponse(replyingTo: incoming.request, statusCode: 200, toTag: Self.newTag())
         ok.headers.add(.allow, Self.allow)
         ok.headers.add(.accept, "application/sdp")
-        ok.headers.add(.supported, "path, outbound")
+        ok.headers.add(.supported, Self.supported)
         try? await stack.respond(ok, to: incoming)
+    }
+
+    /// RFC 3261 §16.3 step 3 and RFC 7332 §3 (a B2BUA relays the hop count): a request that may go
+    /// no further is refused with 483; otherwise the value its relayed copy carries.
+    func forwardedHops(_ incoming: IncomingRequest) async -> Int? {
+        let remaining = incoming.request.maxForwards ?? 70
+        guard remaining > 0 else {
+            try? await stack.respond(SIPResponse(replyingTo: incoming.request, statusCode: 483, reasonPhrase: "Too Many Hops",
+                                                 toTag: incoming.request.to?.tag == nil ? Self.newTag() : nil), to: incoming)
+            return nil
+        }
+        return min(remaining - 1, 70)
     }
 
     // MARK: - Registrar

@@ -1,5 +1,6 @@
-// Requests inside an answered call, relayed to the other leg: re-INVITE/UPDATE (hold, resume),
-// INFO (DTMF), REFER/NOTIFY, BYE; the ACK for our 2xx stops its retransmission.
+// Requests inside a call, relayed to the other leg: re-INVITE/UPDATE (hold, resume), INFO (DTMF),
+// REFER/NOTIFY, BYE; the ACK for our 2xx stops its retransmission and carries an answer on when
+// the other leg's 2xx made the offer. A BYE on the early dialog of a ringing call ends it.
 
 import Foundation
 import SIP
@@ -10,38 +11,37 @@ extension CallServer {
     func handleInDialog(_ incoming: IncomingRequest, id: DialogID) async {
         let request = incoming.request
         guard let entry = dialogs[id], let call = calls[entry.call] else {
+            if request.method == .bye, await endEarlyDialog(incoming) { return }
             if request.method != .ack {
                 try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
             }
             return
         }
         if request.method == .ack {
-            if entry.side == .caller { call.retransmit?.cancel() }
+            if entry.side == call.retransmitting { call.retransmit?.cancel() }
+            await relayAnswer(call, ack: request, from: entry.side)
             return
         }
         // Check the CSeq against the leg it came in on.
         var verdict = Dialog.RequestVerdict.accept
-        if entry.side == .caller, var dialog = call.callerDialog {
+        if var dialog = call.dialog(entry.side) {
             verdict = dialog.receive(request)
-            call.callerDialog = dialog
-        } else if entry.side == .callee, var dialog = call.calleeDialog {
-            verdict = dialog.receive(request)
-            call.calleeDialog = dialog
+            call.setDialog(entry.side, dialog)
         }
         if case .reject(let status, let reason) = verdict {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason), to: incoming)
             return
         }
+        guard let hops = await forwardedHops(incoming) else { return }
         // The same request on the other leg.
-        let otherSide: Call.Side = entry.side == .caller ? .callee : .caller
-        guard var other = otherSide == .callee ? call.calleeDialog : call.callerDialog,
-              let target = call.legTarget(otherSide)
-        else {
+        let otherSide = entry.side.other
+        guard var other = call.dialog(otherSide), let target = call.legTarget(otherSide) else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
             return
         }
         var relayed = other.makeRequest(request.method)
-        for name in [HeaderName.event, .subscriptionState, .referTo, .referredBy, HeaderName("Reason")] {
+        relayed.headers.set(.maxForwards, String(hops))
+        for name in [HeaderName.event, .subscriptionState, .referTo, .referredBy, .reason] {
             for value in request.headers.values(name) { relayed.headers.add(name, value) }
         }
         if !request.body.isEmpty {
@@ -51,7 +51,7 @@ extension CallServer {
                 call.sdpTo[otherSide] = request.body
             }
         }
-        if otherSide == .callee { call.calleeDialog = other } else { call.callerDialog = other }
+        call.setDialog(otherSide, other)
         if request.method == .bye {
             // The BYE ends the call whatever the other side answers: 200 once the CDR is stored,
             // and the BYE goes on without its sender waiting for the other leg (whose answer, if
@@ -62,32 +62,111 @@ extension CallServer {
             _ = await stack.send(relayed, to: target)
             return
         }
-        var final: SIPResponse?
-        do {
-            for try await response in await stack.send(relayed, to: target) where response.isFinal {
-                final = response
-                break
+        if request.method == .notify {
+            await waitForReferAnswers(call, to: otherSide)
+            if let event = request.headers[.event] {
+                relayed.headers.set(.event, Self.referEvent(event, mappedBy: call.referIDs[entry.side] ?? [:]))
             }
-        } catch {
-            final = nil
         }
-        // A 2xx to a relayed re-INVITE is ours to ACK.
+        if request.method == .refer, let theirs = relayed.cseq?.sequence, let ours = request.cseq?.sequence {
+            call.referIDs[otherSide, default: [:]][theirs] = ours
+            call.refersInFlight[entry.side, default: 0] += 1
+        }
+        let final = await finalResponse(relayed, to: target)
         if let final, final.isSuccess, request.method == .invite {
-            try? await stack.sendStateless(other.makeRequest(.ack, ackFor: relayed.cseq?.sequence), to: target)
+            if request.body.isEmpty && !final.body.isEmpty {
+                // A re-INVITE without an offer (§14.1): the other side offered in its 2xx, and the
+                // sender's ACK brings the answer for it.
+                call.pendingACK[entry.side] = relayed.cseq?.sequence ?? 1
+            } else if var current = call.dialog(otherSide) {
+                // A 2xx to a relayed re-INVITE is ours to ACK.
+                try? await stack.sendStateless(current.makeRequest(.ack, ackFor: relayed.cseq?.sequence), to: target)
+                call.setDialog(otherSide, current)
+            }
         }
         let status = final?.statusCode ?? 408
         var answer = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: final?.reasonPhrase)
-        if let final, !final.body.isEmpty {
-            answer.setBody(final.body, contentType: final.contentType)
-            if request.method == .invite || request.method == .update {
-                call.sdpFrom[otherSide] = final.body
-                call.sdpTo[entry.side] = final.body
+        if let final {
+            for (name, value) in Self.relayedFailureHeaders(final) where !final.isSuccess { answer.headers.add(name, value) }
+            if !final.body.isEmpty {
+                answer.setBody(final.body, contentType: final.contentType)
+                if request.method == .invite || request.method == .update {
+                    call.sdpFrom[otherSide] = final.body
+                    call.sdpTo[entry.side] = final.body
+                }
             }
         }
         if request.method == .invite || request.method == .update {
             answer.headers.add(.contact, await serverContact(incoming.origin.kind))
+            answer.headers.add(.supported, Self.supported)
         }
         try? await stack.respond(answer, to: incoming)
+        if request.method == .refer { referAnswered(call, from: entry.side) }
+    }
+
+    /// The final response to a request sent on a leg (nil when none came: a timeout).
+    func finalResponse(_ request: SIPRequest, to target: SIPTarget) async -> SIPResponse? {
+        do {
+            for try await response in await stack.send(request, to: target) where response.isFinal { return response }
+        } catch {}
+        return nil
+    }
+
+    /// An ACK from `side` that completes an offer the other leg made in its 2xx: that leg gets its
+    /// ACK now, with the answer.
+    func relayAnswer(_ call: Call, ack: SIPRequest, from side: Call.Side) async {
+        guard let sequence = call.pendingACK.removeValue(forKey: side) else { return }
+        let otherSide = side.other
+        guard var other = call.dialog(otherSide), let target = call.legTarget(otherSide) else { return }
+        var relayed = other.makeRequest(.ack, ackFor: sequence)
+        if !ack.body.isEmpty {
+            relayed.setBody(ack.body, contentType: ack.contentType ?? .sdp)
+            call.sdpFrom[side] = ack.body
+            call.sdpTo[otherSide] = ack.body
+            if call.offer.isEmpty { call.offer = ack.body }
+        }
+        call.setDialog(otherSide, other)
+        try? await stack.sendStateless(relayed, to: target)
+    }
+
+    /// RFC 3261 §15: a caller may end a call still ringing with a BYE on its early dialog (the To
+    /// tag of our 18x). Answered like a CANCEL: 200 to the BYE, 487 to the INVITE, the devices
+    /// ringing are cancelled. False when the BYE matches no ringing call.
+    func endEarlyDialog(_ incoming: IncomingRequest) async -> Bool {
+        let request = incoming.request
+        guard let key = request.callID, let call = calls[key], let invite = call.invite, call.state == .ringing || call.state == .routing,
+              request.to?.tag == call.toTag, request.from?.tag == invite.request.from?.tag else { return false }
+        call.state = .ended
+        call.noAnswer?.cancel()
+        await cancelOtherForks(call, except: nil)
+        writeRecord(call, outcome: "cancelled")
+        calls[key] = nil
+        await store.durable()
+        try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
+        try? await stack.respond(SIPResponse(replyingTo: invite.request, statusCode: 487, reasonPhrase: "Request Terminated (BYE)", toTag: call.toTag), to: invite)
+        logger.info("ringing call ended by BYE on its early dialog", metadata: ["call-id": "\(key)"])
+        return true
+    }
+
+    /// The Event header of a relayed NOTIFY, naming the REFER as its receiver sent it.
+    static func referEvent(_ event: String, mappedBy ids: [UInt32: UInt32]) -> String {
+        let parts = event.split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased() == "refer" else { return event }
+        return parts.map { part in
+            guard part.lowercased().hasPrefix("id="), let id = UInt32(part.dropFirst(3)), let mapped = ids[id] else { return part }
+            return "id=\(mapped)"
+        }.joined(separator: ";")
+    }
+
+    func waitForReferAnswers(_ call: Call, to side: Call.Side) async {
+        guard (call.refersInFlight[side] ?? 0) > 0 else { return }
+        await withCheckedContinuation { call.afterRefer[side, default: []].append($0) }
+    }
+
+    func referAnswered(_ call: Call, from side: Call.Side) {
+        call.refersInFlight[side, default: 1] -= 1
+        guard call.refersInFlight[side] == 0 else { return }
+        for waiting in call.afterRefer.removeValue(forKey: side) ?? [] { waiting.resume() }
     }
 
     func endAnswered(_ call: Call, outcome: String = "answered") {
@@ -96,6 +175,7 @@ extension CallServer {
         call.retransmit?.cancel()
         if let id = call.callerDialog?.id { dialogs[id] = nil }
         if let id = call.calleeDialog?.id { dialogs[id] = nil }
+        for side in [Call.Side.caller, .callee] { call.refersInFlight[side] = 0; referAnswered(call, from: side) }
         writeRecord(call, outcome: outcome)
         calls[call.key] = nil
     }

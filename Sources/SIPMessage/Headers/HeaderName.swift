@@ -66,6 +66,7 @@ public struct HeaderName: Sendable, Hashable, CustomStringConvertible, Expressib
     public static let recordRoute: HeaderName = "record-route"
     public static let referTo: HeaderName = "refer-to"
     public static let referredBy: HeaderName = "referred-by"
+    public static let replaces: HeaderName = "replaces"
     public static let require: HeaderName = "require"
     public static let retryAfter: HeaderName = "retry-after"
     public static let route: HeaderName = "route"
