@@ -106,4 +106,8 @@ actor AnswerDelegate: UserAgentDelegate {
         guard let id = DialogID.forIncoming(request), let call = calls[id] else { return nil }
         return await call.handleInDialog(request)
     }
+
+    func acknowledged(_ dialog: DialogID, request: SIPRequest) async {
+        await calls[dialog]?.acknowledged(request)
+    }
 }

@@ -121,6 +121,11 @@ actor CallDelegate: UserAgentDelegate {
         return await call.handleInDialog(request)
     }
 
+    func acknowledged(_ dialog: DialogID, request: SIPRequest) async {
+        guard dialog == self.dialog else { return }
+        await call?.acknowledged(request)
+    }
+
     /// True when the far end hung up first.
     func waitForEnd(upTo duration: Duration) async -> Bool {
         if ended { return true }

@@ -58,6 +58,12 @@ public actor MediaCall {
     public var local: MediaEndpoint
     public var version: UInt64 = 1
     public let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
+    /// The far end's last offer stopped it receiving from us (sendonly or inactive): it holds the call.
+    public private(set) var heldByFarEnd = false
+    /// Our offer in a 2xx to a re-INVITE that had none (RFC 3261 §14.1): the ACK brings the answer.
+    var offerAwaitingAnswer: SessionDescription?
+    /// What this side last asked for (sendonly while it holds the call).
+    var wanted = MediaDirection.sendrecv
 
     public init(session: MediaSession, remote: String, local: MediaEndpoint) {
         self.session = session
@@ -67,6 +73,8 @@ public actor MediaCall {
 
     /// Answers a re-offer in the dialog (hold, resume, moved address).
     public func answer(reoffer: SessionDescription) async throws(NegotiationError) -> [UInt8] {
+        let offered = reoffer.media.first?.explicitDirection ?? reoffer.direction
+        heldByFarEnd = !offered.receives
         version += 1
         let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version)
         try? await session.update(agreed)
@@ -85,8 +93,18 @@ public actor MediaCall {
 
     /// Our next offer (the version after the last one sent): a new call, hold (`sendonly`), retrieve.
     public func offer(direction: MediaDirection = .sendrecv) -> SessionDescription {
+        wanted = direction
         version += 1
         return OfferAnswer.offer(local, sessionID: sessionID, version: version, direction: direction)
+    }
+
+    /// The ACK of a 2xx that made an offer carries the answer (§14.1, §13.2.1).
+    public func acknowledged(_ ack: SIPRequest) async {
+        guard let offer = offerAwaitingAnswer, !ack.body.isEmpty else { return }
+        offerAwaitingAnswer = nil
+        if let answer = try? SDPBody.parse(ack.body), let agreed = try? OfferAnswer.accept(answer: answer, to: offer) {
+            try? await session.update(agreed)
+        }
     }
 
     /// Sends `digits` as RFC 4733 events when the far end agreed to them, else (SIP INFO fallback)
@@ -115,7 +133,14 @@ public actor MediaCall {
             }
             return SIPResponse(replyingTo: request, statusCode: 415, reasonPhrase: "Unsupported INFO package")
         case .invite, .update:
-            guard !request.body.isEmpty else { return SIPResponse(replyingTo: request, statusCode: 200) }
+            guard !request.body.isEmpty else {
+                // No offer: we make one in the 2xx, the session as it is now.
+                let ours = offer(direction: wanted)
+                offerAwaitingAnswer = ours
+                var ok = SIPResponse(replyingTo: request, statusCode: 200)
+                ok.setBody(Array(ours.text.utf8), contentType: .sdp)
+                return ok
+            }
             do {
                 let body = try await answer(reoffer: try SDPBody.parse(request.body))
                 var ok = SIPResponse(replyingTo: request, statusCode: 200)

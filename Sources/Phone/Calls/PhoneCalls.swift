@@ -27,6 +27,8 @@ public struct CallSnapshot: Sendable, Encodable {
     public var volume: Double
     /// Being recorded now (online only; see the recording policy).
     public var recording: Bool
+    /// The far end holds the call (its last offer was sendonly or inactive).
+    public var heldByFarEnd: Bool
     public var startedAt: Date
     public var answeredAt: Date?
     public var media: Media
@@ -111,6 +113,8 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Placed calls whose outcome someone waits for (see `outcome(of:)`).
+    private var outcomeWaiters: [String: CheckedContinuation<(Int, String), Never>] = [:]
     private var order: [String] = []
     private var ua: UserAgent?
     private var domain = "127.0.0.1"
@@ -158,7 +162,8 @@ public actor PhoneCalls: UserAgentDelegate {
             case nil: nil
             }
             result.append(CallSnapshot(id: e.id, serverCall: e.serverCall, state: e.state, direction: e.direction, remote: .init(number: e.number, name: e.name),
-                                       muted: e.muted, volume: e.volume, recording: e.recording != nil, startedAt: e.startedAt, answeredAt: e.answeredAt,
+                                       muted: e.muted, volume: e.volume, recording: e.recording != nil,
+                                       heldByFarEnd: await e.media?.heldByFarEnd ?? false, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
                                                     dtmfReceived: await e.media?.session.digitsReceived ?? "")))
@@ -193,6 +198,11 @@ public actor PhoneCalls: UserAgentDelegate {
                 await self.connected(id, dialog: leg.dialog.id, identity: leg.finalResponse)
             } catch {
                 self.logger.info("call not connected", metadata: ["call": "\(id)", "error": "\(error)"])
+                if case UserAgentError.rejected(let status, let reason) = error {
+                    self.settle(id, status: status, reason: reason)
+                } else {
+                    self.settle(id, status: 500, reason: "\(error)")
+                }
                 await self.ended(id)
             }
         }
@@ -216,7 +226,45 @@ public actor PhoneCalls: UserAgentDelegate {
             entry.name = name ?? known ?? entry.name
         }
         await entry.media?.session.start()
+        settle(id, status: 200, reason: "OK")
         await changed()
+    }
+
+    /// The outcome of a call we placed, for whoever waits on it (a transfer reporting to its referrer).
+    private func settle(_ id: String, status: Int, reason: String) {
+        outcomeWaiters.removeValue(forKey: id)?.resume(returning: (status, reason))
+    }
+
+    private func outcome(of id: String) async -> (Int, String) {
+        guard let entry = entries[id] else { return (500, "Server Internal Error") }
+        if entry.state == .connected { return (200, "OK") }
+        if entry.state == .ended { return (487, "Request Terminated") }
+        return await withCheckedContinuation { outcomeWaiters[id] = $0 }
+    }
+
+    // MARK: - Transferred (RFC 3515, RFC 5589 §6: this phone is the party transferred)
+
+    public func transferRequested(_ dialog: DialogID, to target: NameAddress, refer: SIPRequest) async -> Bool {
+        guard let entry = entries[dialog.callID], entry.dialog == dialog, entry.state == .connected || entry.state == .held,
+              case .sip(let uri) = target.uri, let number = uri.user else { return false }
+        let sequence = refer.cseq?.sequence ?? 0
+        logger.info("transfer requested", metadata: ["call": "\(entry.id)", "to": "\(number)"])
+        Task { await self.transfer(dialog, to: number, refer: sequence) }
+        return true
+    }
+
+    /// Calls the transfer target and tells the referrer how it went; the referrer then ends the
+    /// old call (RFC 5589).
+    private func transfer(_ dialog: DialogID, to number: String, refer sequence: UInt32) async {
+        guard let ua else { return }
+        let (status, reason): (Int, String)
+        do {
+            let id = try await place(number)
+            (status, reason) = await outcome(of: id)
+        } catch {
+            (status, reason) = (500, "\(error)")
+        }
+        await ua.transferProgress(dialog, refer: sequence, status: status, reason: reason)
     }
 
     // MARK: - Incoming
@@ -299,7 +347,11 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {
-        guard let entry = entries[dialog.callID], entry.offerless, let offer = entry.offer, !request.body.isEmpty else { return }
+        guard let entry = entries[dialog.callID] else { return }
+        guard entry.offerless, let offer = entry.offer, !request.body.isEmpty else {
+            await entry.media?.acknowledged(request)
+            return
+        }
         entry.offerless = false
         if let agreed = try? OfferAnswer.accept(answer: try SDPBody.parse(request.body), to: offer) {
             try? await entry.media?.session.update(agreed)

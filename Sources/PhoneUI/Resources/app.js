@@ -107,7 +107,7 @@ function renderCalls() {
     const title = document.createElement("div");
     title.innerHTML = "<strong class='remote'></strong> <span class='state'></span> <span class='timer'></span>";
     title.querySelector(".remote").textContent = (call.remote.name ? call.remote.name + " " : "") + call.remote.number;
-    title.querySelector(".state").textContent = call.state + (call.muted ? ", muted" : "") + (call.recording ? ", recording" : "");
+    title.querySelector(".state").textContent = call.state + (call.heldByFarEnd ? ", held by the far end" : "") + (call.muted ? ", muted" : "") + (call.recording ? ", recording" : "");
     const since = call.answeredAt ? new Date(call.answeredAt) : null;
     timers[call.id] = since;
     const actions = document.createElement("div");

@@ -26,6 +26,10 @@ public protocol UserAgentDelegate: Sendable {
     func acknowledged(_ dialog: DialogID, request: SIPRequest) async
     /// The caller cancelled an INVITE still ringing (the stack has answered 487).
     func inviteCancelled(_ invite: SIPRequest) async
+    /// A REFER in a call (RFC 3515): the far end asks this side to call `target`. True accepts it
+    /// (the user agent answers 202 and NOTIFYs `100 Trying`; the delegate then calls and reports
+    /// the outcome with `transferProgress`); false declines it (603).
+    func transferRequested(_ dialog: DialogID, to target: NameAddress, refer: SIPRequest) async -> Bool
 }
 
 extension UserAgentDelegate {
@@ -34,6 +38,7 @@ extension UserAgentDelegate {
     public func callEstablished(_ dialog: Dialog, request: SIPRequest) async {}
     public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {}
     public func inviteCancelled(_ invite: SIPRequest) async {}
+    public func transferRequested(_ dialog: DialogID, to target: NameAddress, refer: SIPRequest) async -> Bool { false }
 }
 
 public enum UserAgentError: Error, Sendable, CustomStringConvertible {
@@ -87,6 +92,8 @@ public actor UserAgent {
     private var cancelled: Set<String> = []
     /// INVITEs we sent that have no final response yet, by Call-ID (for CANCEL).
     private var outgoing: [String: (SIPRequest, SIPTarget)] = [:]
+    /// REFERs accepted with `Refer-Sub: false` (dialog and CSeq): no NOTIFY for them.
+    private var unsubscribedRefers: Set<String> = []
 
     public init(stack: SIPStack, identity: Identity, delegate: any UserAgentDelegate) {
         self.stack = stack
@@ -375,6 +382,8 @@ public actor UserAgent {
             // Answered first: the delegate may stop the program (as `holdfast sip answer` does).
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
             await delegate.callEnded(id, byRemote: true)
+        case .refer:
+            await handleRefer(incoming, id: id)
         default:
             if let response = await delegate.otherRequest(request) {
                 try? await stack.respond(response, to: incoming)
@@ -382,6 +391,54 @@ public actor UserAgent {
                 try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
             }
         }
+    }
+
+    // MARK: - Transfer (RFC 3515)
+
+    private func handleRefer(_ incoming: IncomingRequest, id: DialogID) async {
+        let request = incoming.request
+        let values = request.headers.values(.referTo)
+        guard values.count == 1, let target = try? NameAddress(values[0]) else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 400, reasonPhrase: "REFER needs exactly one Refer-To"), to: incoming)
+            return
+        }
+        guard case .sip = target.uri else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 416, reasonPhrase: "Refer-To must be a SIP URI"), to: incoming)
+            return
+        }
+        guard await delegate.transferRequested(id, to: target, refer: request) else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 603, reasonPhrase: "Decline (transfer not accepted)"), to: incoming)
+            return
+        }
+        let sequence = request.cseq?.sequence ?? 0
+        // RFC 4488: the referrer may ask for no implicit subscription (no NOTIFYs).
+        let subscribed = request.headers[HeaderName("Refer-Sub")]?.lowercased() != "false"
+        var accepted = SIPResponse(replyingTo: request, statusCode: 202)
+        if !subscribed {
+            accepted.headers.add(HeaderName("Refer-Sub"), "false")
+            unsubscribedRefers.insert("\(id)|\(sequence)")
+        }
+        try? await stack.respond(accepted, to: incoming)
+        await transferProgress(id, refer: sequence, status: 100, reason: "Trying")
+    }
+
+    /// Reports how the call a REFER asked for is going, as a NOTIFY with `message/sipfrag` (RFC
+    /// 3515 §2.4.4); a final status ends the implicit subscription. Nothing is sent when the
+    /// call that carried the REFER has already ended.
+    public func transferProgress(_ id: DialogID, refer sequence: UInt32, status: Int, reason: String) async {
+        let key = "\(id)|\(sequence)"
+        let final = status >= 200
+        if unsubscribedRefers.contains(key) {
+            if final { unsubscribedRefers.remove(key) }
+            return
+        }
+        guard var dialog = dialogs[id], let target = targets[id] else { return }
+        var notify = dialog.makeRequest(.notify)
+        notify.headers.add(.event, "refer;id=\(sequence)")
+        notify.headers.add(.subscriptionState, final ? "terminated;reason=noresource" : "active;expires=60")
+        notify.setBody(Array("SIP/2.0 \(status) \(reason)\r\n".utf8), contentType: (try? MediaType("message/sipfrag;version=2.0")) ?? .sipfrag)
+        dialogs[id] = dialog
+        _ = try? await finalResponse(for: notify, target: target)
     }
 
     /// A retransmitted 2xx for a call we already ACKed: ACK it again (§13.2.2.4).
