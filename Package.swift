@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RTP", targets: ["RTP"]),
         .library(name: "Audio", targets: ["Audio"]),
         .library(name: "Media", targets: ["Media"]),
+        .library(name: "MediaServices", targets: ["MediaServices"]),
         .library(name: "CallServer", targets: ["CallServer"]),
         .library(name: "CTI", targets: ["CTI"]),
     ],
@@ -55,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "CTI", "Standby", "Collab", "Phone", "Wire", "ConfigFile",
+                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "MediaServices", "CTI", "Standby", "Collab", "Phone", "Wire", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,11 +87,22 @@ let package = Package(
             name: "HTTPJSON",
             dependencies: ["Wire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Media services answered over SIP (echo test, music on hold): in the call server's
+        // process by default, or on a `holdfast media` host.
+        .target(
+            name: "MediaServices",
+            dependencies: [
+                "SIP", "SIPCore", "SIPMessage", "SDP", "Media", "Audio", "ConfigFile",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The call server (PBX): registrar, B2BUA routing, features, CDR log.
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "CallServerTests",
             dependencies: [
-                "CallServer", "CTI", "SIP", "SIPMessage", "SIPCore", "SIPAuth", "Wire",
+                "CallServer", "CTI", "MediaServices", "Audio", "SIP", "SIPMessage", "SIPCore", "SIPAuth", "Wire",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "TestSupport",
             ]

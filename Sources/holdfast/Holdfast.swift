@@ -7,7 +7,7 @@ struct Holdfast: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "holdfast",
         abstract: "Holdfast unified communications: softphone, call server and collaboration server.",
-        subcommands: [Demo.self, PBXCommand.self, CollabCommand.self, PhoneCommand.self, CtlCommand.self, SIPCommand.self]
+        subcommands: [Demo.self, PBXCommand.self, MediaCommand.self, CollabCommand.self, PhoneCommand.self, CtlCommand.self, SIPCommand.self]
     )
 }
 

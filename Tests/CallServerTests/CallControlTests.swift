@@ -139,7 +139,8 @@ import Testing
         #expect(held.status == 200, "\(held.json)")
         let toOther = try await p["2002"]!.nextInDialog(.invite)
         let toHolder = try await p["2001"]!.nextInDialog(.invite)
-        #expect(sdpText(toOther.body).contains("a=inactive") && sdpText(toOther.body).contains("m=audio 40002"), "2002 is re-offered 2001's session, inactive")
+        #expect(sdpText(toOther.body).contains("a=sendonly") && !sdpText(toOther.body).contains("m=audio 40002"),
+                "2002, held, is re-offered the music service's session (send-only), not 2001's")
         #expect(sdpText(toHolder.body).contains("a=inactive") && sdpText(toHolder.body).contains("m=audio 40004"))
         #expect(sdpText(toOther.body).contains("o=p2001 1 2 IN IP4"), "the re-offer continues the session 2002 knows (next version)")
         #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)["error"] == .string("invalid_state"))
@@ -192,7 +193,7 @@ import Testing
         #expect(consulted.status == 201, "\(consulted.json)")
         #expect(consulted["consultationOf"] == .string(id))
         guard case .string(let consultation)? = consulted["call"] else { Issue.record("no consultation id"); return }
-        #expect(sdpText(try await p["2002"]!.nextInDialog(.invite).body).contains("a=inactive"), "the first call is held")
+        #expect(sdpText(try await p["2002"]!.nextInDialog(.invite).body).contains("a=sendonly"), "the first call is held: 2002 hears music")
         #expect(sdpText(try await p["2001"]!.nextInDialog(.invite).body).contains("a=inactive"))
         let own = try await p["2001"]!.nextInvite()
         #expect(own.headers[HeaderName("Call-Info")]?.contains("answer-after=0") == true, "the consulting device is asked to answer by itself")
@@ -202,7 +203,7 @@ import Testing
         // Trade: back to 2002, 2003 waits.
         let traded = try await client.request("POST", "calls/\(id)/trade", body: #"{"party": "2001", "with": "\#(consultation)"}"#)
         #expect(traded.status == 200, "\(traded.json)")
-        #expect(sdpText(try await p["2003"]!.nextInDialog(.invite).body).contains("a=inactive"), "the consultation is held")
+        #expect(sdpText(try await p["2003"]!.nextInDialog(.invite).body).contains("a=sendonly"), "the consultation is held: 2003 hears music")
         #expect(sdpText(try await p["2002"]!.nextInDialog(.invite).body).contains("a=sendrecv"), "the first call is retrieved")
 
         // Complete: 2002 and 2003 talk, 2001 leaves both calls.

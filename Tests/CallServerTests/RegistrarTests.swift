@@ -117,6 +117,12 @@ import Testing
         ("digestAlgorithms: [SHA-512]\n", "digestAlgorithms[0] 'SHA-512'"),
         ("follows: { cti: primary, secret: s }\n", "follows.cti must be the primary's CTI URL"),
         ("follows: { cti: \"http://127.0.0.1:5080\", secret: \"\" }\n", "follows.secret is empty"),
+        ("numbering:\n  - { dial: \"*4x\", service: echo }\n", "numbering[0].dial must be digits, * and #"),
+        ("numbering:\n  - { dial: \"*43\" }\n", "numbering[0] needs exactly one of service"),
+        ("numbering:\n  - { dial: \"*43\", service: fax }\n", "numbering[0].service"),
+        ("numbering:\n  - { dial: \"*43\", service: echo }\n  - { dial: \"*43\", service: moh }\n", "numbering[1].dial *43 appears twice"),
+        ("media: { remote: \"media.example\" }\n", "media.remote must be host:port"),
+        ("media: { musicOnHold: /nonexistent/tune.wav }\n", "media.musicOnHold: /nonexistent/tune.wav cannot be read"),
     ])
     func badConfigurationNamesTheKey(text: String, mention: String) {
         #expect { try PBXConfiguration.parse(text, source: "test.yaml") } throws: { error in

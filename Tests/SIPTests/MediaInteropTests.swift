@@ -66,12 +66,21 @@ struct Baresip {
 enum Sox {
     /// The "Rough frequency" that `sox FILE -n stat` reports.
     static func roughFrequency(_ file: URL) async throws -> Double {
+        try await stat(file, "Rough   frequency")
+    }
+
+    /// The "RMS     amplitude" (0–1) that `sox FILE -n stat` reports: near 0 for silence.
+    static func rmsAmplitude(_ file: URL) async throws -> Double {
+        try await stat(file, "RMS     amplitude")
+    }
+
+    static func stat(_ file: URL, _ field: String) async throws -> Double {
         let process = try ExternalProcess("sox", [file.path, "-n", "stat"], name: "sox-stat")
         try await process.waitForExit(within: 30)
         let output = process.outputTail(10_000)
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("Rough   frequency") }),
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let value = line.split(separator: " ").last.flatMap({ Double($0) }) else {
-            throw ProcessFailure(description: "sox printed no frequency for \(file.path):\n\(output)")
+            throw ProcessFailure(description: "sox printed no \(field) for \(file.path):\n\(output)")
         }
         return value
     }

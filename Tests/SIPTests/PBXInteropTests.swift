@@ -19,7 +19,9 @@ struct PBXProcess {
     var process: ExternalProcess
 
     /// A call server on free ports; a secondary when it `follows` a primary.
-    static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil, follows primary: PBXProcess? = nil) async throws -> PBXProcess {
+    /// `extra` is more YAML for the configuration (media, numbering).
+    static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil, follows primary: PBXProcess? = nil,
+                      extra: String = "") async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
         let ctiPort = ctiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
@@ -36,6 +38,7 @@ struct PBXProcess {
           - { extension: "2004", name: Dee Okafor, password: pw2004 }
         cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
         \(primary.map { "follows: { cti: \"http://127.0.0.1:\($0.ctiPort)\", secret: \(ctiSecret) }" } ?? "")
+        \(extra)
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
         // Ready when it says so on stderr.

@@ -3,6 +3,7 @@
 
 import ConfigFile
 import Foundation
+import MediaServices
 import Yams
 
 public struct PBXConfiguration: Codable, Sendable, Equatable {
@@ -53,6 +54,35 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var secret: String
     }
 
+    /// Where the media services run (echo test, music on hold).
+    public struct Media: Codable, Sendable, Equatable {
+        /// `host:port` of a `holdfast media` host to route service calls to; nil runs the services
+        /// inside this server on a free loopback port.
+        public var remote: String?
+        /// The WAV (8 kHz, mono, 16-bit) a party on hold hears; nil plays the built-in tune.
+        public var musicOnHold: String?
+
+        public init(remote: String? = nil, musicOnHold: String? = nil) {
+            self.remote = remote
+            self.musicOnHold = musicOnHold
+        }
+    }
+
+    /// One entry of the numbering plan: a number dialed, and what it reaches.
+    public struct NumberingEntry: Codable, Sendable, Equatable {
+        public var dial: String
+        /// A media service: `echo` (or `moh`, music on hold).
+        public var service: MediaService?
+        /// Another name for a user's extension.
+        public var user: String?
+
+        public init(dial: String, service: MediaService? = nil, user: String? = nil) {
+            self.dial = dial
+            self.service = service
+            self.user = user
+        }
+    }
+
     /// The SIP domain this server is responsible for (`sip:2002@127.0.0.1` is user 2002).
     public var domain: String = "127.0.0.1"
     public var listen = Listen()
@@ -75,11 +105,17 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var callbackLifetime: Double = 1800
     /// Set on a secondary: the primary whose feature state it follows (nil on a primary).
     public var follows: Primary?
+    public var media = Media()
+    /// What each dialed number reaches besides the users' extensions (docs/pbx-config.md).
+    public var numbering: [NumberingEntry] = PBXConfiguration.defaultNumbering
+
+    public static let defaultNumbering = [NumberingEntry(dial: "*43", service: .echo)]
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows
+        case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
+             media, numbering
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +133,8 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? defaults.cti
         callbackLifetime = try c.decodeIfPresent(Double.self, forKey: .callbackLifetime) ?? defaults.callbackLifetime
         follows = try c.decodeIfPresent(Primary.self, forKey: .follows)
+        media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
+        numbering = try c.decodeIfPresent([NumberingEntry].self, forKey: .numbering) ?? Self.defaultNumbering
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -145,6 +183,35 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
             }
             guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+        }
+        try validateNumbering(source: source)
+        if let remote = media.remote {
+            let parts = remote.split(separator: ":")
+            guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ConfigurationError("\(source): media.remote must be host:port, such as 127.0.0.1:5070")
+            }
+        }
+        if let music = media.musicOnHold, !FileManager.default.isReadableFile(atPath: music) {
+            throw ConfigurationError("\(source): media.musicOnHold: \(music) cannot be read")
+        }
+    }
+
+    private func validateNumbering(source: String) throws {
+        var seen = Set<String>()
+        for (index, entry) in numbering.enumerated() {
+            let key = "\(source): numbering[\(index)]"
+            guard !entry.dial.isEmpty, entry.dial.allSatisfy({ $0.isNumber || $0 == "*" || $0 == "#" }) else {
+                throw ConfigurationError("\(key).dial must be digits, * and #")
+            }
+            guard seen.insert(entry.dial).inserted else { throw ConfigurationError("\(key).dial \(entry.dial) appears twice") }
+            guard user(entry.dial) == nil else { throw ConfigurationError("\(key).dial \(entry.dial) is a user's extension") }
+            switch (entry.service, entry.user) {
+            case (.some, nil): break
+            case (nil, .some(let target)):
+                guard user(target) != nil else { throw ConfigurationError("\(key).user: there is no extension \(target)") }
+            default:
+                throw ConfigurationError("\(key) needs exactly one of service (\(MediaService.allCases.map(\.rawValue).joined(separator: ", "))) or user")
+            }
         }
     }
 }

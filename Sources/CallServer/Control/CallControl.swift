@@ -180,6 +180,7 @@ extension CallServer {
         }
         call.path += ["transfer", destination]
         call.heldBy = []
+        stopMusic(call)
         events.append("call.transferring", ["call": .string(id), "party": .string(party), "to": .string(destination)])
         Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
         return snapshot(call)
@@ -242,7 +243,11 @@ extension CallServer {
         }
         // Held while another party also holds: the session stays inactive.
         let direction = held || !call.heldBy.subtracting([side]).isEmpty ? "inactive" : "sendrecv"
-        let other = await reoffer(call, side: side.other, session: mine, direction: direction)
+        if !held { stopMusic(call) }
+        // The party held hears music (when nobody else holds the call), else an inactive session.
+        // The party held hears music (when nobody else holds the call), else an inactive session.
+        let music = held && call.heldBy.isEmpty ? await playMusic(call, to: side.other) : false
+        let other = music ? true : await reoffer(call, side: side.other, session: mine, direction: direction)
         let own = await reoffer(call, side: side, session: theirs, direction: direction)
         guard other && own else {
             throw ControlError(.failed, "reinvite_failed", "a phone refused the re-INVITE for \(held ? "hold" : "retrieve")", details: ["call": id])

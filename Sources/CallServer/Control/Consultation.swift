@@ -67,6 +67,7 @@ extension CallServer {
         }
         held.path += ["consultTransfer", arrivingParty]
         held.heldBy = []
+        stopMusic(held)
         consultation.setDialog(arriving, nil)
         consultation.path += ["consultTransfer", held.party(staying)]
         endAnswered(consultation, outcome: "transferred")

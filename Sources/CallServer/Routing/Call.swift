@@ -3,6 +3,7 @@
 // transfer, it is a dialog we started ourselves (we are its UAC).
 
 import Foundation
+import MediaServices
 import SIP
 import SIPCore
 import NIOCore
@@ -62,6 +63,10 @@ final class Call: @unchecked Sendable {
     var provisionalSent = false
     /// Max-Forwards for the requests this call sends on (the caller's, less one: RFC 7332).
     var maxForwards = 70
+    /// The media service that answers the call, when the numbering plan sent it to one.
+    var service: MediaService?
+    /// Music for a party held through the server: its leg with the music-on-hold service.
+    var music: [Side: ServiceLeg] = [:]
     /// An answer still owed to one leg: when the ACK from the key side arrives, the other leg is
     /// ACKed for this CSeq with the ACK's body (late offer, RFC 3261 §13.2.1, and a re-INVITE
     /// without an offer, §14.1).

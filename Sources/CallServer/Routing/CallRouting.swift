@@ -3,6 +3,7 @@
 
 import Wire
 import Foundation
+import MediaServices
 import NIOCore
 import SIP
 import SIPCore
@@ -30,14 +31,28 @@ extension CallServer {
             await handleReplaces(incoming, caller: caller)
             return
         }
-        guard let dialed = uri.user, configuration.user(dialed) != nil else {
-            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such extension \(uri.user ?? "")", toTag: Self.newTag()), to: incoming)
+        let dialed = uri.user ?? ""
+        let destination = NumberingPlan(configuration).resolve(dialed)
+        switch destination {
+        case .user, .service: break
+        case .incomplete:
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 484, reasonPhrase: "Address Incomplete (\(dialed) begins a feature code)", toTag: Self.newTag()), to: incoming)
+            return
+        case .unknown:
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such extension \(dialed)", toTag: Self.newTag()), to: incoming)
             return
         }
         let key = request.callID ?? Self.newTag()
         guard calls[key] == nil else { return }  // a retransmission after authentication
         let call = Call(key: key, invite: incoming, caller: caller, callerName: configuration.user(caller)?.name, dialed: dialed)
         call.maxForwards = hops
+        switch destination {
+        case .user(let user) where user != dialed:
+            call.target = user
+            call.path.append(user)
+        case .service(let service): call.service = service
+        default: break
+        }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
         events.append("call.offered", ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
@@ -46,6 +61,16 @@ extension CallServer {
 
     /// Applies the target's features and rings its devices, or ends the call.
     func route(_ call: Call) async {
+        if let service = call.service {
+            // A media service answers itself: one fork, to the media host.
+            call.state = .ringing
+            var fork = makeInvite(to: service, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
+            fork.request.headers.add(Self.callHeader, call.key)
+            fork.request.headers.set(.maxForwards, String(call.maxForwards))
+            call.forks = [Call.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")]
+            startFork(call, index: 0)
+            return
+        }
         let features = (try? store.features(call.target)) ?? Features(extensionNumber: call.target)
         if let destination = features.forwardAlways, call.hops < 5 {
             await retarget(call, to: destination, reason: "forwardAlways")
@@ -112,6 +137,17 @@ extension CallServer {
     /// An INVITE from `from` (identity from the directory, never from what a caller claimed:
     /// RFC 3325 P-Asserted-Identity) to one registered device of `callee`.
     func makeInvite(to binding: Binding, callee: String, from: String, body: [UInt8], contentType: MediaType?) -> (request: SIPRequest, target: SIPTarget) {
+        (makeInvite(uri: binding.contact.uri, callee: callee, from: from, routes: binding.path, body: body, contentType: contentType), binding.requestTarget)
+    }
+
+    /// An INVITE from `from` to a media service (the numbering plan sent the call there, or a
+    /// held party is given music).
+    func makeInvite(to service: MediaService, callee: String, from: String, body: [UInt8], contentType: MediaType?) -> (request: SIPRequest, target: SIPTarget) {
+        let uri = SIPURI(user: service.rawValue, host: mediaTarget.host, port: mediaTarget.port)
+        return (makeInvite(uri: .sip(uri), callee: callee, from: from, routes: [], body: body, contentType: contentType), mediaTarget)
+    }
+
+    private func makeInvite(uri: URI, callee: String, from: String, routes: [String], body: [UInt8], contentType: MediaType?) -> SIPRequest {
         var headers = SIPHeaders()
         let domain = configuration.domain
         let identity = NameAddress(displayName: configuration.user(from)?.name, uri: SIPURI(user: from, host: domain))
@@ -121,12 +157,12 @@ extension CallServer {
         headers.add(.to, NameAddress(displayName: configuration.user(callee)?.name, uri: SIPURI(user: callee, host: domain)).description)
         headers.add(.callID, "\(Self.newTag())@\(domain)")
         headers.add(.cseq, CSeq(1, .invite).description)
-        for route in binding.path { headers.add(.route, route) }
+        for route in routes { headers.add(.route, route) }
         headers.add(.pAssertedIdentity, identity.description)
         headers.add(.allow, Self.allow)
-        var request = SIPRequest(method: .invite, uri: binding.contact.uri, headers: headers)
+        var request = SIPRequest(method: .invite, uri: uri, headers: headers)
         if !body.isEmpty { request.setBody(body, contentType: contentType ?? .sdp) }
-        return (request, binding.requestTarget)
+        return request
     }
 
     func startFork(_ call: Call, index: Int) {

@@ -4,6 +4,7 @@
 import Wire
 import Foundation
 import Logging
+import MediaServices
 import NIOCore
 import NIOPosix
 import SIP
@@ -29,6 +30,10 @@ public actor CallServer {
     /// Callback requests waiting for their target to be free.
     var callbacks: [String: Callback] = [:]
     let now: @Sendable () -> Double
+    /// Where calls for media services go: the host inside this process, or a `holdfast media` host.
+    let mediaTarget: SIPTarget
+    /// The media services of this process (nil when they run on another host).
+    let mediaHost: MediaServiceHost?
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
     public static func start(
@@ -40,14 +45,32 @@ public actor CallServer {
         try await transport.listenUDPAndTCP(host: configuration.listen.host, port: configuration.listen.port)
         var stackConfiguration = SIPStack.Configuration()
         stackConfiguration.userAgent = "Holdfast PBX"
-        let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store)
+        let (mediaTarget, mediaHost) = try await startMedia(configuration, group: group)
+        let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store,
+                                mediaTarget: mediaTarget, mediaHost: mediaHost)
         await server.restoreRegistrations()
         await server.run()
         return server
     }
 
-    init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    /// The media services inside this process on a free port of the SIP host, unless the
+    /// configuration names a `holdfast media` host.
+    static func startMedia(_ configuration: PBXConfiguration, group: any EventLoopGroup) async throws -> (SIPTarget, MediaServiceHost?) {
+        if let remote = configuration.media.remote, let colon = remote.lastIndex(of: ":"), let port = Int(remote[remote.index(after: colon)...]) {
+            return (SIPTarget(kind: .udp, host: String(remote[..<colon]), port: port), nil)
+        }
+        var media = MediaHostConfiguration()
+        media.host = configuration.listen.host
+        media.musicOnHold = configuration.media.musicOnHold
+        let host = try await MediaServiceHost.start(media, group: group)
+        return (SIPTarget(kind: .udp, host: media.host, port: await host.port), host)
+    }
+
+    init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, mediaTarget: SIPTarget, mediaHost: MediaServiceHost?,
+         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.configuration = configuration
+        self.mediaTarget = mediaTarget
+        self.mediaHost = mediaHost
         self.stack = stack
         self.store = store
         self.now = now
@@ -65,6 +88,7 @@ public actor CallServer {
     public func shutdown() async {
         for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
         await stack.shutdown()
+        await mediaHost?.shutdown()
         await store.durable()
     }
 

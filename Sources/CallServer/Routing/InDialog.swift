@@ -176,6 +176,7 @@ extension CallServer {
         if let id = call.callerDialog?.id { dialogs[id] = nil }
         if let id = call.calleeDialog?.id { dialogs[id] = nil }
         for side in [Call.Side.caller, .callee] { call.refersInFlight[side] = 0; referAnswered(call, from: side) }
+        stopMusic(call)
         writeRecord(call, outcome: outcome)
         calls[call.key] = nil
     }

@@ -82,6 +82,7 @@ extension CallServer {
         call.sdpTo[leaving] = ok.body
         call.device[leaving] = nil
         call.heldBy = []
+        stopMusic(call)
         let departed = call.party(leaving)
         if leaving == .caller {
             call.caller = caller
