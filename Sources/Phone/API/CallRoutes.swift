@@ -17,10 +17,10 @@ struct CallRoutes: Sendable {
             let to = try JSONBody.string(body, "to")
             if let device = try JSONBody.optionalString(body, "fromDevice") {
                 // "Call from another device": the call server rings that device first.
-                try await core.require("call.make.fromDevice")
+                try await core.require(.callMakeFromDevice)
                 return JSONResponse.make(try await core.link.request("call.make", ["to": .string(to), "device": .string(device)]), status: .created)
             }
-            try await core.require("call.make")
+            try await core.require(.callMake)
             // Online, the office's dialing rules apply; offline the number goes as typed (SYSTEM.md §2).
             var number = to
             if await core.mode == .online, case .object(let result)? = try? await core.link.request("dialing.apply", ["number": .string(to)]),
@@ -39,27 +39,27 @@ struct CallRoutes: Sendable {
             let calls = core.calls
             switch action {
             case "answer":
-                _ = try await core.require("call.answer", call: id)
+                _ = try await core.require(.callAnswer, call: id)
                 try await calls.answer(id)
             case "hold":
-                _ = try await core.require("call.hold", call: id)
+                _ = try await core.require(.callHold, call: id)
                 try await calls.hold(id)
             case "retrieve":
-                _ = try await core.require("call.retrieve", call: id)
+                _ = try await core.require(.callRetrieve, call: id)
                 try await calls.retrieve(id)
             case "mute", "unmute":
-                _ = try await core.require("call.mute", call: id)
+                _ = try await core.require(.callMute, call: id)
                 try await calls.mute(id, action == "mute")
             case "end":
-                _ = try await core.require("call.end", call: id)
+                _ = try await core.require(.callEnd, call: id)
                 try await calls.end(id)
             case "dtmf":
                 try JSONBody.only(["digits"], in: body)
-                _ = try await core.require("call.dtmf", call: id)
+                _ = try await core.require(.callDtmf, call: id)
                 try await calls.dtmf(id, try JSONBody.string(body, "digits"))
             case "volume":
                 try JSONBody.only(["level"], in: body)
-                _ = try await core.require("call.volume", call: id)
+                _ = try await core.require(.callVolume, call: id)
                 let level: Double = switch body["level"] {
                 case .int(let n)?: Double(n)
                 case .double(let d)?: d
@@ -70,15 +70,18 @@ struct CallRoutes: Sendable {
                 try await calls.volume(id, level)
             case "record":
                 try JSONBody.only(["stop"], in: body)
-                _ = try await core.require("call.record", call: id)
+                _ = try await core.require(.callRecord, call: id)
                 let stop: Bool = switch body["stop"] {
                 case nil: false
                 case .bool(let value)?: value
                 default: throw APIError.invalid("stop", "true to stop recording, false or absent to start")
                 }
                 try await calls.record(id, !stop)
-            case "transfer", "consult", "redirect", "trade", "callback":
-                return try await serverAction(action, id: id, body: body)
+            case "transfer": return try await serverAction(action, .callTransfer, id: id, body: body)
+            case "consult": return try await serverAction(action, .callConsult, id: id, body: body)
+            case "redirect": return try await serverAction(action, .callRedirect, id: id, body: body)
+            case "trade": return try await serverAction(action, .callTrade, id: id, body: body)
+            case "callback": return try await serverAction(action, .callCallback, id: id, body: body)
             default:
                 throw APIError(.notFound, "not_found", "no call action \(action)")
             }
@@ -87,8 +90,7 @@ struct CallRoutes: Sendable {
     }
 
     /// Transfer, consult, redirect, trade, callback: the collaboration server asks the call server.
-    func serverAction(_ action: String, id: String, body: [String: JSONValue]) async throws -> Response {
-        let capability = "call.\(action)"
+    func serverAction(_ action: String, _ capability: CapabilityID, id: String, body: [String: JSONValue]) async throws -> Response {
         _ = try await core.require(capability, call: id)
         guard let serverCall = await core.calls.serverCall(of: id) else { throw CallFailure.unknownCall(id) }
         var params: [String: JSONValue] = ["call": .string(serverCall)]
@@ -114,7 +116,7 @@ struct CallRoutes: Sendable {
         default:
             break
         }
-        let method = action == "callback" ? "call.callback" : "call.\(action)"
-        return JSONResponse.make(try await core.link.request(method, params), status: .accepted)
+        // The collaboration server's request is named as the capability it needs.
+        return JSONResponse.make(try await core.link.request(capability.rawValue, params), status: .accepted)
     }
 }

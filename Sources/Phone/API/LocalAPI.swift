@@ -125,12 +125,12 @@ struct PhoneRoutes: Sendable {
         api.get("state") { _, _ in JSONResponse.make(await core.state()) }
         CallRoutes(core: core).add(to: api)
         api.post("server/reconnect") { _, _ in
-            try await core.require("server.reconnect")
+            try await core.require(.serverReconnect)
             await core.tryNow()
             return JSONResponse.make(["reconnecting": true], status: .accepted)
         }
         api.post("logout") { _, _ in
-            try await core.require("session.logout")
+            try await core.require(.sessionLogout)
             await core.logout()
             return JSONResponse.make(["loggedOut": true])
         }
@@ -158,7 +158,7 @@ struct PhoneRoutes: Sendable {
                 policy = parsed
             }
             // Auto Answer keeps working offline but cannot be changed there (SYSTEM.md §10).
-            if body["autoAnswer"] != nil { try await core.require("autoAnswer.change") }
+            if body["autoAnswer"] != nil { try await core.require(.autoAnswerChange) }
             let updated = try await core.update { settings in
                 for (path, flag) in flags { settings[keyPath: path] = flag }
                 if let policy { settings.recordingPolicy = policy }
@@ -166,41 +166,41 @@ struct PhoneRoutes: Sendable {
             return JSONResponse.make(updated)
         }
         api.get("devices") { _, _ in
-            try await core.require("call.make.fromDevice")
+            try await core.require(.callMakeFromDevice)
             return JSONResponse.make(try await core.link.request("devices.list"))
         }
         api.get("login-notify") { _, _ in
-            try await core.require("loginNotify")
+            try await core.require(.loginNotify)
             return JSONResponse.make(try await core.link.request("loginNotify.list"))
         }
         api.post("login-notify") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["user"], in: body)
-            try await core.require("loginNotify")
+            try await core.require(.loginNotify)
             return JSONResponse.make(try await core.link.request("loginNotify.add", body))
         }
         api.get("presence") { _, _ in
-            try await core.require("presence.view")
+            try await core.require(.presenceView)
             return JSONResponse.make(await core.presenceJSON)
         }
         api.get("contacts") { _, _ in
-            try await core.require("contacts.view")
+            try await core.require(.contactsView)
             return JSONResponse.make(await core.cache.provisioning?.contacts ?? [])
         }
         api.post("contacts") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["name", "number", "note"], in: body)
-            try await core.require("contacts.add")
+            try await core.require(.contactsAdd)
             return JSONResponse.make(try await core.link.request("contacts.add", body), status: .created)
         }
         api.get("directory") { request, _ in
-            try await core.require("contacts.search")
+            try await core.require(.contactsSearch)
             let query = request.uri.queryParameters.get("q") ?? ""
             let entries = await core.cache.provisioning?.directory.entries ?? []
             return JSONResponse.make(entries.filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
         }
         api.get("history") { _, _ in
-            try await core.require("callHistory.view")
+            try await core.require(.callHistoryView)
             return JSONResponse.make(await core.cache.history)
         }
         api.get("settings") { _, _ in
@@ -213,30 +213,30 @@ struct PhoneRoutes: Sendable {
             let body = try await JSONBody.object(request)
             try JSONBody.only(CallSettings.fields, in: body)
             for key in body.keys {
-                let capability = switch key {
-                case "doNotDisturb": "dnd.toggle"
-                case "selectedDevice": "sendingCallsTo.change"
-                default: "forwarding.change"
+                let capability: CapabilityID = switch key {
+                case "doNotDisturb": .dndToggle
+                case "selectedDevice": .sendingCallsToChange
+                default: .forwardingChange
                 }
                 try await core.require(capability)
             }
             return JSONResponse.make(try await core.link.request("settings.set", body))
         }
         api.get("chat") { request, _ in
-            try await core.require("chat")
+            try await core.require(.chat)
             guard let peer = request.uri.queryParameters.get("with") else { throw APIError.missing("with") }
             return JSONResponse.make(try await core.link.request("chat.history", ["with": .string(peer)]))
         }
         api.post("chat") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["to", "text"], in: body)
-            try await core.require("chat")
+            try await core.require(.chat)
             return JSONResponse.make(try await core.link.request("chat.send", body), status: .created)
         }
         api.put("presence") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["state", "note"], in: body)
-            try await core.require("presence.set")
+            try await core.require(.presenceSet)
             return JSONResponse.make(try await core.link.request("presence.set", body))
         }
         api.ws("events") { _, _ in

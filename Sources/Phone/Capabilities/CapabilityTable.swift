@@ -30,10 +30,58 @@ public enum Availability: Sendable, Equatable {
     public var isAvailable: Bool { self == .available }
 }
 
+/// A capability's stable identifier (SYSTEM.md's table): typed, so a misspelt id does not compile
+/// and no capability check can be skipped by a typo.
+public enum CapabilityID: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
+    case callMake = "call.make"
+    case callMakeFromDevice = "call.make.fromDevice"
+    case callAnswer = "call.answer"
+    case callRedirect = "call.redirect"
+    case callEnd = "call.end"
+    case callHold = "call.hold"
+    case callRetrieve = "call.retrieve"
+    case callMute = "call.mute"
+    case callVolume = "call.volume"
+    case callDtmf = "call.dtmf"
+    case callConsult = "call.consult"
+    case callTransfer = "call.transfer"
+    case callConference = "call.conference"
+    case conferenceJoin = "conference.join"
+    case callTrade = "call.trade"
+    case callRecord = "call.record"
+    case callCallback = "call.callback"
+    case voicemailCall = "voicemail.call"
+    case recallReceive = "recall.receive"
+    case devicePreferredSelect = "device.preferred.select"
+    case sendingCallsToChange = "sendingCallsTo.change"
+    case desktopConsoleSelect = "desktopConsole.select"
+    case dndToggle = "dnd.toggle"
+    case forwardingChange = "forwarding.change"
+    case autoAnswerChange = "autoAnswer.change"
+    case presenceView = "presence.view"
+    case presenceSet = "presence.set"
+    case loginNotify = "loginNotify"
+    case chat = "chat"
+    case contactsView = "contacts.view"
+    case contactsSearch = "contacts.search"
+    case contactsAdd = "contacts.add"
+    case callHistoryView = "callHistory.view"
+    case callHistoryUpdate = "callHistory.update"
+    case acdLogin = "acd.login"
+    case acdLogout = "acd.logout"
+    case acdStatusView = "acd.status.view"
+    case hotdeskLogin = "hotdesk.login"
+    case hotdeskLogout = "hotdesk.logout"
+    case serverReconnect = "server.reconnect"
+    case sessionLogout = "session.logout"
+
+    public var description: String { rawValue }
+}
+
 /// One row of the table.
 public struct Capability: Sendable {
     public enum Scope: Sendable { case global, call }
-    public let id: String
+    public let id: CapabilityID
     public let scope: Scope
     public let online: Bool
     public let offline: Bool
@@ -47,57 +95,63 @@ public struct Capability: Sendable {
 }
 
 public enum CapabilityTable {
-    private static func row(_ id: String, _ scope: Capability.Scope, online: Bool = true, offline: Bool, states: Set<PhoneCallState>? = nil,
+    private static func row(_ id: CapabilityID, _ scope: Capability.Scope, online: Bool = true, offline: Bool, states: Set<PhoneCallState>? = nil,
                             registration: Bool = false, built: Bool = true, _ note: String = "") -> Capability {
         Capability(id: id, scope: scope, online: online, offline: offline, states: states, needsRegistration: registration, built: built, note: note)
     }
 
     /// SYSTEM.md's table, row for row. Hold and retrieve are available offline (its "contradiction" resolved).
     public static let rows: [Capability] = [
-        row("call.make", .global, offline: true, registration: true, "dial box, contact right-click, double-click, phone icon"),
-        row("call.make.fromDevice", .global, offline: false, "Call button drop-down"),
-        row("call.answer", .call, offline: true, states: [.ringing], "offline: always via the call notification window"),
-        row("call.redirect", .call, offline: false, states: [.ringing], "forward a ringing call elsewhere"),
-        row("call.end", .call, offline: true, states: [.ringing, .dialing, .connected, .held]),
-        row("call.hold", .call, offline: true, states: [.connected]),
-        row("call.retrieve", .call, offline: true, states: [.held]),
-        row("call.mute", .call, offline: true, states: [.connected, .held]),
-        row("call.volume", .call, offline: true, states: [.ringing, .dialing, .connected, .held], "speaker volume"),
-        row("call.dtmf", .call, offline: true, states: [.connected], "RFC 4733 events (SIP INFO as fallback)"),
-        row("call.consult", .call, offline: false, states: [.connected, .held], "consultation call"),
-        row("call.transfer", .call, offline: false, states: [.connected, .held], "blind and after consultation"),
-        row("call.conference", .call, offline: false, states: [.connected, .held], built: false, "start/add to an ad-hoc conference"),
-        row("conference.join", .global, offline: true, built: false, "dial into an existing (meet-me) conference"),
-        row("call.trade", .call, offline: false, states: [.connected, .held], "swap between held and active party"),
-        row("call.record", .call, offline: false, states: [.connected, .held], "see recording policy"),
-        row("call.callback", .call, offline: false, "ask to be called back when a busy/absent party is free"),
-        row("voicemail.call", .global, offline: true, built: false, "call any extension's voicemail"),
-        row("recall.receive", .global, offline: true, built: false, "an unanswered transferred call comes back"),
-        row("device.preferred.select", .global, offline: false),
-        row("sendingCallsTo.change", .global, offline: false, "shown read-only offline"),
-        row("desktopConsole.select", .global, offline: false, built: false, "stays active offline if it was active"),
-        row("dnd.toggle", .global, offline: false, "state persists offline"),
-        row("forwarding.change", .global, offline: false, "they keep working offline"),
-        row("autoAnswer.change", .global, offline: false, "Auto Answer keeps working offline"),
-        row("presence.view", .global, offline: true, "offline: marked unreliable, not updated"),
-        row("presence.set", .global, offline: false),
-        row("loginNotify", .global, offline: false),
-        row("chat", .global, offline: false),
-        row("contacts.view", .global, offline: true, "offline: from the phone's cache"),
-        row("contacts.search", .global, offline: true, "offline: from the phone's cache"),
-        row("contacts.add", .global, offline: false, "offline: clear error"),
-        row("callHistory.view", .global, offline: true, "offline: cached"),
-        row("callHistory.update", .global, offline: false, "gap filled from the call server's CDR log after recovery"),
-        row("acd.login", .global, offline: false, built: false),
-        row("acd.logout", .global, offline: false, built: false, "agent stays logged in offline"),
-        row("acd.status.view", .global, offline: false, built: false, "offline: greyed"),
-        row("hotdesk.login", .global, offline: false, built: false),
-        row("hotdesk.logout", .global, offline: false, built: false, "a logged-in hot-desk user stays logged in"),
-        row("server.reconnect", .global, online: false, offline: true, "Try Now"),
-        row("session.logout", .global, offline: true),
+        row(.callMake, .global, offline: true, registration: true, "dial box, contact right-click, double-click, phone icon"),
+        row(.callMakeFromDevice, .global, offline: false, "Call button drop-down"),
+        row(.callAnswer, .call, offline: true, states: [.ringing], "offline: always via the call notification window"),
+        row(.callRedirect, .call, offline: false, states: [.ringing], "forward a ringing call elsewhere"),
+        row(.callEnd, .call, offline: true, states: [.ringing, .dialing, .connected, .held]),
+        row(.callHold, .call, offline: true, states: [.connected]),
+        row(.callRetrieve, .call, offline: true, states: [.held]),
+        row(.callMute, .call, offline: true, states: [.connected, .held]),
+        row(.callVolume, .call, offline: true, states: [.ringing, .dialing, .connected, .held], "speaker volume"),
+        row(.callDtmf, .call, offline: true, states: [.connected], "RFC 4733 events (SIP INFO as fallback)"),
+        row(.callConsult, .call, offline: false, states: [.connected, .held], "consultation call"),
+        row(.callTransfer, .call, offline: false, states: [.connected, .held], "blind and after consultation"),
+        row(.callConference, .call, offline: false, states: [.connected, .held], built: false, "start/add to an ad-hoc conference"),
+        row(.conferenceJoin, .global, offline: true, built: false, "dial into an existing (meet-me) conference"),
+        row(.callTrade, .call, offline: false, states: [.connected, .held], "swap between held and active party"),
+        row(.callRecord, .call, offline: false, states: [.connected, .held], "see recording policy"),
+        row(.callCallback, .call, offline: false, "ask to be called back when a busy/absent party is free"),
+        row(.voicemailCall, .global, offline: true, built: false, "call any extension's voicemail"),
+        row(.recallReceive, .global, offline: true, built: false, "an unanswered transferred call comes back"),
+        row(.devicePreferredSelect, .global, offline: false),
+        row(.sendingCallsToChange, .global, offline: false, "shown read-only offline"),
+        row(.desktopConsoleSelect, .global, offline: false, built: false, "stays active offline if it was active"),
+        row(.dndToggle, .global, offline: false, "state persists offline"),
+        row(.forwardingChange, .global, offline: false, "they keep working offline"),
+        row(.autoAnswerChange, .global, offline: false, "Auto Answer keeps working offline"),
+        row(.presenceView, .global, offline: true, "offline: marked unreliable, not updated"),
+        row(.presenceSet, .global, offline: false),
+        row(.loginNotify, .global, offline: false),
+        row(.chat, .global, offline: false),
+        row(.contactsView, .global, offline: true, "offline: from the phone's cache"),
+        row(.contactsSearch, .global, offline: true, "offline: from the phone's cache"),
+        row(.contactsAdd, .global, offline: false, "offline: clear error"),
+        row(.callHistoryView, .global, offline: true, "offline: cached"),
+        row(.callHistoryUpdate, .global, offline: false, "gap filled from the call server's CDR log after recovery"),
+        row(.acdLogin, .global, offline: false, built: false),
+        row(.acdLogout, .global, offline: false, built: false, "agent stays logged in offline"),
+        row(.acdStatusView, .global, offline: false, built: false, "offline: greyed"),
+        row(.hotdeskLogin, .global, offline: false, built: false),
+        row(.hotdeskLogout, .global, offline: false, built: false, "a logged-in hot-desk user stays logged in"),
+        row(.serverReconnect, .global, online: false, offline: true, "Try Now"),
+        row(.sessionLogout, .global, offline: true),
     ]
 
-    public static let byID: [String: Capability] = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
+    public static let byID: [CapabilityID: Capability] = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
+
+    /// The row of `id` (every identifier has one: `CapabilityTableTests` checks).
+    public static func row(_ id: CapabilityID) -> Capability {
+        guard let capability = byID[id] else { preconditionFailure("capability \(id) has no row in the table") }
+        return capability
+    }
 
     /// What the evaluation depends on, besides the call.
     public struct Context: Sendable {
@@ -123,12 +177,12 @@ public enum CapabilityTable {
     }
 
     /// Every global capability (per-call ones are evaluated with `forCall`).
-    public static func global(_ context: Context) -> [String: Availability] {
+    public static func global(_ context: Context) -> [CapabilityID: Availability] {
         Dictionary(uniqueKeysWithValues: rows.filter { $0.scope == .global }.map { ($0.id, availability(of: $0, in: context)) })
     }
 
     /// Every per-call capability for a call in `state`.
-    public static func forCall(_ state: PhoneCallState, _ context: Context) -> [String: Availability] {
+    public static func forCall(_ state: PhoneCallState, _ context: Context) -> [CapabilityID: Availability] {
         Dictionary(uniqueKeysWithValues: rows.filter { $0.scope == .call }.map { ($0.id, availability(of: $0, in: context, call: state)) })
     }
 }

@@ -294,10 +294,9 @@ public actor PhoneCore {
     var context: CapabilityTable.Context { CapabilityTable.Context(server: mode, registered: registered) }
 
     /// Refuses with the capability and the reason when the table does not allow it now.
-    func require(_ id: String) throws(CapabilityRefusal) {
-        guard let capability = CapabilityTable.byID[id] else { return }
-        if case .unavailable(let reason) = CapabilityTable.availability(of: capability, in: context) {
-            throw CapabilityRefusal(capability: id, reason: reason)
+    func require(_ id: CapabilityID) throws(CapabilityRefusal) {
+        if case .unavailable(let reason) = CapabilityTable.availability(of: CapabilityTable.row(id), in: context) {
+            throw CapabilityRefusal(capability: id.rawValue, reason: reason)
         }
     }
 
@@ -308,7 +307,7 @@ public actor PhoneCore {
         for call in await calls.snapshots() {
             var object = (try? JSONValue(encoding: call))?.objectValue ?? [:]
             var capabilities: [String: JSONValue] = [:]
-            for (id, availability) in CapabilityTable.forCall(call.state, context) { capabilities[id] = .bool(availability.isAvailable) }
+            for (id, availability) in CapabilityTable.forCall(call.state, context) { capabilities[id.rawValue] = .bool(availability.isAvailable) }
             object["capabilities"] = .object(capabilities)
             // The call notification window: offline it is always shown, whatever the setting, so a
             // call can always be answered (SYSTEM.md, limited mode §5).
@@ -330,8 +329,8 @@ public actor PhoneCore {
         var capabilities: [String: JSONValue] = [:]
         var unavailable: [String: JSONValue] = [:]
         for (id, availability) in CapabilityTable.global(context) {
-            capabilities[id] = .bool(availability.isAvailable)
-            if case .unavailable(let reason) = availability { unavailable[id] = .string(reason.rawValue) }
+            capabilities[id.rawValue] = .bool(availability.isAvailable)
+            if case .unavailable(let reason) = availability { unavailable[id.rawValue] = .string(reason.rawValue) }
         }
         let registration: JSONValue = switch registrationStatus {
         case .registered: ["state": "registered", "server": .string(failover.current.rawValue)]
@@ -386,13 +385,12 @@ public actor PhoneCore {
     }
 
     /// Refuses with the capability and the reason unless the table allows it for this call now.
-    func require(_ id: String, call: String) async throws -> PhoneCallState {
+    func require(_ id: CapabilityID, call: String) async throws -> PhoneCallState {
         guard let state = await calls.state(of: call) else {
             throw CallFailure.unknownCall(call)
         }
-        guard let capability = CapabilityTable.byID[id] else { return state }
-        if case .unavailable(let reason) = CapabilityTable.availability(of: capability, in: context, call: state) {
-            throw CapabilityRefusal(capability: id, reason: reason)
+        if case .unavailable(let reason) = CapabilityTable.availability(of: CapabilityTable.row(id), in: context, call: state) {
+            throw CapabilityRefusal(capability: id.rawValue, reason: reason)
         }
         return state
     }
