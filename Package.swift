@@ -160,7 +160,7 @@ let package = Package(
         .target(
             name: "Phone",
             dependencies: [
-                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "SIPTools", "Media", "SDP", "Audio", "PhoneUI",
+                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "CallMedia", "Media", "SDP", "Audio", "PhoneUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -172,11 +172,20 @@ let package = Package(
         ),
         // The phone's window: HTML, CSS and JavaScript served by its local API.
         .target(name: "PhoneUI", resources: [.copy("Resources")]),
+        // A call's media glued to its dialog (offer/answer, re-INVITE, INFO digits), for the phone
+        // and the SIP test tools.
+        .target(
+            name: "CallMedia",
+            dependencies: [
+                "SIP", "SIPCore", "SIPMessage", "SDP", "RTP", "Audio", "Media",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Command-line SIP test phones (sip answer, sip call): user agent plus media.
         .target(
             name: "SIPTools",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SDP", "RTP", "Audio", "Media",
+                "SIP", "SIPCore", "SIPMessage", "SDP", "RTP", "Audio", "Media", "CallMedia",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

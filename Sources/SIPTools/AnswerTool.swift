@@ -2,6 +2,7 @@
 // and exits after the N-th call ends.
 
 import Audio
+import CallMedia
 import Foundation
 import Media
 import NIOCore

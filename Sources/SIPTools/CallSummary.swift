@@ -1,6 +1,8 @@
 // What `sip call` and `sip answer` report per call.
 
+import CallMedia
 import Foundation
+import SIPMessage
 
 public struct CallSummary: Codable, Sendable, Equatable {
     public var remote: String
@@ -36,5 +38,26 @@ public struct CallSummary: Codable, Sendable, Equatable {
     public var text: String {
         if let error { return "call to \(remote) failed: \(error)" }
         return "call with \(remote): \(codec), \(durationMs) ms, sent \(packetsSent), received \(packetsReceived), lost \(packetsLost), DTMF received \"\(dtmf)\""
+    }
+}
+
+extension MediaCall {
+    func summary() async -> CallSummary {
+        let counters = await session.counters
+        let elapsed = ContinuousClock.now - started
+        return CallSummary(
+            remote: remote, codec: await session.codecName, packetsSent: counters.packetsSent,
+            packetsReceived: counters.packetsReceived, packetsLost: counters.packetsLost,
+            dtmf: await session.digitsReceived, durationMs: Int(elapsed / .milliseconds(1))
+        )
+    }
+}
+
+extension NameAddress {
+    /// "Display Name <number>" or the user part, for summaries.
+    var summaryText: String {
+        let user = uri.user ?? uri.description
+        if let displayName, !displayName.isEmpty { return "\(displayName) <\(user)>" }
+        return user
     }
 }

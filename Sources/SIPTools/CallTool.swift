@@ -1,6 +1,7 @@
 // `holdfast sip call`: places one call, sends DTMF after answer, hangs up after a while.
 
 import Audio
+import CallMedia
 import Foundation
 import Media
 import NIOCore

@@ -13,7 +13,7 @@ import SDP
 import SIP
 import SIPCore
 import SIPMessage
-import SIPTools
+import CallMedia
 import Wire
 
 public struct CallSnapshot: Sendable, Encodable {

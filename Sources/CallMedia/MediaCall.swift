@@ -1,4 +1,5 @@
-// Glue between a SIP dialog and its media session: SDP offer/answer, INFO and re-INVITE handling.
+// Glue between a SIP dialog and its media session: SDP offer/answer, INFO and re-INVITE handling,
+// for every program with calls (the phone, the SIP test tools).
 
 import Audio
 import Foundation
@@ -9,31 +10,6 @@ import SDP
 import SIP
 import SIPCore
 import SIPMessage
-
-/// Where a tool's audio comes from and goes to.
-public struct AudioEnds: Sendable {
-    public var play: URL?
-    public var record: URL?
-    public var tone: Double?
-
-    public init(play: URL? = nil, record: URL? = nil, tone: Double? = nil) {
-        self.play = play
-        self.record = record
-        self.tone = tone
-    }
-
-    /// Opens the source now, so an unsupported WAV is an error before any call starts.
-    public func makeSource() throws -> any AudioSource {
-        if let play { return LoopingSource(samples: try WAV.read(play)) }
-        if let tone { return ToneSource(frequency: tone) }
-        return SilenceSource()
-    }
-
-    public func makeSink() -> any AudioSink {
-        if let record { return WAVFileSink(url: record) }
-        return NullSink()
-    }
-}
 
 public enum SDPBody {
     public static func parse(_ body: [UInt8]) throws(NegotiationError) -> SessionDescription {
@@ -52,12 +28,13 @@ public enum SDPBody {
 
 /// A live call's media and the digits seen on it.
 public actor MediaCall {
-    public let session: MediaSession
-    let remote: String
-    let started = ContinuousClock.now
+    public nonisolated let session: MediaSession
+    /// Who the call is with, for summaries.
+    public nonisolated let remote: String
+    public nonisolated let started = ContinuousClock.now
     public var local: MediaEndpoint
     public var version: UInt64 = 1
-    public let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
+    public nonisolated let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
     /// The far end's last offer stopped it receiving from us (sendonly or inactive): it holds the call.
     public private(set) var heldByFarEnd = false
     /// Our offer in a 2xx to a re-INVITE that had none (RFC 3261 §14.1): the ACK brings the answer.
@@ -79,16 +56,6 @@ public actor MediaCall {
         let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version)
         try? await session.update(agreed)
         return Array(answer.text.utf8)
-    }
-
-    func summary() async -> CallSummary {
-        let counters = await session.counters
-        let elapsed = ContinuousClock.now - started
-        return CallSummary(
-            remote: remote, codec: await session.codecName, packetsSent: counters.packetsSent,
-            packetsReceived: counters.packetsReceived, packetsLost: counters.packetsLost,
-            dtmf: await session.digitsReceived, durationMs: Int(elapsed / .milliseconds(1))
-        )
     }
 
     /// Our next offer (the version after the last one sent): a new call, hold (`sendonly`), retrieve.
@@ -168,13 +135,4 @@ public struct DTMFFailure: Error, CustomStringConvertible {
     public var status: Int
     public var reason: String
     public var description: String { "the far end refused the INFO digit: \(status) \(reason)" }
-}
-
-extension NameAddress {
-    /// "Display Name <number>" or the user part, for summaries.
-    var summaryText: String {
-        let user = uri.user ?? uri.description
-        if let displayName, !displayName.isEmpty { return "\(displayName) <\(user)>" }
-        return user
-    }
 }
