@@ -26,7 +26,7 @@ public final class CTIServer: Sendable {
     public static func start(callServer: CallServer, host: String, port: Int, secret: String, logger: Logger = Logger(label: "holdfast.cti")) async throws -> CTIServer {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware { error in (error as? ControlError).map(APIError.init) })
-        router.middlewares.add(SecretMiddleware(secret: secret))
+        router.middlewares.add(BearerTokenMiddleware(token: secret, query: false, hint: "missing or wrong CTI secret (send Authorization: Bearer <secret>)"))
         CTIRoutes(server: callServer).add(to: router.group("cti/v1"))
         let (bound, boundContinuation) = AsyncStream<Int>.makeStream()
         let app = Application(
@@ -57,22 +57,6 @@ public final class CTIServer: Sendable {
     public func shutdown() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
-    }
-}
-
-/// Every request must carry `Authorization: Bearer <secret>` (compared in constant time).
-struct SecretMiddleware<Context: RequestContext>: RouterMiddleware {
-    let secret: [UInt8]
-    init(secret: String) { self.secret = Array("Bearer \(secret)".utf8) }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let given = Array((request.headers[.authorization] ?? "").utf8)
-        var difference = given.count ^ secret.count
-        for i in 0..<secret.count { difference |= Int(secret[i] ^ (i < given.count ? given[i] : 0)) }
-        guard difference == 0 else {
-            throw APIError(.unauthorized, "unauthorized", "missing or wrong CTI secret (send Authorization: Bearer <secret>)")
-        }
-        return try await next(request, context)
     }
 }
 

@@ -137,9 +137,7 @@ struct Routes: Sendable {
     /// The user a request's token belongs to (`Authorization: Bearer …`, or `?token=` for browsers'
     /// WebSockets, which cannot set headers).
     func authenticate(_ request: Request) throws -> (user: String, token: String) {
-        var token = request.uri.queryParameters.get("token")
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { token = String(header.dropFirst(7)) }
-        guard let token, !token.isEmpty else {
+        guard let token = BearerToken.from(request, query: true) else {
             throw APIError(.unauthorized, "unauthorized", "log in first and send Authorization: Bearer <token>")
         }
         guard let user = try core.accounts.user(forToken: token, now: core.now()) else {

@@ -63,7 +63,7 @@ public enum LocalAPI {
                 Response(status: .ok, headers: [.contentType: file.contentType, .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
             }
         }
-        PhoneRoutes(core: core).add(to: router.group("api").add(middleware: TokenMiddleware(token: token)))
+        PhoneRoutes(core: core).add(to: router.group("api").add(middleware: BearerTokenMiddleware(token: token, query: true, hint: "send Authorization: Bearer <the token in DIR/api-token>")))
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
@@ -94,27 +94,6 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let url = URL(string: origin), let host = url.host, ["127.0.0.1", "localhost"].contains(host),
               ["http", "ws"].contains(url.scheme ?? "") else { return false }
         return url.port == nil || url.port == port
-    }
-}
-
-/// The token from `DIR/api-token`, as a bearer token or `?token=` (pages and their WebSockets).
-struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var given = request.uri.queryParameters.get("token")
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") { given = String(header.dropFirst(7)) }
-        guard let given, Self.same(given, token) else {
-            throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <the token in DIR/api-token>")
-        }
-        return try await next(request, context)
-    }
-
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = x.count ^ y.count
-        for i in 0..<y.count { difference |= Int(y[i] ^ (i < x.count ? x[i] : 0)) }
-        return difference == 0
     }
 }
 
