@@ -56,9 +56,11 @@ let package = Package(
         .executableTarget(
             name: "holdfast",
             dependencies: [
-                "SIPMessage", "SIPAuth", "SIPCore", "SIP", "SDP", "RTP", "Audio", "Media", "SIPTools", "CallServer", "MediaServices", "CTI", "Standby", "Collab", "Phone", "Wire", "ConfigFile",
+                // Exactly what its files import.
+                "SIPMessage", "SIP", "SIPTools", "CallServer", "MediaServices", "CTI", "Standby", "Collab", "Phone", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
