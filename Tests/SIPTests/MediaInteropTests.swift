@@ -74,6 +74,22 @@ enum Sox {
         try await stat(file, "RMS     amplitude")
     }
 
+    /// The frequency with the most power (`sox FILE -n stat -freq`): unlike the rough frequency,
+    /// a few concealed packets at the start of a stream do not move it.
+    static func dominantFrequency(_ file: URL) async throws -> Double {
+        let process = try ExternalProcess("sox", [file.path, "-n", "stat", "-freq"], name: "sox-freq")
+        try await process.waitForExit(within: 30)
+        let text = (try? String(contentsOf: process.outputURL, encoding: .utf8)) ?? ""
+        var best: (frequency: Double, power: Double)?
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 2, let frequency = Double(fields[0]), let power = Double(fields[1]), frequency > 50 else { continue }
+            if power > (best?.power ?? 0) { best = (frequency, power) }
+        }
+        guard let best else { throw ProcessFailure(description: "sox printed no spectrum for \(file.path)") }
+        return best.frequency
+    }
+
     static func stat(_ file: URL, _ field: String) async throws -> Double {
         let process = try ExternalProcess("sox", [file.path, "-n", "stat"], name: "sox-stat")
         try await process.waitForExit(within: 30)

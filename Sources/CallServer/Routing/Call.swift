@@ -78,6 +78,10 @@ final class Call: @unchecked Sendable {
     /// sender sees the 202 first.
     var refersInFlight: [Side: Int] = [:]
     var afterRefer: [Side: [CheckedContinuation<Void, Never>]] = [:]
+    /// Legs whose 2xx has no ACK yet: a request for them waits until it comes (a phone may not
+    /// know its dialog before then, and would answer 481).
+    var unconfirmed: Set<Side> = []
+    var afterConfirmed: [Side: [CheckedContinuation<Void, Never>]] = [:]
 
     /// One INVITE to one of the callee's devices (parallel forking).
     struct Fork {

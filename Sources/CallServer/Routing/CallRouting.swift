@@ -226,22 +226,25 @@ extension CallServer {
                 return
             }
             let contact = await serverContactAddress(target.kind)
+            let callerContact = await serverContactAddress(call.invite?.origin.kind ?? .udp)
             guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: contact) else {
                 // A second device answered too late, or the call is over: ACK and hang that one up.
                 await hangUpLateAnswer(forkRequest, response: response, target: target)
                 return
             }
+            // Every change to the call first, then the messages: a request that arrives on either
+            // leg while they go out (a REFER crossing our ACK) finds both dialogs.
             call.state = .answered
             call.answeredAt = Date()
             call.noAnswer?.cancel()
             call.forks[index].finished = true
             let calleeTarget = call.forks[index].target
-            if call.offer.isEmpty && call.invite != nil {
-                // Late offer (RFC 3261 §13.2.1): the callee's 200 made the offer; its ACK carries the
-                // caller's answer, from the caller's ACK.
+            // Late offer (RFC 3261 §13.2.1): the callee's 200 made the offer; its ACK carries the
+            // caller's answer, from the caller's ACK.
+            let lateOffer = call.offer.isEmpty && call.invite != nil
+            if lateOffer {
                 call.pendingACK[.caller] = forkRequest.cseq?.sequence ?? 1
-            } else {
-                try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
+                awaitConfirmation(call, .callee)
             }
             call.calleeDialog = calleeDialog
             call.calleeTarget = calleeTarget
@@ -250,25 +253,32 @@ extension CallServer {
             call.sdpFrom[.callee] = response.body
             call.sdpTo[.caller] = response.body
             dialogs[calleeDialog.id] = (call.key, .callee)
-            await cancelOtherForks(call, except: index)
+            var ok: SIPResponse?
+            if let invite = call.invite {
+                // 200 OK to the caller with the callee's SDP and who answered (connected identity).
+                var answer = SIPResponse(replyingTo: invite.request, statusCode: 200, toTag: call.toTag)
+                answer.headers.add(.contact, callerContact.description)
+                answer.headers.add(.allow, Self.allow)
+                answer.headers.add(.supported, Self.supported)
+                answer.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
+                if !response.body.isEmpty { answer.setBody(response.body, contentType: response.contentType ?? .sdp) }
+                if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: callerContact, confirmed: true) {
+                    call.callerDialog = callerDialog
+                    dialogs[callerDialog.id] = (call.key, .caller)
+                }
+                awaitConfirmation(call, .caller)
+                ok = answer
+            }
             events.append("call.answered", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                             "device": .string(call.forks[index].device)])
-            guard let invite = call.invite else {
+            if !lateOffer {
+                try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
+            }
+            await cancelOtherForks(call, except: index)
+            guard let invite = call.invite, let ok else {
                 // Placed through CTI: the originator's ACK carries the callee's answer.
                 await acknowledgeOriginator(call, answer: response.body, contentType: response.contentType)
                 return
-            }
-            // 200 OK to the caller with the callee's SDP and who answered (connected identity).
-            var ok = SIPResponse(replyingTo: invite.request, statusCode: 200, toTag: call.toTag)
-            let callerContact = await serverContactAddress(invite.origin.kind)
-            ok.headers.add(.contact, callerContact.description)
-            ok.headers.add(.allow, Self.allow)
-            ok.headers.add(.supported, Self.supported)
-            ok.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
-            if !response.body.isEmpty { ok.setBody(response.body, contentType: response.contentType ?? .sdp) }
-            if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: callerContact, confirmed: true) {
-                call.callerDialog = callerDialog
-                dialogs[callerDialog.id] = (call.key, .caller)
             }
             try? await stack.respond(ok, to: invite)
             retransmitUntilACK(ok, call: call)
@@ -394,7 +404,10 @@ extension CallServer {
     /// `incoming` is the INVITE answered (the caller's, unless a leg joined later), `side` its leg.
     func retransmitUntilACK(_ response: SIPResponse, call: Call, incoming: IncomingRequest? = nil, side: Call.Side = .caller,
                             interval: Double = 0.5, waited: Double = 0) {
-        guard let invite = incoming ?? call.invite, !invite.origin.kind.isReliable, waited < 32 else { return }
+        guard let invite = incoming ?? call.invite, !invite.origin.kind.isReliable, waited < 32 else {
+            if waited >= 32 { legConfirmed(call, side) }  // no ACK came: stop holding requests back
+            return
+        }
         call.retransmitting = side
         call.retransmit = after(seconds: interval) { server in
             guard server.calls[call.key] === call else { return }

@@ -19,6 +19,7 @@ extension CallServer {
         }
         if request.method == .ack {
             if entry.side == call.retransmitting { call.retransmit?.cancel() }
+            legConfirmed(call, entry.side)
             await relayAnswer(call, ack: request, from: entry.side)
             return
         }
@@ -33,8 +34,9 @@ extension CallServer {
             return
         }
         guard let hops = await forwardedHops(incoming) else { return }
-        // The same request on the other leg.
+        // The same request on the other leg, once that leg has its ACK.
         let otherSide = entry.side.other
+        await waitUntilConfirmed(call, otherSide)
         guard var other = call.dialog(otherSide), let target = call.legTarget(otherSide) else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
             return
@@ -127,6 +129,7 @@ extension CallServer {
         }
         call.setDialog(otherSide, other)
         try? await stack.sendStateless(relayed, to: target)
+        legConfirmed(call, otherSide)
     }
 
     /// RFC 3261 §15: a caller may end a call still ringing with a BYE on its early dialog (the To
@@ -169,13 +172,34 @@ extension CallServer {
         for waiting in call.afterRefer.removeValue(forKey: side) ?? [] { waiting.resume() }
     }
 
+    /// `side` sent (or was sent) a 2xx whose ACK has not come: requests for it wait. Not for ever:
+    /// after 64·T1 they go anyway (§13.3.1.4: the UAS gives up on the ACK then too).
+    func awaitConfirmation(_ call: Call, _ side: Call.Side) {
+        call.unconfirmed.insert(side)
+        _ = after(seconds: 32) { server in server.legConfirmed(call, side) }
+    }
+
+    func legConfirmed(_ call: Call, _ side: Call.Side) {
+        guard call.unconfirmed.remove(side) != nil else { return }
+        for waiting in call.afterConfirmed.removeValue(forKey: side) ?? [] { waiting.resume() }
+    }
+
+    func waitUntilConfirmed(_ call: Call, _ side: Call.Side) async {
+        guard call.unconfirmed.contains(side) else { return }
+        await withCheckedContinuation { call.afterConfirmed[side, default: []].append($0) }
+    }
+
     func endAnswered(_ call: Call, outcome: String = "answered") {
         guard call.state == .answered else { return }
         call.state = .ended
         call.retransmit?.cancel()
         if let id = call.callerDialog?.id { dialogs[id] = nil }
         if let id = call.calleeDialog?.id { dialogs[id] = nil }
-        for side in [Call.Side.caller, .callee] { call.refersInFlight[side] = 0; referAnswered(call, from: side) }
+        for side in [Call.Side.caller, .callee] {
+            call.refersInFlight[side] = 0
+            referAnswered(call, from: side)
+            legConfirmed(call, side)
+        }
         stopMusic(call)
         writeRecord(call, outcome: outcome)
         calls[call.key] = nil

@@ -91,6 +91,7 @@ extension CallServer {
             call.target = caller
         }
         call.path += ["replaces", caller]
+        awaitConfirmation(call, leaving)
         try? await stack.respond(ok, to: incoming)
         retransmitUntilACK(ok, call: call, incoming: incoming, side: leaving)
         logger.info("dialog replaced", metadata: ["call": "\(call.key)", "left": "\(departed)", "joined": "\(caller)"])

@@ -161,9 +161,10 @@ public actor UserAgent {
         }
         let ack = dialog.makeRequest(.ack, ackFor: invite.cseq?.sequence)
         let next = nextHopTarget(dialog, fallback: target)
-        try await stack.sendStateless(ack, to: next)
+        // Known before the ACK leaves: the far end may send a request as soon as it has it.
         dialogs[dialog.id] = dialog
         targets[dialog.id] = next
+        try await stack.sendStateless(ack, to: next)
         return CallLeg(dialog: dialog, target: next, remoteBody: response.body, finalResponse: response)
     }
 

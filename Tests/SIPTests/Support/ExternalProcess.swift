@@ -16,8 +16,13 @@ final class ExternalProcess: @unchecked Sendable {
     let process = Process()
     let outputURL: URL
     let exit: Task<Int32, Never>
+    /// The program's standard input, when it takes commands there (`send`).
+    let input: Pipe?
 
-    init(_ executable: String, _ arguments: [String], name: String? = nil, workingDirectory: URL? = nil) throws {
+    /// `environment` adds to (or overrides) this process's environment; `takesInput` gives it a
+    /// standard input to `send` lines to (otherwise it reads nothing).
+    init(_ executable: String, _ arguments: [String], name: String? = nil, workingDirectory: URL? = nil,
+         environment: [String: String] = [:], takesInput: Bool = false) throws {
         guard let path = ExternalProcess.find(executable) else {
             throw ProcessFailure(description: "\(executable) is not installed: \(ExternalProcess.installHint(executable))")
         }
@@ -32,7 +37,9 @@ final class ExternalProcess: @unchecked Sendable {
         process.currentDirectoryURL = directory
         process.standardOutput = output
         process.standardError = output
-        process.standardInput = FileHandle.nullDevice
+        input = takesInput ? Pipe() : nil
+        process.standardInput = input ?? FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
         process.terminationHandler = { process in
             continuation.yield(process.terminationStatus)
@@ -77,6 +84,19 @@ final class ExternalProcess: @unchecked Sendable {
 
     var workingDirectory: URL { outputURL.deletingLastPathComponent() }
 
+    /// Writes one line to the program's standard input (see `takesInput`).
+    func send(_ line: String) {
+        guard let input, process.isRunning else { return }
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// How many times `text` appears in the output so far (a program that prints the same line
+    /// once per event: wait for the next one with `waitForOutput(text, count:)`).
+    func occurrences(of text: String) -> Int {
+        let all = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+        return all.components(separatedBy: text).count - 1
+    }
+
     /// Waits for the program to exit; kills it and fails after `seconds`.
     @discardableResult
     func waitForExit(within seconds: Double) async throws -> Int32 {
@@ -91,9 +111,9 @@ final class ExternalProcess: @unchecked Sendable {
 
     /// Waits until the program's output contains `text` (how our servers say they are ready);
     /// fails at once if it exits first.
-    func waitForOutput(_ text: String, within seconds: Double = 20, _ what: String) async throws {
+    func waitForOutput(_ text: String, count: Int = 1, within seconds: Double = 20, _ what: String) async throws {
         try await withTimeout(seconds, what) {
-            while !self.outputTail().contains(text) {
+            while count == 1 ? !self.outputTail().contains(text) : self.occurrences(of: text) < count {
                 guard self.process.isRunning else { throw ProcessFailure(description: "\(self.name) exited: \(self.outputTail())") }
                 try await Task.sleep(for: .milliseconds(20))
             }
