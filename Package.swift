@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "MediaServices",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SDP", "Media", "Audio", "ConfigFile",
+                "SIP", "SIPCore", "SIPMessage", "SDP", "Media", "Audio", "ConfigFile", "CallMedia",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -42,10 +42,12 @@ public actor MediaCall {
     /// What this side last asked for (sendonly while it holds the call).
     var wanted = MediaDirection.sendrecv
 
-    public init(session: MediaSession, remote: String, local: MediaEndpoint) {
+    /// `direction` is what this side wants of the call (sendonly for one that only plays).
+    public init(session: MediaSession, remote: String, local: MediaEndpoint, direction: MediaDirection = .sendrecv) {
         self.session = session
         self.remote = remote
         self.local = local
+        self.wanted = direction
     }
 
     /// Answers a re-offer in the dialog (hold, resume, moved address).
@@ -53,7 +55,7 @@ public actor MediaCall {
         let offered = reoffer.media.first?.explicitDirection ?? reoffer.direction
         heldByFarEnd = !offered.receives
         version += 1
-        let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version)
+        let (answer, agreed) = try OfferAnswer.answer(reoffer, local: local, sessionID: sessionID, version: version, direction: wanted)
         try? await session.update(agreed)
         return Array(answer.text.utf8)
     }
@@ -63,6 +65,14 @@ public actor MediaCall {
         wanted = direction
         version += 1
         return OfferAnswer.offer(local, sessionID: sessionID, version: version, direction: direction)
+    }
+
+    /// Our offer in a 2xx to an INVITE that had none (RFC 3261 §13.2.1, §14.1), the session as
+    /// it is; the ACK brings the answer (`acknowledged`).
+    public func offerInAnswer() -> [UInt8] {
+        let ours = offer(direction: wanted)
+        offerAwaitingAnswer = ours
+        return Array(ours.text.utf8)
     }
 
     /// The ACK of a 2xx that made an offer carries the answer (§14.1, §13.2.1).
@@ -101,11 +111,8 @@ public actor MediaCall {
             return SIPResponse(replyingTo: request, statusCode: 415, reasonPhrase: "Unsupported INFO package")
         case .invite, .update:
             guard !request.body.isEmpty else {
-                // No offer: we make one in the 2xx, the session as it is now.
-                let ours = offer(direction: wanted)
-                offerAwaitingAnswer = ours
                 var ok = SIPResponse(replyingTo: request, statusCode: 200)
-                ok.setBody(Array(ours.text.utf8), contentType: .sdp)
+                ok.setBody(offerInAnswer(), contentType: .sdp)
                 return ok
             }
             do {

@@ -3,6 +3,7 @@
 // and RTP, so the call server routes to it as it would to any device.
 
 import Audio
+import CallMedia
 import Foundation
 import Logging
 import Media
@@ -18,23 +19,11 @@ public actor MediaServiceHost: UserAgentDelegate {
     let music: [Int16]
     let group: any EventLoopGroup
     private var ua: UserAgent?
-    /// Sessions being answered (by Call-ID) and running (by dialog).
-    private var pending: [String: Session] = [:]
-    private var running: [DialogID: Session] = [:]
+    /// Calls being answered (by Call-ID) and running (by dialog): offer/answer, re-INVITEs and
+    /// digits are the same glue every Holdfast call uses (CallMedia).
+    private var pending: [String: MediaCall] = [:]
+    private var running: [DialogID: MediaCall] = [:]
     private let logger = Logger(label: "holdfast.media")
-
-    struct Session: Sendable {
-        let service: MediaService
-        let media: MediaSession
-        let local: MediaEndpoint
-        let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
-        /// Our SDP's version: one more for every answer to a re-offer (RFC 3264 §8).
-        var version: UInt64 = 1
-        /// Our offer, when the INVITE had none: the ACK brings the answer.
-        var offer: SessionDescription?
-
-        var direction: MediaDirection { service.sendsOnly ? .sendonly : .sendrecv }
-    }
 
     /// Starts listening (UDP and TCP) and answering.
     public static func start(_ configuration: MediaHostConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> MediaServiceHost {
@@ -64,13 +53,13 @@ public actor MediaServiceHost: UserAgentDelegate {
 
     private func attach(_ ua: UserAgent) { self.ua = ua }
 
-    /// Where the call server sends calls for `service` (UDP).
+    /// Where the call server sends calls for a service (UDP and TCP).
     public nonisolated var port: Int { get async { await ua?.stack.transport.localAddress(.udp)?.port ?? 0 } }
 
     public var sessionCount: Int { pending.count + running.count }
 
     public func shutdown() async {
-        for session in Array(pending.values) + Array(running.values) { await session.media.stop() }
+        for call in Array(pending.values) + Array(running.values) { await call.session.stop() }
         pending = [:]
         running = [:]
         await ua?.stack.shutdown()
@@ -93,94 +82,54 @@ public actor MediaServiceHost: UserAgentDelegate {
         case .musicOnHold:
             (source, sink) = (LoopingSource(samples: music), NullSink())
         }
+        let direction: MediaDirection = service.sendsOnly ? .sendonly : .sendrecv
+        let session: MediaSession
         do {
             var media = MediaSessionConfiguration(localAddress: configuration.host, remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu,
                                                   telephoneEventPayloadType: nil)
-            media.direction = service.sendsOnly ? .sendonly : .sendrecv
-            let session = try await MediaSession.open(group: group, configuration: media, ports: configuration.rtpPorts, source: source, sink: sink)
-            let local = MediaEndpoint(address: configuration.host, port: session.localPort)
-            var entry = Session(service: service, media: session, local: local)
-            let answer: [UInt8]
-            if request.body.isEmpty {
-                let ours = OfferAnswer.offer(local, sessionID: entry.sessionID, version: 1, direction: media.direction)
-                entry.offer = ours
-                answer = Array(ours.text.utf8)
-            } else {
-                do {
-                    let remote = try SessionDescription(parsing: String(decoding: request.body, as: UTF8.self))
-                    let (text, agreed) = try OfferAnswer.answer(remote, local: local, sessionID: entry.sessionID, version: 1, direction: media.direction)
-                    try await session.update(agreed)
-                    answer = Array(text.text.utf8)
-                } catch {
-                    await session.stop()
-                    return .reject(status: 488, reason: "Not Acceptable Here", headers: [(.warning, "305 \(configuration.host) \"\(error)\"")])
-                }
-            }
-            pending[request.callID ?? ""] = entry
-            logger.info("service answers", metadata: ["service": "\(service.rawValue)", "call-id": "\(request.callID ?? "")"])
-            return .answer(body: answer, contentType: .sdp, ringFor: .zero)
+            media.direction = direction
+            session = try await MediaSession.open(group: group, configuration: media, ports: configuration.rtpPorts, source: source, sink: sink)
         } catch {
             return .reject(status: 503, reason: "Media could not start: \(error)", headers: [])
         }
+        let call = MediaCall(session: session, remote: request.from?.uri.description ?? "?",
+                             local: MediaEndpoint(address: configuration.host, port: session.localPort), direction: direction)
+        let body: [UInt8]
+        if request.body.isEmpty {
+            body = await call.offerInAnswer()
+        } else {
+            do { body = try await call.answer(reoffer: try SDPBody.parse(request.body)) } catch {
+                await session.stop()
+                return SDPBody.notAcceptable(error, host: configuration.host)
+            }
+        }
+        pending[request.callID ?? ""] = call
+        logger.info("service answers", metadata: ["service": "\(service.rawValue)", "call-id": "\(request.callID ?? "")"])
+        return .answer(body: body, contentType: .sdp, ringFor: .zero)
     }
 
     public func callEstablished(_ dialog: Dialog, request: SIPRequest) async {
-        guard let session = pending.removeValue(forKey: dialog.id.callID) else { return }
-        running[dialog.id] = session
-        if session.offer == nil { await session.media.start() }
+        guard let call = pending.removeValue(forKey: dialog.id.callID) else { return }
+        running[dialog.id] = call
+        await call.session.start()
     }
 
     public func acknowledged(_ dialog: DialogID, request: SIPRequest) async {
-        guard let session = running[dialog], let offer = session.offer else { return }
-        running[dialog]?.offer = nil
-        if let answer = try? SessionDescription(parsing: String(decoding: request.body, as: UTF8.self)),
-           let agreed = try? OfferAnswer.accept(answer: answer, to: offer) {
-            try? await session.media.update(agreed)
-        }
-        await session.media.start()
+        await running[dialog]?.acknowledged(request)
     }
 
     public func inviteCancelled(_ invite: SIPRequest) async {
-        guard let session = pending.removeValue(forKey: invite.callID ?? "") else { return }
-        await session.media.stop()
+        await pending.removeValue(forKey: invite.callID ?? "")?.session.stop()
     }
 
     public func callEnded(_ dialog: DialogID, byRemote: Bool) async {
-        guard let session = running.removeValue(forKey: dialog) else { return }
-        await session.media.stop()
+        await running.removeValue(forKey: dialog)?.session.stop()
     }
 
     /// A re-offer in the call (the call server moves the far end), INFO (digits), anything else.
     public func otherRequest(_ request: SIPRequest) async -> SIPResponse? {
-        guard let id = DialogID.forIncoming(request), var session = running[id] else { return nil }
-        switch request.method {
-        case .invite, .update:
-            session.version += 1
-            running[id] = session
-            guard !request.body.isEmpty else {
-                // No offer: ours, the session as it is; the ACK brings the answer.
-                let ours = OfferAnswer.offer(session.local, sessionID: session.sessionID, version: session.version, direction: session.direction)
-                running[id]?.offer = ours
-                var ok = SIPResponse(replyingTo: request, statusCode: 200)
-                ok.setBody(Array(ours.text.utf8), contentType: .sdp)
-                return ok
-            }
-            do {
-                let remote = try SessionDescription(parsing: String(decoding: request.body, as: UTF8.self))
-                let (text, agreed) = try OfferAnswer.answer(remote, local: session.local, sessionID: session.sessionID, version: session.version,
-                                                            direction: session.direction)
-                try await session.media.update(agreed)
-                var ok = SIPResponse(replyingTo: request, statusCode: 200)
-                ok.setBody(Array(text.text.utf8), contentType: .sdp)
-                return ok
-            } catch {
-                var refused = SIPResponse(replyingTo: request, statusCode: 488)
-                refused.headers.add(.warning, "305 \(configuration.host) \"\(error)\"")
-                return refused
-            }
-        default:
-            return SIPResponse(replyingTo: request, statusCode: 200)
-        }
+        guard let id = DialogID.forIncoming(request), let call = running[id] else { return nil }
+        return await call.handleInDialog(request)
     }
 }
 

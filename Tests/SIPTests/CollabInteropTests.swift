@@ -142,10 +142,12 @@ struct CollabProcess {
         let collab = try await CollabProcess.start(pbx: pbx)
         defer { collab.process.terminate() }
         let ada = try await collab.session(try await collab.login("2001"))
+        // The event stream is open before baresip starts, so its registration cannot be missed.
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
         let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
         let brookProcess = try brook.start(seconds: 12)
         defer { brookProcess.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
         _ = try await events.next(type: "devices.changed", within: 10)
         await events.close()
         let call = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",

@@ -130,7 +130,7 @@ extension CallServer {
             writeRecord(call, outcome: "cleared")
             calls[id] = nil
         case .routing, .ringing:
-            await cancelOtherForks(call, except: nil)
+            await stopRinging(call)
             await finish(call, status: 480, reason: "Temporarily Unavailable (call cleared)", outcome: "cleared")
         case .answered:
             for side in [Call.Side.caller, .callee] {
@@ -152,11 +152,8 @@ extension CallServer {
             throw ControlError(.conflict, "invalid_state", "only a ringing call can be deflected; call \(id) is \(snapshot(call).state)", details: ["call": id])
         }
         try checkTarget(destination, field: "to", notOneOf: [call.caller, call.target])
-        // Routing on before the CANCELs go, so their 487s do not end the call (see ringTimedOut).
         call.state = .routing
-        call.forkGeneration += 1
-        call.noAnswer?.cancel()
-        await cancelOtherForks(call, except: nil)
+        await stopRinging(call)
         call.forks = []
         await retarget(call, to: destination, reason: "deflect")
         return snapshot(call)
@@ -203,18 +200,8 @@ extension CallServer {
             }
             endAnswered(call, outcome: "transferFailed")
         case .success(let reached):
-            if leaving == .caller {
-                call.caller = destination
-                call.callerName = configuration.user(destination)?.name
-            } else {
-                call.target = destination
-            }
-            call.setDialog(leaving, reached.dialog)
-            call.setLegTarget(leaving, reached.target)
-            dialogs[reached.dialog.id] = (call.key, leaving)
-            call.device[leaving] = reached.device
-            call.sdpTo[leaving] = session
-            call.sdpFrom[leaving] = reached.response.body
+            call.seat(destination, on: leaving, name: configuration.user(destination)?.name)
+            placeLeg(call, on: leaving, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: session, device: reached.device)
             // Re-bridge: the staying party gets the new party's session.
             let rebridged = await reoffer(call, side: staying, session: reached.response.body)
             events.append("call.transferred", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
@@ -320,15 +307,21 @@ extension CallServer {
         return bindings
     }
 
-    enum RingOutcome: Sendable {
-        case answered(Int, SIPResponse)
-        case failed(Int, Int, final: Bool)
-        case timedOut
+    /// What reaches the ringing engine of a ring through CTI, in the order it happened.
+    enum RingInput: Sendable {
+        case response(Int, SIPResponse)
+        /// The INVITE of fork N ended without a final response (timeout, transport failure).
+        case failed(Int)
+        /// Fork N's transaction is over: nothing more will come from it.
+        case done(Int)
+        case timer
+        case withdrawn
     }
 
     /// Rings `user`'s devices in parallel with an INVITE from `from` (no body: the device makes
-    /// the offer); the first to answer wins and the others are cancelled. The winner is ACKed
-    /// here only when `acknowledge` (else the caller's ACK must carry an answer).
+    /// the offer) through the ringing engine; the first to answer wins and the others are
+    /// cancelled. The winner is ACKed here only when `acknowledge` (else the caller's ACK must
+    /// carry an answer). Returns once every device's INVITE is over.
     func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool,
               headers: [(HeaderName, String)] = [], device: String? = nil) async -> Result<Reached, ControlError> {
         let bindings = deviceBindings(user, device: device)
@@ -343,69 +336,89 @@ extension CallServer {
             invite.request = await stack.prepared(invite.request, for: invite.target)  // its branch, for a CANCEL
             invites.append(invite)
         }
-        let stack = self.stack
-        let sent = invites
-        var localContacts: [NameAddress] = []
-        for invite in sent { localContacts.append(await serverContactAddress(invite.target.kind)) }
-        let contacts = localContacts
+        let (inputs, input) = AsyncStream.makeStream(of: RingInput.self)
+        var engine = Ringing()
         var winner: Reached?
-        var failures: [Int] = []
-        await withTaskGroup(of: RingOutcome.self) { group in
-            for (index, invite) in sent.enumerated() {
-                group.addTask {
-                    do {
-                        for try await response in await stack.send(invite.request, to: invite.target) where response.isFinal {
-                            return response.isSuccess ? .answered(index, response) : .failed(index, response.statusCode, final: true)
+        var failure: ControlError?
+        var done = Set<Int>()
+        var timer: Task<Void, Never>?
+        let stack = self.stack
+        func perform(_ actions: [Ringing.Action], response: SIPResponse?) async {
+            for action in actions {
+                switch action {
+                case .invite(let index):
+                    let sent = invites[index]
+                    Task {
+                        do {
+                            // Done at the first final response: ring() returns once every device has one.
+                            for try await response in await stack.send(sent.request, to: sent.target) {
+                                input.yield(.response(index, response))
+                                if response.isFinal { break }
+                            }
+                        } catch {
+                            input.yield(.failed(index))
                         }
-                    } catch {
-                        return .failed(index, 408, final: true)
+                        input.yield(.done(index))
                     }
-                    return .failed(index, 487, final: false)
+                case .startTimer(let seconds):
+                    timer = Task {
+                        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                        if !Task.isCancelled { input.yield(.timer) }
+                    }
+                case .stopTimer:
+                    timer?.cancel()
+                case .relayProgress:
+                    break  // the originator of a call placed through CTI is not waiting on a 18x
+                case .connect(let index):
+                    guard let response, var dialog = Dialog(uacFor: invites[index].request, response: response,
+                                                            localContact: await serverContactAddress(invites[index].target.kind)) else { break }
+                    if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: invites[index].request.cseq?.sequence), to: invites[index].target) }
+                    winner = Reached(dialog: dialog, target: invites[index].target, request: invites[index].request, response: response,
+                                     device: bindings[index].deviceName)
+                case .cancel(let index):
+                    _ = await stack.cancel(invites[index].request, to: invites[index].target)
+                case .release(let index), .acknowledgeAgain(let index):
+                    // A second answer, or the winner's again before our caller ACKs it: the one
+                    // that counts was taken; this one is let go (a repeat of the winner's is
+                    // answered by the ACK to come).
+                    if let response, case .release = action { await hangUpLateAnswer(invites[index].request, response: response, target: invites[index].target) }
+                case .fail(let why):
+                    failure = ControlError(.failed, why.busy ? "busy" : "no_answer", "\(user) did not answer (\(why.status))",
+                                           details: ["user": user, "status": String(why.status)])
+                case .noAnswer:
+                    failure = ControlError(.failed, "no_answer", "\(user) did not answer (408)", details: ["user": user, "status": "408"])
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                return .timedOut
-            }
-            var pending = Set(sent.indices)
-            var cancelled = false
-            func cancelPending() async {
-                guard !cancelled else { return }
-                cancelled = true
-                for index in pending { _ = await stack.cancel(sent[index].request, to: sent[index].target) }
-            }
-            while let outcome = await group.next() {
-                if Task.isCancelled { await cancelPending() }
-                switch outcome {
-                case .answered(let index, let response):
-                    pending.remove(index)
-                    guard winner == nil, !Task.isCancelled, var dialog = Dialog(uacFor: sent[index].request, response: response, localContact: contacts[index]) else {
-                        // Too late (another device won, or the request was withdrawn): release it.
-                        if var late = Dialog(uacFor: sent[index].request, response: response, localContact: contacts[index]) {
-                            var ack = late.makeRequest(.ack, ackFor: 1)
-                            if !response.body.isEmpty && body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
-                            try? await stack.sendStateless(ack, to: sent[index].target)
-                            _ = await stack.send(late.makeRequest(.bye), to: sent[index].target)
-                        }
-                        break
-                    }
-                    if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: 1), to: sent[index].target) }
-                    winner = Reached(dialog: dialog, target: sent[index].target, request: sent[index].request, response: response, device: bindings[index].deviceName)
-                    await cancelPending()
-                case .failed(let index, let status, _):
-                    pending.remove(index)
-                    failures.append(status)
-                case .timedOut:
-                    if winner == nil { failures.append(408) }
-                    await cancelPending()
-                }
-                if pending.isEmpty { break }
-            }
-            group.cancelAll()
         }
-        if let winner { return .success(winner) }
-        let busy = failures.contains(486) || failures.contains(600)
-        let status = busy ? 486 : (failures.contains(408) ? 408 : failures.min() ?? 480)
-        return .failure(ControlError(.failed, busy ? "busy" : "no_answer", "\(user) did not answer (\(status))", details: ["user": user, "status": String(status)]))
+        await withTaskCancellationHandler {
+            await perform(engine.start(forks: invites.count, seconds: seconds), response: nil)
+            for await next in inputs {
+                switch next {
+                case .response(let index, let response):
+                    let actions = switch response.statusCode {
+                    case 100..<200: engine.provisional(index, status: response.statusCode)
+                    case 200..<300: engine.answered(index)
+                    default: engine.failed(index, status: response.statusCode, reason: response.reasonPhrase)
+                    }
+                    await perform(actions, response: response)
+                case .failed(let index):
+                    await perform(engine.failed(index, status: 408), response: nil)
+                case .done(let index):
+                    done.insert(index)
+                case .timer:
+                    await perform(engine.timerFired(), response: nil)
+                case .withdrawn:
+                    await perform(engine.cancel(), response: nil)
+                }
+                if done.count == invites.count { break }
+            }
+        } onCancel: {
+            input.yield(.withdrawn)
+        }
+        timer?.cancel()
+        input.finish()
+        if let winner, !Task.isCancelled { return .success(winner) }
+        if let winner { await hangUpLateAnswer(winner.request, response: winner.response, target: winner.target) }
+        return .failure(failure ?? ControlError(.failed, "no_answer", "\(user) did not answer (487)", details: ["user": user, "status": "487"]))
     }
 }

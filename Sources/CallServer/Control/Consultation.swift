@@ -53,18 +53,9 @@ extension CallServer {
         }
         // The consulted party's leg moves into the held call, in the consulting party's place.
         let arrivingParty = consultation.party(arriving)
-        dialogs[arrivingDialog.id] = (held.key, heldSide)
-        held.setDialog(heldSide, arrivingDialog)
-        held.setLegTarget(heldSide, arrivingTarget)
-        held.sdpFrom[heldSide] = arrivingSession
-        held.sdpTo[heldSide] = consultation.sdpTo[arriving]
-        held.device[heldSide] = consultation.device[arriving]
-        if heldSide == .caller {
-            held.caller = arrivingParty
-            held.callerName = configuration.user(arrivingParty)?.name
-        } else {
-            held.target = arrivingParty
-        }
+        placeLeg(held, on: heldSide, dialog: arrivingDialog, target: arrivingTarget, from: arrivingSession, to: consultation.sdpTo[arriving],
+                 device: consultation.device[arriving])
+        held.seat(arrivingParty, on: heldSide, name: configuration.user(arrivingParty)?.name)
         held.path += ["consultTransfer", arrivingParty]
         held.heldBy = []
         stopMusic(held)

@@ -28,9 +28,11 @@ final class Call: @unchecked Sendable {
     var target: String
     var path: [String]
     var hops = 0
+    /// The INVITEs of the ringing now (one per device), and the engine deciding about them.
     var forks: [Fork] = []
-    /// Bumped whenever `forks` is replaced, so late responses to older forks are ignored.
-    var forkGeneration = 0
+    var ringing = Ringing()
+    /// Bumped at every new ringing and when it stops, so responses to older INVITEs are not its.
+    var round = 0
     var callerDialog: Dialog?
     var calleeDialog: Dialog?
     var callerTarget: SIPTarget?
@@ -88,11 +90,6 @@ final class Call: @unchecked Sendable {
         var request: SIPRequest
         var target: SIPTarget
         var device: String
-        var finished = false
-        var status: Int?
-        var reason: String?
-        /// Headers of its failure worth relaying to the caller (Warning above all).
-        var headers: [(HeaderName, String)] = []
     }
 
     init(key: String, invite: IncomingRequest?, caller: String, callerName: String?, dialed: String) {
@@ -119,6 +116,16 @@ final class Call: @unchecked Sendable {
         if party == caller { return .caller }
         if party == target { return .callee }
         return nil
+    }
+
+    /// `party` now holds the call's `side` (a transfer, a consultation completed, a replaced dialog).
+    func seat(_ party: String, on side: Side, name: String?) {
+        if side == .caller {
+            caller = party
+            callerName = name
+        } else {
+            target = party
+        }
     }
 
     func dialog(_ side: Side) -> Dialog? { side == .caller ? callerDialog : calleeDialog }

@@ -1,5 +1,5 @@
-// Routing an INVITE: authentication, domain and user checks, DND and forwarding, forking to the
-// callee's devices, provisional and final responses relayed, ring timer, CANCEL, and the CDR.
+// Routing an INVITE: authentication, domain checks, the numbering plan, DND and forwarding, then
+// the callee's devices rung (RingingDriver.swift); the final response to the caller and the CDR.
 
 import Wire
 import Foundation
@@ -68,7 +68,7 @@ extension CallServer {
             fork.request.headers.add(Self.callHeader, call.key)
             fork.request.headers.set(.maxForwards, String(call.maxForwards))
             call.forks = [Call.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")]
-            startFork(call, index: 0)
+            await ringForks(call, seconds: nil)
             return
         }
         let features = (try? store.features(call.target)) ?? Features(extensionNumber: call.target)
@@ -93,17 +93,10 @@ extension CallServer {
             }
             return
         }
-        call.state = .ringing
         call.forks = bindings.map { makeFork(call, binding: $0) }
         events.append("call.ringing", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                        "devices": .array(call.forks.map { .string($0.device) })])
-        for index in call.forks.indices { startFork(call, index: index) }
-        let ring = features.noAnswerSeconds ?? configuration.ringTimeout
-        call.noAnswer?.cancel()
-        let key = call.key, target = call.target
-        call.noAnswer = after(seconds: ring) { server in
-            Task { await server.ringTimedOut(key, target: target) }
-        }
+        await ringForks(call, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
     }
 
     func retarget(_ call: Call, to destination: String, reason: String) async {
@@ -165,26 +158,6 @@ extension CallServer {
         return request
     }
 
-    func startFork(_ call: Call, index: Int) {
-        let generation = call.forkGeneration
-        Task {
-            var request = call.forks[index].request
-            let target = call.forks[index].target
-            request.headers.add(.contact, await serverContact(target.kind))
-            // Kept as sent (with its Via branch), so a CANCEL of this fork matches it.
-            request = await stack.prepared(request, for: target)
-            call.forks[index].request = request
-            do {
-                for try await response in await stack.send(request, to: target) {
-                    await forkResponse(call.key, generation: generation, index: index, request: request, target: target, response: response)
-                    if response.isFinal && !response.isSuccess { break }
-                }
-            } catch {
-                await forkFailed(call.key, generation: generation, index: index, status: 408)
-            }
-        }
-    }
-
     func serverContact(_ kind: SIPTransportKind) async -> String {
         (await serverContactAddress(kind)).description
     }
@@ -198,182 +171,14 @@ extension CallServer {
         return NameAddress(uri: uri)
     }
 
-    func forkResponse(_ key: String, generation: Int, index: Int, request forkRequest: SIPRequest, target: SIPTarget, response: SIPResponse) async {
-        guard let call = calls[key], call.forkGeneration == generation, index < call.forks.count else {
-            // The call was answered elsewhere, forwarded or ended while this device rang, and its
-            // 200 crossed our CANCEL: the device is in a call with nobody, so ACK and hang it up.
-            if response.isSuccess { await hangUpLateAnswer(forkRequest, response: response, target: target) }
-            return
-        }
-        switch response.statusCode {
-        case 100:
-            return
-        case 101..<200:
-            // A call placed through CTI has nothing to relay to: its originator already answered.
-            guard call.state == .ringing, let invite = call.invite else { return }
-            var relay = SIPResponse(replyingTo: invite.request, statusCode: response.statusCode, reasonPhrase: response.reasonPhrase, toTag: call.toTag)
-            relay.headers.add(.contact, await serverContact(invite.origin.kind))
-            if !response.body.isEmpty { relay.setBody(response.body, contentType: response.contentType ?? .sdp) }
-            call.provisionalSent = true
-            try? await stack.respond(relay, to: invite)
-        case 200..<300:
-            // The answer of this very device again (our ACK was late or lost): ACK it again, the
-            // call goes on (§13.2.2.4).
-            if call.state != .ringing, var answered = call.calleeDialog, answered.id == DialogID.forResponse(response) {
-                // Late offer: the ACK waits for the caller's, which carries the answer.
-                if call.pendingACK[.caller] != nil { return }
-                try? await stack.sendStateless(answered.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: target)
-                return
-            }
-            let contact = await serverContactAddress(target.kind)
-            let callerContact = await serverContactAddress(call.invite?.origin.kind ?? .udp)
-            guard call.state == .ringing, var calleeDialog = Dialog(uacFor: forkRequest, response: response, localContact: contact) else {
-                // A second device answered too late, or the call is over: ACK and hang that one up.
-                await hangUpLateAnswer(forkRequest, response: response, target: target)
-                return
-            }
-            // Every change to the call first, then the messages: a request that arrives on either
-            // leg while they go out (a REFER crossing our ACK) finds both dialogs.
-            call.state = .answered
-            call.answeredAt = Date()
-            call.noAnswer?.cancel()
-            call.forks[index].finished = true
-            let calleeTarget = call.forks[index].target
-            // Late offer (RFC 3261 §13.2.1): the callee's 200 made the offer; its ACK carries the
-            // caller's answer, from the caller's ACK.
-            let lateOffer = call.offer.isEmpty && call.invite != nil
-            if lateOffer {
-                call.pendingACK[.caller] = forkRequest.cseq?.sequence ?? 1
-                awaitConfirmation(call, .callee)
-            }
-            call.calleeDialog = calleeDialog
-            call.calleeTarget = calleeTarget
-            call.device[.callee] = call.forks[index].device
-            call.sdpTo[.callee] = call.offer
-            call.sdpFrom[.callee] = response.body
-            call.sdpTo[.caller] = response.body
-            dialogs[calleeDialog.id] = (call.key, .callee)
-            var ok: SIPResponse?
-            if let invite = call.invite {
-                // 200 OK to the caller with the callee's SDP and who answered (connected identity).
-                var answer = SIPResponse(replyingTo: invite.request, statusCode: 200, toTag: call.toTag)
-                answer.headers.add(.contact, callerContact.description)
-                answer.headers.add(.allow, Self.allow)
-                answer.headers.add(.supported, Self.supported)
-                answer.headers.add(.pAssertedIdentity, NameAddress(displayName: configuration.user(call.target)?.name, uri: SIPURI(user: call.target, host: configuration.domain)).description)
-                if !response.body.isEmpty { answer.setBody(response.body, contentType: response.contentType ?? .sdp) }
-                if let callerDialog = Dialog(uasFor: invite.request, localTag: call.toTag, localContact: callerContact, confirmed: true) {
-                    call.callerDialog = callerDialog
-                    dialogs[callerDialog.id] = (call.key, .caller)
-                }
-                awaitConfirmation(call, .caller)
-                ok = answer
-            }
-            events.append("call.answered", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                            "device": .string(call.forks[index].device)])
-            if !lateOffer {
-                try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence), to: calleeTarget)
-            }
-            await cancelOtherForks(call, except: index)
-            guard let invite = call.invite, let ok else {
-                // Placed through CTI: the originator's ACK carries the callee's answer.
-                await acknowledgeOriginator(call, answer: response.body, contentType: response.contentType)
-                return
-            }
-            try? await stack.respond(ok, to: invite)
-            retransmitUntilACK(ok, call: call)
-        default:
-            await forkFailed(key, generation: generation, index: index, status: response.statusCode, reason: response.reasonPhrase,
-                             headers: Self.relayedFailureHeaders(response))
-        }
-    }
-
-    /// RFC 3261 §15 (and §9.1: a 200 may cross a CANCEL): a 2xx nobody wants is still ACKed,
-    /// then ended with BYE.
-    func hangUpLateAnswer(_ forkRequest: SIPRequest, response: SIPResponse, target: SIPTarget) async {
-        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: await serverContactAddress(target.kind)) else { return }
-        logger.info("a late answer is hung up", metadata: ["call": "\(forkRequest.callID ?? "")", "status": "\(response.statusCode)"])
-        var ack = late.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence)
-        // A 200 that made an offer (our INVITE had none) gets an answer refusing every stream.
-        if forkRequest.body.isEmpty && !response.body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
-        try? await stack.sendStateless(ack, to: target)
-        _ = await stack.send(late.makeRequest(.bye), to: target)
-    }
-
     /// What a failure relayed to the caller keeps of the device's answer: why (Warning, RFC 3261
     /// §20.43) and when to try again.
-    static func relayedFailureHeaders(_ response: SIPResponse) -> [(HeaderName, String)] {
-        [HeaderName.warning, .retryAfter, .unsupported].flatMap { name in response.headers.values(name).map { (name, $0) } }
-    }
-
-    func forkFailed(_ key: String, generation: Int, index: Int, status: Int, reason: String? = nil, headers: [(HeaderName, String)] = []) async {
-        guard let call = calls[key], call.state == .ringing, call.forkGeneration == generation, index < call.forks.count else { return }
-        call.forks[index].finished = true
-        call.forks[index].status = status
-        call.forks[index].reason = reason
-        call.forks[index].headers = headers
-        guard call.forks.allSatisfy(\.finished) else { return }
-        // Every device failed: busy everywhere → "When I am on the phone"; else the best failure.
-        let statuses = call.forks.compactMap(\.status)
-        call.noAnswer?.cancel()
-        if statuses.contains(486) || statuses.contains(600) {
-            if let destination = (try? store.features(call.target))?.forwardBusy, call.hops < 5 {
-                call.state = .routing
-                await retarget(call, to: destination, reason: "forwardBusy")
-                return
-            }
-            await finish(call, status: 486, reason: "Busy Here", outcome: "busy")
-            return
-        }
-        let best = call.forks.filter { $0.status != nil }.min { rank($0.status!) < rank($1.status!) }
-        let status = best?.status ?? 480
-        await finish(call, status: status == 487 ? 480 : status, reason: status == 487 ? nil : best?.reason, outcome: "rejected",
-                     headers: best?.headers ?? [])
-    }
-
-    /// §16.7 step 6 style preference among failures: 6xx, then 486, then others by class.
-    func rank(_ status: Int) -> Int {
-        switch status {
-        case 600..<700: return 0
-        case 486: return 1
-        case 400..<500: return 2 + status
-        default: return 1000 + status
-        }
-    }
-
-    func ringTimedOut(_ key: String, target: String) async {
-        guard let call = calls[key], call.state == .ringing, call.target == target else { return }
-        if let destination = (try? store.features(call.target))?.forwardNoAnswer, call.hops < 5 {
-            // Routing on before the CANCELs go: the 487s they bring back belong to this ringing,
-            // not to the call (else the first would end the call before it is forwarded).
-            call.state = .routing
-            call.forkGeneration += 1
-            await cancelOtherForks(call, except: nil)
-            await retarget(call, to: destination, reason: "forwardNoAnswer")
-        } else {
-            await cancelOtherForks(call, except: nil)
-            await finish(call, status: 480, reason: "Temporarily Unavailable (no answer)", outcome: "noAnswer")
-        }
-    }
-
-    func cancelOtherForks(_ call: Call, except index: Int?) async {
-        for i in call.forks.indices where i != index && !call.forks[i].finished {
-            call.forks[i].finished = true
-            _ = await stack.cancel(call.forks[i].request, to: call.forks[i].target)
-        }
-    }
-
-    func callerCancelled(_ invite: SIPRequest) async {
-        guard let key = invite.callID, let call = calls[key], call.state == .ringing || call.state == .routing else { return }
-        call.noAnswer?.cancel()
-        await cancelOtherForks(call, except: nil)
-        // The stack already answered the CANCEL (200) and the INVITE (487).
-        writeRecord(call, outcome: "cancelled")
-        calls[key] = nil
+    static func relayedFailureHeaders(_ response: SIPResponse) -> [RelayedHeader] {
+        [HeaderName.warning, .retryAfter, .unsupported].flatMap { name in response.headers.values(name).map { RelayedHeader(name: name, value: $0) } }
     }
 
     /// Ends an unanswered call with a final response to the caller and writes its CDR.
-    func finish(_ call: Call, status: Int, reason: String?, outcome: String, headers: [(HeaderName, String)] = []) async {
+    func finish(_ call: Call, status: Int, reason: String?, outcome: String, headers: [RelayedHeader] = []) async {
         call.state = .ended
         call.noAnswer?.cancel()
         call.originating?.cancel()
@@ -382,7 +187,7 @@ extension CallServer {
         await store.durable()
         if let invite = call.invite {
             var response = SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag)
-            for (name, value) in headers { response.headers.add(name, value) }
+            for header in headers { response.headers.add(header.name, header.value) }
             try? await stack.respond(response, to: invite)
         } else {
             await releaseOriginator(call, reason: "\(status) \(reason ?? "")")

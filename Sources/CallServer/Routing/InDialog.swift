@@ -89,7 +89,7 @@ extension CallServer {
         let status = final?.statusCode ?? 408
         var answer = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: final?.reasonPhrase)
         if let final {
-            for (name, value) in Self.relayedFailureHeaders(final) where !final.isSuccess { answer.headers.add(name, value) }
+            for header in Self.relayedFailureHeaders(final) where !final.isSuccess { answer.headers.add(header.name, header.value) }
             if !final.body.isEmpty {
                 answer.setBody(final.body, contentType: final.contentType)
                 if request.method == .invite || request.method == .update {
@@ -140,8 +140,7 @@ extension CallServer {
         guard let key = request.callID, let call = calls[key], let invite = call.invite, call.state == .ringing || call.state == .routing,
               request.to?.tag == call.toTag, request.from?.tag == invite.request.from?.tag else { return false }
         call.state = .ended
-        call.noAnswer?.cancel()
-        await cancelOtherForks(call, except: nil)
+        await stopRinging(call)
         writeRecord(call, outcome: "cancelled")
         calls[key] = nil
         await store.durable()
@@ -187,6 +186,17 @@ extension CallServer {
     func waitUntilConfirmed(_ call: Call, _ side: Call.Side) async {
         guard call.unconfirmed.contains(side) else { return }
         await withCheckedContinuation { call.afterConfirmed[side, default: []].append($0) }
+    }
+
+    /// A leg joins `call` on `side` (moved from another call, or new): its dialog is the call's
+    /// from now on, with the sessions each end last sent and was given.
+    func placeLeg(_ call: Call, on side: Call.Side, dialog: Dialog, target: SIPTarget, from: [UInt8]?, to: [UInt8]?, device: String?) {
+        dialogs[dialog.id] = (call.key, side)
+        call.setDialog(side, dialog)
+        call.setLegTarget(side, target)
+        call.sdpFrom[side] = from
+        call.sdpTo[side] = to
+        call.device[side] = device
     }
 
     func endAnswered(_ call: Call, outcome: String = "answered") {

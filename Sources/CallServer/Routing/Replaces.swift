@@ -75,21 +75,12 @@ extension CallServer {
         ok.setBody(SessionText.withDirection(answer, "sendrecv"), contentType: .sdp)
         // The newcomer's leg takes the place of the one it replaces.
         dialogs[oldDialog.id] = nil
-        dialogs[dialog.id] = (call.key, leaving)
-        call.setDialog(leaving, dialog)
-        call.setLegTarget(leaving, SIPTarget(kind: incoming.origin.kind, address: incoming.origin.source))
-        call.sdpFrom[leaving] = request.body
-        call.sdpTo[leaving] = ok.body
-        call.device[leaving] = nil
+        let departed = call.party(leaving)
+        placeLeg(call, on: leaving, dialog: dialog, target: SIPTarget(kind: incoming.origin.kind, address: incoming.origin.source),
+                 from: request.body, to: ok.body, device: nil)
+        call.seat(caller, on: leaving, name: configuration.user(caller)?.name)
         call.heldBy = []
         stopMusic(call)
-        let departed = call.party(leaving)
-        if leaving == .caller {
-            call.caller = caller
-            call.callerName = configuration.user(caller)?.name
-        } else {
-            call.target = caller
-        }
         call.path += ["replaces", caller]
         awaitConfirmation(call, leaving)
         try? await stack.respond(ok, to: incoming)
