@@ -79,17 +79,3 @@ public struct CTIClient: Sendable {
     }
 }
 
-/// One CDR as the CTI API gives it.
-public struct CallRecordWire: Decodable, Sendable {
-    public var sequence: Int64
-    public var callID: String
-    public var caller: String
-    public var callerName: String?
-    public var dialed: String
-    public var callee: String?
-    public var startedAt: Date
-    public var answeredAt: Date?
-    public var endedAt: Date
-    public var outcome: String
-    public var path: [String]
-}

@@ -35,7 +35,7 @@ public struct FeatureReplica: Sendable {
             case .connected(let resumed):
                 logger.notice("following the primary's feature state", metadata: ["resumed": "\(resumed)"])
                 if !resumed { await snapshot() }
-            case .event(let event) where event.type == "features.changed":
+            case .event(let event) where event.cti == .featuresChanged:
                 await apply(event.fields)
             case .disconnected:
                 logger.warning("the primary's event stream ended; keeping the last known feature state")

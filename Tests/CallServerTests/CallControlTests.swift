@@ -239,6 +239,8 @@ import Testing
         try await p["2003"]!.ua.hangUp(busy.dialog.id)
         let placed = try await events.next(type: "callback.placed")
         #expect(placed["callback"] == requested["id"])
+        // Named for whoever follows the stream: the collaboration server tells the requester by it.
+        #expect(placed["requester"] == .string("2001") && placed["target"] == .string("2002"), "\(placed)")
         #expect(try await p["2001"]!.nextInvite().from?.displayName == "Brook Taylor", "the requester's phone rings first")
         #expect(try await p["2002"]!.nextInvite().body == phoneSDP("2001"))
         #expect(try await client.request("GET", "callbacks").array.isEmpty)

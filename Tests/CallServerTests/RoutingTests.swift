@@ -7,6 +7,7 @@ import SIP
 import SIPCore
 import SIPMessage
 import Testing
+import Wire
 @testable import CallServer
 
 @Suite(.serialized) struct RoutingTests {

@@ -42,7 +42,7 @@ extension CallServer {
         let call = Call(key: key, invite: nil, caller: user, callerName: configuration.user(user)?.name, dialed: destination)
         call.state = .originating
         calls[key] = call
-        events.append("call.originated", ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
+        events.append(.callOriginated, ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
         call.originating = Task { await self.originate(call, autoAnswer: autoAnswer, device: device) }
         return snapshot(call)
     }
@@ -178,7 +178,7 @@ extension CallServer {
         call.path += ["transfer", destination]
         call.heldBy = []
         stopMusic(call)
-        events.append("call.transferring", ["call": .string(id), "party": .string(party), "to": .string(destination)])
+        events.append(.callTransferring, ["call": .string(id), "party": .string(party), "to": .string(destination)])
         Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
         return snapshot(call)
     }
@@ -192,7 +192,7 @@ extension CallServer {
         }
         switch result {
         case .failure(let error):
-            events.append("call.transferFailed", ["call": .string(call.key), "to": .string(destination), "reason": .string(error.message)])
+            events.append(.callTransferFailed, ["call": .string(call.key), "to": .string(destination), "reason": .string(error.message)])
             if var dialog = call.dialog(staying), let target = call.legTarget(staying) {
                 let bye = dialog.makeRequest(.bye)
                 call.setDialog(staying, dialog)
@@ -204,7 +204,7 @@ extension CallServer {
             placeLeg(call, on: leaving, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: session, device: reached.device)
             // Re-bridge: the staying party gets the new party's session.
             let rebridged = await reoffer(call, side: staying, session: reached.response.body)
-            events.append("call.transferred", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+            events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                                "rebridged": .bool(rebridged)])
         }
     }
@@ -240,7 +240,7 @@ extension CallServer {
             throw ControlError(.failed, "reinvite_failed", "a phone refused the re-INVITE for \(held ? "hold" : "retrieve")", details: ["call": id])
         }
         if held { call.heldBy.insert(side) } else { call.heldBy.remove(side) }
-        events.append(held ? "call.held" : "call.retrieved", ["call": .string(id), "party": .string(party)])
+        events.append(held ? .callHeld : .callRetrieved, ["call": .string(id), "party": .string(party)])
         return snapshot(call)
     }
 

@@ -136,7 +136,7 @@ extension CallServer {
         } catch {
             throw ControlError(.failed, "storage_failed", "features could not be stored: \(error)")
         }
-        events.append("features.changed", updated.json)
+        events.append(.featuresChanged, updated.json)
         return updated
     }
 
@@ -145,7 +145,7 @@ extension CallServer {
     public func replicate(_ features: Features) throws {
         guard configuration.user(features.extensionNumber) != nil, (try? store.features(features.extensionNumber)) != features else { return }
         let stored = try store.update(features.extensionNumber) { $0 = features }
-        events.append("features.changed", stored.json)
+        events.append(.featuresChanged, stored.json)
     }
 
     public func devices(of user: String) throws -> [DeviceInfo] {

@@ -55,7 +55,7 @@ extension CallServer {
         }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
-        events.append("call.offered", ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
+        events.append(.callOffered, ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
         await route(call)
     }
 
@@ -94,7 +94,7 @@ extension CallServer {
             return
         }
         call.forks = bindings.map { makeFork(call, binding: $0) }
-        events.append("call.ringing", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+        events.append(.callRinging, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                        "devices": .array(call.forks.map { .string($0.device) })])
         await ringForks(call, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
     }
@@ -106,7 +106,7 @@ extension CallServer {
         }
         call.hops += 1
         call.path += [reason, destination]
-        events.append("call.forwarded", ["call": .string(call.key), "from": .string(call.target), "to": .string(destination), "reason": .string(reason)])
+        events.append(.callForwarded, ["call": .string(call.key), "from": .string(call.target), "to": .string(destination), "reason": .string(reason)])
         call.target = destination
         if !call.provisionalSent, let invite = call.invite {
             var forwarding = SIPResponse(replyingTo: invite.request, statusCode: 181, toTag: call.toTag)
@@ -200,7 +200,7 @@ extension CallServer {
                                 startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome, path: call.path)
         var fields: [String: JSONValue] = ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target), "outcome": .string(outcome)]
         fields["cdr"] = store.append(record).sequence.map(JSONValue.int) ?? .null
-        events.append("call.ended", fields)
+        events.append(.callEnded, fields)
         // Once this call is gone from the table, someone may be free for a callback.
         if !callbacks.isEmpty { Task { self.serveCallbacks() } }
     }

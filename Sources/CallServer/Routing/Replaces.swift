@@ -86,7 +86,7 @@ extension CallServer {
         try? await stack.respond(ok, to: incoming)
         retransmitUntilACK(ok, call: call, incoming: incoming, side: leaving)
         logger.info("dialog replaced", metadata: ["call": "\(call.key)", "left": "\(departed)", "joined": "\(caller)"])
-        events.append("call.transferred", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+        events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                            "rebridged": .bool(true), "replaced": .string(departed)])
         var old = oldDialog
         var bye = old.makeRequest(.bye)

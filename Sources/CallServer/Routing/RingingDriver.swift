@@ -203,7 +203,7 @@ extension CallServer {
             awaitConfirmation(call, .caller)
             ok = answer
         }
-        events.append("call.answered", ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
+        events.append(.callAnswered, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                         "device": .string(call.forks[index].device)])
         if !lateOffer {
             try? await stack.sendStateless(calleeDialog.makeRequest(.ack, ackFor: request.cseq?.sequence), to: target)

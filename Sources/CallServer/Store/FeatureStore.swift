@@ -4,6 +4,7 @@
 
 import Foundation
 import GRDB
+import Wire
 import Synchronization
 
 /// A user's call-handling settings, kept by the call server so they work with no collaboration server.
@@ -29,58 +30,26 @@ public struct Features: Codable, Sendable, Equatable, FetchableRecord, Persistab
 }
 
 /// One call in the CDR log.
-public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+/// A CDR as the store keeps it (the type is the one on the wire, `Wire.CallRecord`).
+extension CallRecord: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "cdr"
-    /// Monotonic sequence: a reader resumes with `after = last seen`.
-    public var sequence: Int64?
-    public var callID: String
-    public var caller: String
-    public var callerName: String?
-    public var dialed: String
-    /// Who finally rang or answered (after forwarding).
-    public var callee: String?
-    public var startedAt: Date
-    public var answeredAt: Date?
-    public var endedAt: Date
-    /// answered, busy, noAnswer, rejected, cancelled, notFound, unavailable, failed
-    public var outcome: String
-    /// Forwarding and transfer steps, in order ("2002>forwardBusy>2003").
-    public var path: [String]
-
-    public init(callID: String, caller: String, callerName: String?, dialed: String, callee: String?, startedAt: Date,
-                answeredAt: Date?, endedAt: Date, outcome: String, path: [String]) {
-        self.callID = callID
-        self.caller = caller
-        self.callerName = callerName
-        self.dialed = dialed
-        self.callee = callee
-        self.startedAt = startedAt
-        self.answeredAt = answeredAt
-        self.endedAt = endedAt
-        self.outcome = outcome
-        self.path = path
-    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { sequence = inserted.rowID }
-
-    enum CodingKeys: String, CodingKey, ColumnExpression {
-        case sequence, callID, caller, callerName, dialed, callee, startedAt, answeredAt, endedAt, outcome, path
-    }
 
     /// Columns written directly (one record per call: the generic Codable route cost more than
     /// the insert). `path` is JSON text, as reading it back through Codable expects.
     public func encode(to container: inout PersistenceContainer) throws {
-        container[CodingKeys.sequence] = sequence
-        container[CodingKeys.callID] = callID
-        container[CodingKeys.caller] = caller
-        container[CodingKeys.callerName] = callerName
-        container[CodingKeys.dialed] = dialed
-        container[CodingKeys.callee] = callee
-        container[CodingKeys.startedAt] = startedAt
-        container[CodingKeys.answeredAt] = answeredAt
-        container[CodingKeys.endedAt] = endedAt
-        container[CodingKeys.outcome] = outcome
-        container[CodingKeys.path] = JSONText.array(path)
+        container["sequence"] = sequence
+        container["callID"] = callID
+        container["caller"] = caller
+        container["callerName"] = callerName
+        container["dialed"] = dialed
+        container["callee"] = callee
+        container["startedAt"] = startedAt
+        container["answeredAt"] = answeredAt
+        container["endedAt"] = endedAt
+        container["outcome"] = outcome
+        container["path"] = JSONText.array(path)
     }
 }
 
@@ -209,7 +178,7 @@ public final class FeatureStore: Sendable {
     public func records(after: Int64, limit: Int = 500) throws -> [CallRecord] {
         writer.flush()
         return try database.read { db in
-            try CallRecord.filter(CallRecord.CodingKeys.sequence > after).order(CallRecord.CodingKeys.sequence).limit(limit).fetchAll(db)
+            try CallRecord.filter(Column("sequence") > after).order(Column("sequence")).limit(limit).fetchAll(db)
         }
     }
 }

@@ -43,26 +43,26 @@ struct CallServerWatcher: Sendable {
 
     func apply(_ event: StreamEvent) async {
         let f = event.fields
-        switch event.type {
-        case "call.offered", "call.originated":
+        switch event.cti {
+        case .callOffered, .callOriginated:
             if let call = f["call"]?.stringValue, let caller = f["caller"]?.stringValue { await hub.addCall(call, for: caller) }
-        case "call.answered", "call.transferred":
+        case .callAnswered, .callTransferred:
             guard let call = f["call"]?.stringValue else { return }
             for party in [f["caller"], f["callee"]].compactMap({ $0?.stringValue }) { await hub.addCall(call, for: party) }
-        case "call.transferring":
+        case .callTransferring:
             if let call = f["call"]?.stringValue, let party = f["party"]?.stringValue { await hub.removeCall(call, for: party) }
-        case "call.ended":
+        case .callEnded:
             if let call = f["call"]?.stringValue { await hub.removeCall(call) }
             await history.sync()
-        case "features.changed":
+        case .featuresChanged:
             guard let user = f["user"]?.stringValue else { return }
             var settings = f
             settings["user"] = nil
             await hub.publish("settings.changed", settings, to: [user])
-        case "devices.changed":
+        case .devicesChanged:
             guard let user = f["user"]?.stringValue else { return }
             await hub.publish("devices.changed", f, to: [user])
-        case "callback.placed", "callback.expired", "callback.requested":
+        case .callbackPlaced, .callbackExpired, .callbackRequested:
             if let requester = f["requester"]?.stringValue { await hub.publish(event.type, f, to: [requester]) }
         default:
             break

@@ -43,13 +43,14 @@ actor HistorySync {
             while true {
                 let cursor = try store.historyCursor()
                 let page = try await cti.request("GET", "cdr?after=\(cursor)&limit=500")
-                let records = try (page.objectValue?["records"] ?? .array([])).decode([CallRecordWire].self)
-                guard let last = records.last else { break }
-                let added = try store.appendHistory(records.flatMap(entries), cursor: last.sequence)
+                let records = try (page.objectValue?["records"] ?? .array([])).decode([CallRecord].self)
+                // Every CDR the call server gives has its sequence: the cursor moves past the last.
+                guard let last = records.last?.sequence else { break }
+                let added = try store.appendHistory(records.flatMap(entries), cursor: last)
                 for entry in added {
                     await hub.publish("history.added", (try? JSONValue(encoding: entry))?.objectValue ?? [:], to: [entry.user])
                 }
-                logger.debug("history read", metadata: ["records": "\(records.count)", "cursor": "\(last.sequence)"])
+                logger.debug("history read", metadata: ["records": "\(records.count)", "cursor": "\(last)"])
                 if records.count < 500 { break }
             }
             lastError = nil
@@ -63,11 +64,11 @@ actor HistorySync {
 
     /// The history lines one CDR makes: the caller's outgoing call; the callee's answered or
     /// missed call; and a missed call for the user dialed when the call went elsewhere.
-    func entries(_ record: CallRecordWire) -> [HistoryEntry] {
+    func entries(_ record: CallRecord) -> [HistoryEntry] {
         var result: [HistoryEntry] = []
         func entry(_ user: String, _ kind: HistoryEntry.Kind, remote: String, name: String?) -> HistoryEntry {
             HistoryEntry(id: 0, user: user, kind: kind, remote: remote, remoteName: name, startedAt: record.startedAt, answeredAt: record.answeredAt,
-                         endedAt: record.endedAt, outcome: record.outcome, cdr: record.sequence)
+                         endedAt: record.endedAt, outcome: record.outcome, cdr: record.sequence ?? 0)
         }
         if names[record.caller] != nil {
             result.append(entry(record.caller, .outgoing, remote: record.dialed, name: names[record.dialed]))

@@ -1,0 +1,37 @@
+// The call server's CTI events (docs/cti.md), named once for the server that sends them and for
+// every program that follows them (the collaboration server, a secondary call server).
+
+import Foundation
+
+public enum CTIEvent: String, Sendable, CaseIterable, Codable {
+    case callOffered = "call.offered"
+    case callOriginated = "call.originated"
+    case callRinging = "call.ringing"
+    case callForwarded = "call.forwarded"
+    case callAnswered = "call.answered"
+    case callHeld = "call.held"
+    case callRetrieved = "call.retrieved"
+    case callConsulting = "call.consulting"
+    case callTransferring = "call.transferring"
+    case callTransferred = "call.transferred"
+    case callTransferFailed = "call.transferFailed"
+    case callEnded = "call.ended"
+    case callbackRequested = "callback.requested"
+    case callbackPlaced = "callback.placed"
+    case callbackExpired = "callback.expired"
+    case devicesChanged = "devices.changed"
+    case featuresChanged = "features.changed"
+}
+
+extension StreamEvent {
+    /// The CTI event this is, when it is one.
+    public var cti: CTIEvent? { CTIEvent(rawValue: type) }
+}
+
+extension EventLog {
+    /// Appends a CTI event: the only way the call server announces one.
+    @discardableResult
+    public func append(_ event: CTIEvent, _ fields: [String: JSONValue], time: Date = Date()) -> StreamEvent {
+        append(event.rawValue, fields, time: time)
+    }
+}
