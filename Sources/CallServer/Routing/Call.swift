@@ -83,6 +83,8 @@ final class Call: @unchecked Sendable {
     /// Legs whose 2xx has no ACK yet: a request for them waits until it comes (a phone may not
     /// know its dialog before then, and would answer 481).
     var unconfirmed: Set<Side> = []
+    /// The 64·T1 limit of that wait, cancelled when the ACK comes.
+    var confirmationTimers: [Side: Scheduled<Void>] = [:]
     var afterConfirmed: [Side: [CheckedContinuation<Void, Never>]] = [:]
 
     /// One INVITE to one of the callee's devices (parallel forking).

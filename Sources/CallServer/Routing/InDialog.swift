@@ -175,11 +175,13 @@ extension CallServer {
     /// after 64·T1 they go anyway (§13.3.1.4: the UAS gives up on the ACK then too).
     func awaitConfirmation(_ call: Call, _ side: Call.Side) {
         call.unconfirmed.insert(side)
-        _ = after(seconds: 32) { server in server.legConfirmed(call, side) }
+        call.confirmationTimers[side]?.cancel()
+        call.confirmationTimers[side] = after(seconds: 32) { server in server.legConfirmed(call, side) }
     }
 
     func legConfirmed(_ call: Call, _ side: Call.Side) {
         guard call.unconfirmed.remove(side) != nil else { return }
+        call.confirmationTimers.removeValue(forKey: side)?.cancel()
         for waiting in call.afterConfirmed.removeValue(forKey: side) ?? [] { waiting.resume() }
     }
 
