@@ -70,6 +70,8 @@ public actor MediaSession {
     private var sink: any AudioSink
     private var sequencer: RTPSequencer
     private var statistics = ReceptionStatistics()
+    /// Received and lost before the current source began (a new SSRC restarts the statistics).
+    private var earlierReceived = 0, earlierLost = 0
     private var jitterBuffer = JitterBuffer()
     private var dtmfSender = DTMFSender()
     private var dtmfReceiver = DTMFReceiver()
@@ -308,16 +310,27 @@ public actor MediaSession {
             statistics.record(packet, arrival: arrival)
             for digit in dtmfReceiver.receive(packet) { record(digit.character) }
         } else if Int(packet.payloadType) == configuration.codec.payloadType {
+            // RFC 3550 §8.2: another SSRC is another source (the far end moved: music on hold,
+            // a transfer re-joining the call). Its sequence numbers start anywhere, so the
+            // statistics and the jitter buffer start again rather than take it for late packets.
+            if let current = statistics.ssrc, current != packet.ssrc { restartReception() }
             guard statistics.record(packet, arrival: arrival) else { return }
             jitterBuffer.put(sequence: packet.sequenceNumber, frame: codec.decode(packet.payload), jitter: statistics.jitter)
         } else {
             counters.packetsDropped += 1
             return
         }
-        counters.packetsReceived = Int(statistics.packetsReceived)
-        counters.packetsLost = Int(statistics.cumulativeLost)
+        counters.packetsReceived = earlierReceived + Int(statistics.packetsReceived)
+        counters.packetsLost = earlierLost + Int(statistics.cumulativeLost)
         counters.packetsLate = jitterBuffer.statistics.late
         counters.jitterMs = Double(statistics.jitter) / 8
+    }
+
+    private func restartReception() {
+        earlierReceived += Int(statistics.packetsReceived)
+        earlierLost += Int(statistics.cumulativeLost)
+        statistics = ReceptionStatistics()
+        jitterBuffer = JitterBuffer()
     }
 
     private func record(_ digit: Character) {

@@ -76,6 +76,41 @@ import Testing
     }
 }
 
+extension MediaSessionTests {
+    /// RTP from a raw socket: `count` packets of a `frequency` tone as source `ssrc`, from sequence `first`, 20 ms apart.
+    func sendTone(from channel: any Channel, to port: Int, ssrc: UInt32, first: UInt16, count: Int, frequency: Double) async throws {
+        var tone = ToneSource(frequency: frequency)
+        let codec = MediaSession.codec(for: .pcmu)
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        for n in 0..<count {
+            let packet = RTPPacket(payloadType: 0, sequenceNumber: first &+ UInt16(n), timestamp: UInt32(n * 160), ssrc: ssrc, payload: codec.encode(tone.nextFrame()))
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet.serialized())))
+            try await Task.sleep(for: .milliseconds(20))  // the pace of a real sender, not a wait for anything
+        }
+    }
+
+    @Test func aNewSourceWithLowerSequenceNumbersIsPlayedNotDroppedAsLate() async throws {
+        let heard = temporaryWAV()
+        let configuration = MediaSessionConfiguration(localAddress: "127.0.0.1", remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: nil)
+        let session = try await MediaSession.open(group: group, configuration: configuration, source: SilenceSource(), sink: WAVFileSink(url: heard))
+        let first = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let second = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        try await session.update(remoteAddress: "127.0.0.1", remotePort: first.localAddress?.port ?? 0, direction: .sendrecv)
+        await session.start()
+        try await sendTone(from: first, to: session.localPort, ssrc: 1, first: 40000, count: 50, frequency: 500)
+        // The far end moves (a re-INVITE: music on hold, a transfer) to a source whose numbers are lower.
+        try await session.update(remoteAddress: "127.0.0.1", remotePort: second.localAddress?.port ?? 0, direction: .sendrecv)
+        try await sendTone(from: second, to: session.localPort, ssrc: 2, first: 100, count: 75, frequency: 1000)
+        let counters = await session.counters
+        await session.stop()
+        try await first.close()
+        try await second.close()
+        let samples = try WAV.read(heard)
+        #expect(AudioAnalysis.dominantFrequency(Array(samples.suffix(4000))) == 1000, "the second source is heard")
+        #expect(counters.packetsReceived >= 110, "both sources counted: \(counters.packetsReceived)")
+    }
+}
+
 struct TimedOut: Error, CustomStringConvertible {
     let what: String
     var description: String { "timed out waiting for \(what)" }

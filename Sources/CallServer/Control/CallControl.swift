@@ -331,7 +331,7 @@ extension CallServer {
         var invites: [(request: SIPRequest, target: SIPTarget)] = []
         for binding in bindings {
             var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
-            invite.request.headers.add(.contact, await serverContact(invite.target.kind))
+            invite.request.headers.add(.contact, serverContact(invite.target.kind))
             for (name, value) in headers { invite.request.headers.add(name, value) }
             invite.request = await stack.prepared(invite.request, for: invite.target)  // its branch, for a CANCEL
             invites.append(invite)
@@ -371,7 +371,7 @@ extension CallServer {
                     break  // the originator of a call placed through CTI is not waiting on a 18x
                 case .connect(let index):
                     guard let response, var dialog = Dialog(uacFor: invites[index].request, response: response,
-                                                            localContact: await serverContactAddress(invites[index].target.kind)) else { break }
+                                                            localContact: serverContactAddress(invites[index].target.kind)) else { break }
                     if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: invites[index].request.cseq?.sequence), to: invites[index].target) }
                     winner = Reached(dialog: dialog, target: invites[index].target, request: invites[index].request, response: response,
                                      device: bindings[index].deviceName)

@@ -19,7 +19,7 @@ extension CallServer {
     /// Opens a leg to `service` offering `session` (a party's own SDP, so the service sends to it).
     func openServiceLeg(_ service: MediaService, offer session: [UInt8], for party: String) async -> ServiceLeg? {
         var invite = makeInvite(to: service, callee: party, from: party, body: session, contentType: .sdp)
-        let contact = await serverContactAddress(invite.target.kind)
+        let contact = serverContactAddress(invite.target.kind)
         invite.request.headers.add(.contact, contact.description)
         guard let final = await finalResponse(invite.request, to: invite.target), final.isSuccess, !final.body.isEmpty,
               var dialog = Dialog(uacFor: invite.request, response: final, localContact: contact) else {

@@ -110,7 +110,7 @@ extension CallServer {
         call.target = destination
         if !call.provisionalSent, let invite = call.invite {
             var forwarding = SIPResponse(replyingTo: invite.request, statusCode: 181, toTag: call.toTag)
-            forwarding.headers.add(.contact, await serverContact(invite.origin.kind))
+            forwarding.headers.add(.contact, serverContact(invite.origin.kind))
             try? await stack.respond(forwarding, to: invite)
         }
         await route(call)
@@ -158,17 +158,27 @@ extension CallServer {
         return request
     }
 
-    func serverContact(_ kind: SIPTransportKind) async -> String {
-        (await serverContactAddress(kind)).description
+    func serverContact(_ kind: SIPTransportKind) -> String {
+        serverContactAddress(kind).description
     }
 
     /// Our Contact on a leg over `kind`: the address and port we listen on, with `transport=tcp`
     /// over TCP, so a device's in-dialog requests (BYE above all) come back over the leg's transport.
-    func serverContactAddress(_ kind: SIPTransportKind) async -> NameAddress {
-        let local = await stack.localHostPort(kind) ?? (configuration.listen.host, configuration.listen.port)
-        var uri = SIPURI(user: "pbx", host: local.host, port: local.port)
+    /// (Learnt once at start: the addresses do not change while the server runs.)
+    func serverContactAddress(_ kind: SIPTransportKind) -> NameAddress {
+        if let known = contacts[kind] { return known }
+        var uri = SIPURI(user: "pbx", host: configuration.listen.host, port: configuration.listen.port)
         if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
         return NameAddress(uri: uri)
+    }
+
+    func learnContacts() async {
+        for kind in [SIPTransportKind.udp, .tcp] {
+            guard let local = await stack.localHostPort(kind) else { continue }
+            var uri = SIPURI(user: "pbx", host: local.host, port: local.port)
+            if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
+            contacts[kind] = NameAddress(uri: uri)
+        }
     }
 
     /// What a failure relayed to the caller keeps of the device's answer: why (Warning, RFC 3261
@@ -210,7 +220,12 @@ extension CallServer {
     func retransmitUntilACK(_ response: SIPResponse, call: Call, incoming: IncomingRequest? = nil, side: Call.Side = .caller,
                             interval: Double = 0.5, waited: Double = 0) {
         guard let invite = incoming ?? call.invite, !invite.origin.kind.isReliable, waited < 32 else {
-            if waited >= 32 { legConfirmed(call, side) }  // no ACK came: stop holding requests back
+            if waited >= 32 {
+                // No ACK came: stop holding requests back (for the other leg too, whose late-offer
+                // ACK waited on this one).
+                legConfirmed(call, side)
+                legConfirmed(call, side.other)
+            }
             return
         }
         call.retransmitting = side

@@ -34,6 +34,8 @@ public actor CallServer {
     let mediaTarget: SIPTarget
     /// The media services of this process (nil when they run on another host).
     let mediaHost: MediaServiceHost?
+    /// Our Contact on each transport (see `serverContactAddress`).
+    var contacts: [SIPTransportKind: NameAddress] = [:]
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
     public static func start(
@@ -48,6 +50,7 @@ public actor CallServer {
         let (mediaTarget, mediaHost) = try await startMedia(configuration, group: group)
         let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store,
                                 mediaTarget: mediaTarget, mediaHost: mediaHost)
+        await server.learnContacts()
         await server.restoreRegistrations()
         await server.run()
         return server

@@ -99,7 +99,7 @@ extension CallServer {
             }
         }
         if request.method == .invite || request.method == .update {
-            answer.headers.add(.contact, await serverContact(incoming.origin.kind))
+            answer.headers.add(.contact, serverContact(incoming.origin.kind))
             answer.headers.add(.supported, Self.supported)
         }
         try? await stack.respond(answer, to: incoming)
@@ -172,9 +172,11 @@ extension CallServer {
     }
 
     /// `side` sent (or was sent) a 2xx whose ACK has not come: requests for it wait. Not for ever:
-    /// after 64·T1 they go anyway (§13.3.1.4: the UAS gives up on the ACK then too).
-    func awaitConfirmation(_ call: Call, _ side: Call.Side) {
+    /// after 64·T1 they go anyway (§13.3.1.4: the UAS gives up on the ACK then too). Over UDP the
+    /// 2xx's retransmission ends the wait when it gives up; over TCP a timer of its own does.
+    func awaitConfirmation(_ call: Call, _ side: Call.Side, reliable: Bool) {
         call.unconfirmed.insert(side)
+        guard reliable else { return }
         call.confirmationTimers[side]?.cancel()
         call.confirmationTimers[side] = after(seconds: 32) { server in server.legConfirmed(call, side) }
     }

@@ -64,7 +64,7 @@ extension CallServer {
             await refuse(488, "The party who stays refused the new session"); return
         }
         let toTag = Self.newTag()
-        let contact = await serverContactAddress(incoming.origin.kind)
+        let contact = serverContactAddress(incoming.origin.kind)
         guard let dialog = Dialog(uasFor: request, localTag: toTag, localContact: contact, confirmed: true) else {
             await refuse(400, "INVITE without From tag or Contact"); return
         }
@@ -82,7 +82,7 @@ extension CallServer {
         call.heldBy = []
         stopMusic(call)
         call.path += ["replaces", caller]
-        awaitConfirmation(call, leaving)
+        awaitConfirmation(call, leaving, reliable: incoming.origin.kind.isReliable)
         try? await stack.respond(ok, to: incoming)
         retransmitUntilACK(ok, call: call, incoming: incoming, side: leaving)
         logger.info("dialog replaced", metadata: ["call": "\(call.key)", "left": "\(departed)", "joined": "\(caller)"])

@@ -19,7 +19,7 @@ extension CallServer {
         // Each INVITE is kept as sent (with its Via branch) before it leaves, so its CANCEL matches.
         for index in call.forks.indices {
             var request = call.forks[index].request
-            request.headers.add(.contact, await serverContact(call.forks[index].target.kind))
+            request.headers.add(.contact, serverContact(call.forks[index].target.kind))
             call.forks[index].request = await stack.prepared(request, for: call.forks[index].target)
         }
         guard call.round == round else { return }
@@ -108,7 +108,7 @@ extension CallServer {
     private func relayProgress(_ call: Call, _ response: SIPResponse) async {
         guard let invite = call.invite else { return }
         var relay = SIPResponse(replyingTo: invite.request, statusCode: response.statusCode, reasonPhrase: response.reasonPhrase, toTag: call.toTag)
-        relay.headers.add(.contact, await serverContact(invite.origin.kind))
+        relay.headers.add(.contact, serverContact(invite.origin.kind))
         if !response.body.isEmpty { relay.setBody(response.body, contentType: response.contentType ?? .sdp) }
         call.provisionalSent = true
         try? await stack.respond(relay, to: invite)
@@ -162,8 +162,8 @@ extension CallServer {
     /// the 200 (or, for a call placed through CTI, the originator its ACK with the answer).
     private func connect(_ call: Call, fork index: Int, response: SIPResponse) async {
         let request = call.forks[index].request, target = call.forks[index].target
-        let contact = await serverContactAddress(target.kind)
-        let callerContact = await serverContactAddress(call.invite?.origin.kind ?? .udp)
+        let contact = serverContactAddress(target.kind)
+        let callerContact = serverContactAddress(call.invite?.origin.kind ?? .udp)
         guard var calleeDialog = Dialog(uacFor: request, response: response, localContact: contact) else {
             await hangUpLateAnswer(request, response: response, target: target)
             return
@@ -177,7 +177,7 @@ extension CallServer {
         let lateOffer = call.offer.isEmpty && call.invite != nil
         if lateOffer {
             call.pendingACK[.caller] = request.cseq?.sequence ?? 1
-            awaitConfirmation(call, .callee)
+            awaitConfirmation(call, .callee, reliable: call.invite?.origin.kind.isReliable ?? true)
         }
         call.calleeDialog = calleeDialog
         call.calleeTarget = target
@@ -200,7 +200,7 @@ extension CallServer {
                 call.callerDialog = callerDialog
                 dialogs[callerDialog.id] = (call.key, .caller)
             }
-            awaitConfirmation(call, .caller)
+            awaitConfirmation(call, .caller, reliable: invite.origin.kind.isReliable)
             ok = answer
         }
         events.append(.callAnswered, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
@@ -221,7 +221,7 @@ extension CallServer {
     /// an answer refusing every stream when the 2xx made the offer), then ended with BYE. The one
     /// way the call server lets go of an unwanted answer, whatever rang the device.
     func hangUpLateAnswer(_ forkRequest: SIPRequest, response: SIPResponse, target: SIPTarget) async {
-        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: await serverContactAddress(target.kind)) else { return }
+        guard var late = Dialog(uacFor: forkRequest, response: response, localContact: serverContactAddress(target.kind)) else { return }
         logger.info("a late answer is hung up", metadata: ["call": "\(forkRequest.callID ?? "")", "status": "\(response.statusCode)"])
         var ack = late.makeRequest(.ack, ackFor: forkRequest.cseq?.sequence)
         if forkRequest.body.isEmpty && !response.body.isEmpty { ack.setBody(SessionText.rejecting(response.body), contentType: .sdp) }
