@@ -157,8 +157,34 @@ public struct CallSettings: Codable, Sendable, Equatable {
         self.selectedDevice = selectedDevice
     }
 
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case doNotDisturb, forwardAlways, forwardBusy, forwardNoAnswer, noAnswerSeconds, selectedDevice
+    }
+
     /// The fields a phone may change, as in `settings.set`.
-    public static let fields: Set<String> = ["doNotDisturb", "forwardAlways", "forwardBusy", "forwardNoAnswer", "noAnswerSeconds", "selectedDevice"]
+    public static let fields: Set<String> = Set(CodingKeys.allCases.map(\.rawValue))
+
+    /// A missing field is unset (DND off).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        doNotDisturb = try c.decodeIfPresent(Bool.self, forKey: .doNotDisturb) ?? false
+        forwardAlways = try c.decodeIfPresent(String.self, forKey: .forwardAlways)
+        forwardBusy = try c.decodeIfPresent(String.self, forKey: .forwardBusy)
+        forwardNoAnswer = try c.decodeIfPresent(String.self, forKey: .forwardNoAnswer)
+        noAnswerSeconds = try c.decodeIfPresent(Double.self, forKey: .noAnswerSeconds)
+        selectedDevice = try c.decodeIfPresent(String.self, forKey: .selectedDevice)
+    }
+
+    /// Every field present, null when unset (as CTI and the collaboration server show them).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(doNotDisturb, forKey: .doNotDisturb)
+        try c.encode(forwardAlways, forKey: .forwardAlways)
+        try c.encode(forwardBusy, forKey: .forwardBusy)
+        try c.encode(forwardNoAnswer, forKey: .forwardNoAnswer)
+        try c.encode(noAnswerSeconds, forKey: .noAnswerSeconds)
+        try c.encode(selectedDevice, forKey: .selectedDevice)
+    }
 }
 
 public struct Recording: Codable, Sendable, Equatable {

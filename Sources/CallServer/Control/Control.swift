@@ -69,27 +69,33 @@ public struct CallSnapshot: Codable, Sendable, Equatable {
 }
 
 extension Features {
-    /// The features as CTI shows them: every field present, null when unset.
-    /// From the JSON of `json` (a CTI reply or a `features.changed` event); nil without a user.
-    public init?(json: [String: JSONValue]) {
-        guard let user = json["user"]?.stringValue else { return nil }
-        self.init(extensionNumber: user)
-        doNotDisturb = json["doNotDisturb"]?.boolValue ?? false
-        forwardAlways = json["forwardAlways"]?.stringValue
-        forwardBusy = json["forwardBusy"]?.stringValue
-        forwardNoAnswer = json["forwardNoAnswer"]?.stringValue
-        noAnswerSeconds = switch json["noAnswerSeconds"] {
-        case .double(let seconds)?: seconds
-        case .int(let seconds)?: Double(seconds)
-        default: nil
-        }
-        selectedDevice = json["selectedDevice"]?.stringValue
+    /// The settings on the wire (`Wire.CallSettings`, whose encoding is the one CTI shows).
+    public var settings: CallSettings {
+        CallSettings(doNotDisturb: doNotDisturb, forwardAlways: forwardAlways, forwardBusy: forwardBusy, forwardNoAnswer: forwardNoAnswer,
+                     noAnswerSeconds: noAnswerSeconds, selectedDevice: selectedDevice)
     }
 
+    public init(user: String, settings: CallSettings) {
+        self.init(extensionNumber: user)
+        doNotDisturb = settings.doNotDisturb
+        forwardAlways = settings.forwardAlways
+        forwardBusy = settings.forwardBusy
+        forwardNoAnswer = settings.forwardNoAnswer
+        noAnswerSeconds = settings.noAnswerSeconds
+        selectedDevice = settings.selectedDevice
+    }
+
+    /// From the JSON of `json` (a CTI reply or a `features.changed` event); nil without a user.
+    public init?(json: [String: JSONValue]) {
+        guard let user = json["user"]?.stringValue, let settings = try? JSONValue.object(json).decode(CallSettings.self) else { return nil }
+        self.init(user: user, settings: settings)
+    }
+
+    /// The features as CTI shows them: the user and every setting, null when unset.
     public var json: [String: JSONValue] {
-        ["user": .string(extensionNumber), "doNotDisturb": .bool(doNotDisturb), "forwardAlways": .optional(forwardAlways),
-         "forwardBusy": .optional(forwardBusy), "forwardNoAnswer": .optional(forwardNoAnswer),
-         "noAnswerSeconds": noAnswerSeconds.map(JSONValue.double) ?? .null, "selectedDevice": .optional(selectedDevice)]
+        var object = (try? JSONValue(encoding: settings))?.objectValue ?? [:]
+        object["user"] = .string(extensionNumber)
+        return object
     }
 }
 
