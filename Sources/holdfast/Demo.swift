@@ -69,6 +69,11 @@ struct Demo: AsyncParsableCommand {
         say("                    (API http://127.0.0.1:\(ports.api)/api, token \(phone.token))")
         say("  bot phones        2002 answers, plays 440 Hz and echoes DTMF; 2003 rings")
 
+        // The tour calls the bots: they must be registered first (each registers on its own).
+        let deadline = Date().addingTimeInterval(20)
+        for bot in ["2002", "2003"] {
+            while Date() < deadline, await pbx.bindings(for: bot).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
         let tour = Tour(phone: phone.core, collab: collab)
         let passed = await tour.run()
         if tourOnly {
