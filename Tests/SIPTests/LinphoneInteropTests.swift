@@ -99,11 +99,11 @@ import Testing
     @Test func aHoldfastPhoneTransferredByLinphoneCallsTheTargetAndReportsIt() async throws {
         let office = try await PhoneCallTests.Office.start(baresip: nil)
         defer { office.stop() }
-        let (pbx, phone, events) = (office.pbx, office.phone, office.events)
+        let (pbx, phone) = (office.pbx, office.phone)
         let brook = try Linphone.start("2002", pbxPort: pbx.port, frequency: 900, autoAnswer: true)
         let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: true)
         let cyProcess = try cy.start(seconds: 30)
-        try await Self.registered(["2002", "2003"], events: events)
+        try await Self.registered(["2002", "2003"], events: office.events)
         let states = phone.states()
         let placed = try await phone.request("POST", "calls", json: #"{"to": "2002"}"#)
         #expect(placed.status == 201, "\(placed.json)")
@@ -121,7 +121,6 @@ import Testing
         await brook.stop()
         cyProcess.terminate()
         _ = try? await cyProcess.waitForExit(within: 10)
-        _ = events
         let calls = try await phone.calls()
         #expect(calls.filter { $0["state"] != .string("ended") }.isEmpty, "the old call ended when Brook hung up: \(calls)")
         let cyHeard = try await Sox.roughFrequency(try cy.receivedRecording())

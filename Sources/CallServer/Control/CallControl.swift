@@ -53,7 +53,7 @@ extension CallServer {
         let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers, device: device)
         guard calls[call.key] === call, call.state == .originating else {
             // Cleared meanwhile: a device that answered anyway is released.
-            if case .success(let reached) = result { await release(reached, offer: reached.response.body) }
+            if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
             return
         }
         switch result {
@@ -64,7 +64,7 @@ extension CallServer {
             calls[call.key] = nil
         case .success(let reached):
             guard !reached.response.body.isEmpty else {
-                await release(reached, offer: [])
+                await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target)
                 call.state = .ended
                 writeRecord(call, outcome: "failed")
                 calls[call.key] = nil
@@ -108,15 +108,6 @@ extension CallServer {
         dialogs[dialog.id] = nil
         call.callerDialog = dialog
         _ = await stack.send(bye, to: target)
-    }
-
-    /// ACK (with a refusing answer when the device made an offer) and BYE for a device we will not use.
-    func release(_ reached: Reached, offer: [UInt8]) async {
-        var dialog = reached.dialog
-        var ack = dialog.makeRequest(.ack, ackFor: reached.request.cseq?.sequence)
-        if !offer.isEmpty { ack.setBody(SessionText.rejecting(offer), contentType: .sdp) }
-        try? await stack.sendStateless(ack, to: reached.target)
-        _ = await stack.send(dialog.makeRequest(.bye), to: reached.target)
     }
 
     // MARK: - Clear, deflect
@@ -187,7 +178,7 @@ extension CallServer {
         let staying = leaving.other
         let result = await ring(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
         guard calls[call.key] === call, call.state == .answered else {
-            if case .success(let reached) = result { await release(reached, offer: []) }
+            if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
             return
         }
         switch result {
