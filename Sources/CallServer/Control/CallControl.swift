@@ -40,7 +40,6 @@ extension CallServer {
         }
         let key = "cti-\(Self.newTag())@\(configuration.domain)"
         let call = Call(key: key, invite: nil, caller: user, callerName: configuration.user(user)?.name, dialed: destination)
-        call.state = .originating
         calls[key] = call
         events.append(.callOriginated, ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
         call.originating = Task { await self.originate(call, autoAnswer: autoAnswer, device: device) }
@@ -50,7 +49,7 @@ extension CallServer {
     func originate(_ call: Call, autoAnswer: Bool, device: String? = nil) async {
         var headers = autoAnswer ? [(HeaderName("Call-Info"), "<sip:\(configuration.domain)>;answer-after=0")] : []
         headers.append((Self.callHeader, call.key))
-        let result = await ring(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers, device: device)
+        let result = await reach(call.caller, from: call.dialed, body: [], contentType: nil, seconds: configuration.ringTimeout, acknowledge: false, headers: headers, device: device)
         guard calls[call.key] === call, call.state == .originating else {
             // Cleared meanwhile: a device that answered anyway is released.
             if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
@@ -58,16 +57,12 @@ extension CallServer {
         }
         switch result {
         case .failure(let error):
-            call.state = .ended
             logger.info("click-to-dial: originator not reached", metadata: ["call": "\(call.key)", "why": "\(error.message)"])
-            writeRecord(call, outcome: "originatorNotReached")
-            calls[call.key] = nil
+            await advance(call, .originatorNotReached)
         case .success(let reached):
             guard !reached.response.body.isEmpty else {
                 await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target)
-                call.state = .ended
-                writeRecord(call, outcome: "failed")
-                calls[call.key] = nil
+                await advance(call, .originatorGaveNoOffer)
                 return
             }
             call.callerDialog = reached.dialog
@@ -78,7 +73,7 @@ extension CallServer {
             call.offerType = reached.response.contentType
             call.sdpFrom[.caller] = reached.response.body
             dialogs[reached.dialog.id] = (call.key, .caller)
-            call.state = .routing
+            await advance(call, .originatorAnswered)
             await route(call)
         }
     }
@@ -114,38 +109,16 @@ extension CallServer {
 
     public func clear(_ id: String) async throws {
         guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
-        switch call.state {
-        case .originating:
-            call.originating?.cancel()
-            call.state = .ended
-            writeRecord(call, outcome: "cleared")
-            calls[id] = nil
-        case .routing, .ringing:
-            await stopRinging(call)
-            await finish(call, status: 480, reason: "Temporarily Unavailable (call cleared)", outcome: "cleared")
-        case .answered:
-            for side in [Call.Side.caller, .callee] {
-                guard var dialog = call.dialog(side), let target = call.legTarget(side) else { continue }
-                let bye = dialog.makeRequest(.bye)
-                call.setDialog(side, dialog)
-                _ = await stack.send(bye, to: target)
-            }
-            endAnswered(call, outcome: "cleared")
-        case .ended:
-            break
-        }
+        await advance(call, .cleared)
     }
 
     /// Sends a ringing call elsewhere (the devices ringing now stop).
     public func deflect(_ id: String, to destination: String) async throws -> CallSnapshot {
         guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
-        guard call.state == .ringing || call.state == .routing else {
+        guard call.life.isUnanswered else {
             throw ControlError(.conflict, "invalid_state", "only a ringing call can be deflected; call \(id) is \(snapshot(call).state)", details: ["call": id])
         }
         try checkTarget(destination, field: "to", notOneOf: [call.caller, call.target])
-        call.state = .routing
-        await stopRinging(call)
-        call.forks = []
         await retarget(call, to: destination, reason: "deflect")
         return snapshot(call)
     }
@@ -176,7 +149,7 @@ extension CallServer {
 
     func completeTransfer(_ call: Call, leaving: Call.Side, to destination: String, session: [UInt8]) async {
         let staying = leaving.other
-        let result = await ring(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
+        let result = await reach(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
         guard calls[call.key] === call, call.state == .answered else {
             if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
             return
@@ -184,12 +157,7 @@ extension CallServer {
         switch result {
         case .failure(let error):
             events.append(.callTransferFailed, ["call": .string(call.key), "to": .string(destination), "reason": .string(error.message)])
-            if var dialog = call.dialog(staying), let target = call.legTarget(staying) {
-                let bye = dialog.makeRequest(.bye)
-                call.setDialog(staying, dialog)
-                _ = await stack.send(bye, to: target)
-            }
-            endAnswered(call, outcome: "transferFailed")
+            await advance(call, .transferFailed(staying: staying))
         case .success(let reached):
             call.seat(destination, on: leaving, name: configuration.user(destination)?.name)
             placeLeg(call, on: leaving, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: session, device: reached.device)
@@ -296,120 +264,5 @@ extension CallServer {
             if !selected.isEmpty { return selected }
         }
         return bindings
-    }
-
-    /// What reaches the ringing engine of a ring through CTI, in the order it happened.
-    enum RingInput: Sendable {
-        case response(Int, SIPResponse)
-        /// The INVITE of fork N ended without a final response (timeout, transport failure).
-        case failed(Int)
-        /// Fork N's transaction is over: nothing more will come from it.
-        case done(Int)
-        case timer
-        case withdrawn
-    }
-
-    /// Rings `user`'s devices in parallel with an INVITE from `from` (no body: the device makes
-    /// the offer) through the ringing engine; the first to answer wins and the others are
-    /// cancelled. The winner is ACKed here only when `acknowledge` (else the caller's ACK must
-    /// carry an answer). Returns once every device's INVITE is over.
-    func ring(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool,
-              headers: [(HeaderName, String)] = [], device: String? = nil) async -> Result<Reached, ControlError> {
-        let bindings = deviceBindings(user, device: device)
-        guard !bindings.isEmpty else {
-            return .failure(ControlError(.conflict, "device_unavailable", "\(user) has no registered device", details: ["user": user]))
-        }
-        var invites: [(request: SIPRequest, target: SIPTarget)] = []
-        for binding in bindings {
-            var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
-            invite.request.headers.add(.contact, serverContact(invite.target.kind))
-            for (name, value) in headers { invite.request.headers.add(name, value) }
-            invite.request = await stack.prepared(invite.request, for: invite.target)  // its branch, for a CANCEL
-            invites.append(invite)
-        }
-        let (inputs, input) = AsyncStream.makeStream(of: RingInput.self)
-        var engine = Ringing()
-        var winner: Reached?
-        var failure: ControlError?
-        var done = Set<Int>()
-        var timer: Task<Void, Never>?
-        let stack = self.stack
-        func perform(_ actions: [Ringing.Action], response: SIPResponse?) async {
-            for action in actions {
-                switch action {
-                case .invite(let index):
-                    let sent = invites[index]
-                    Task {
-                        do {
-                            // Done at the first final response: ring() returns once every device has one.
-                            for try await response in await stack.send(sent.request, to: sent.target) {
-                                input.yield(.response(index, response))
-                                if response.isFinal { break }
-                            }
-                        } catch {
-                            input.yield(.failed(index))
-                        }
-                        input.yield(.done(index))
-                    }
-                case .startTimer(let seconds):
-                    timer = Task {
-                        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                        if !Task.isCancelled { input.yield(.timer) }
-                    }
-                case .stopTimer:
-                    timer?.cancel()
-                case .relayProgress:
-                    break  // the originator of a call placed through CTI is not waiting on a 18x
-                case .connect(let index):
-                    guard let response, var dialog = Dialog(uacFor: invites[index].request, response: response,
-                                                            localContact: serverContactAddress(invites[index].target.kind)) else { break }
-                    if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: invites[index].request.cseq?.sequence), to: invites[index].target) }
-                    winner = Reached(dialog: dialog, target: invites[index].target, request: invites[index].request, response: response,
-                                     device: bindings[index].deviceName)
-                case .cancel(let index):
-                    _ = await stack.cancel(invites[index].request, to: invites[index].target)
-                case .release(let index), .acknowledgeAgain(let index):
-                    // A second answer, or the winner's again before our caller ACKs it: the one
-                    // that counts was taken; this one is let go (a repeat of the winner's is
-                    // answered by the ACK to come).
-                    if let response, case .release = action { await hangUpLateAnswer(invites[index].request, response: response, target: invites[index].target) }
-                case .fail(let why):
-                    failure = ControlError(.failed, why.busy ? "busy" : "no_answer", "\(user) did not answer (\(why.status))",
-                                           details: ["user": user, "status": String(why.status)])
-                case .noAnswer:
-                    failure = ControlError(.failed, "no_answer", "\(user) did not answer (408)", details: ["user": user, "status": "408"])
-                }
-            }
-        }
-        await withTaskCancellationHandler {
-            await perform(engine.start(forks: invites.count, seconds: seconds), response: nil)
-            for await next in inputs {
-                switch next {
-                case .response(let index, let response):
-                    let actions = switch response.statusCode {
-                    case 100..<200: engine.provisional(index, status: response.statusCode)
-                    case 200..<300: engine.answered(index)
-                    default: engine.failed(index, status: response.statusCode, reason: response.reasonPhrase)
-                    }
-                    await perform(actions, response: response)
-                case .failed(let index):
-                    await perform(engine.failed(index, status: 408), response: nil)
-                case .done(let index):
-                    done.insert(index)
-                case .timer:
-                    await perform(engine.timerFired(), response: nil)
-                case .withdrawn:
-                    await perform(engine.cancel(), response: nil)
-                }
-                if done.count == invites.count { break }
-            }
-        } onCancel: {
-            input.yield(.withdrawn)
-        }
-        timer?.cancel()
-        input.finish()
-        if let winner, !Task.isCancelled { return .success(winner) }
-        if let winner { await hangUpLateAnswer(winner.request, response: winner.response, target: winner.target) }
-        return .failure(failure ?? ControlError(.failed, "no_answer", "\(user) did not answer (487)", details: ["user": user, "status": "487"]))
     }
 }

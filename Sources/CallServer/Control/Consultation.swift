@@ -61,7 +61,7 @@ extension CallServer {
         stopMusic(held)
         consultation.setDialog(arriving, nil)
         consultation.path += ["consultTransfer", held.party(staying)]
-        endAnswered(consultation, outcome: "transferred")
+        await advance(consultation, .legsMoved)
         // Re-bridge both phones, each to the other's session, active again.
         let first = await reoffer(held, side: staying, session: arrivingSession, direction: "sendrecv")
         let second = await reoffer(held, side: heldSide, session: stayingSession, direction: "sendrecv")

@@ -12,7 +12,6 @@ import SIPMessage
 final class Call: @unchecked Sendable {
     // @unchecked: a Call is only touched inside the CallServer actor.
     enum Side: Sendable { case caller, callee }
-    enum State { case originating, routing, ringing, answered, ended }
 
     /// Key: the caller leg's Call-ID (or one of ours for calls placed through CTI).
     let key: String
@@ -23,16 +22,16 @@ final class Call: @unchecked Sendable {
     var callerName: String?
     let dialed: String
     let startedAt = Date()
-    var state = State.routing
+    /// Its phase, as a value machine (CallLife.swift): every change is an event.
+    var life: CallLife
+    var state: CallLife.Phase { life.phase }
     /// The extension being rung now (after forwarding), then the one connected.
     var target: String
     var path: [String]
     var hops = 0
-    /// The INVITEs of the ringing now (one per device), and the engine deciding about them.
-    var forks: [Fork] = []
-    var ringing = Ringing()
-    /// Bumped at every new ringing and when it stops, so responses to older INVITEs are not its.
-    var round = 0
+    /// The ringing of the target's devices now (RingingDriver.swift); a new one at each
+    /// forwarding, so responses to an earlier one's INVITEs are not its.
+    var ringing: RingRound?
     var callerDialog: Dialog?
     var calleeDialog: Dialog?
     var callerTarget: SIPTarget?
@@ -56,12 +55,6 @@ final class Call: @unchecked Sendable {
     /// For a consultation call: the call it consults from (held meanwhile).
     var consultationOf: String?
     var answeredAt: Date?
-    /// The ring timer (a timer of the server's event loop).
-    var noAnswer: Scheduled<Void>?
-    /// Our 2xx to the caller, retransmitted until the ACK (§13.3.1.4): the next retransmission.
-    var retransmit: Scheduled<Void>?
-    /// The leg whose ACK stops `retransmit`.
-    var retransmitting = Side.caller
     var provisionalSent = false
     /// Max-Forwards for the requests this call sends on (the caller's, less one: RFC 7332).
     var maxForwards = 70
@@ -69,30 +62,16 @@ final class Call: @unchecked Sendable {
     var service: MediaService?
     /// Music for a party held through the server: its leg with the music-on-hold service.
     var music: [Side: ServiceLeg] = [:]
-    /// An answer still owed to one leg: when the ACK from the key side arrives, the other leg is
-    /// ACKed for this CSeq with the ACK's body (late offer, RFC 3261 §13.2.1, and a re-INVITE
-    /// without an offer, §14.1).
-    var pendingACK: [Side: UInt32] = [:]
     /// REFERs relayed to a leg, by the CSeq they carry there, to the CSeq of the REFER as it came
     /// from the other side: the NOTIFYs they bring back name the sender's REFER (RFC 3515 §2.4.6).
     var referIDs: [Side: [UInt32: UInt32]] = [:]
-    /// REFERs relayed to a leg whose answer has not gone back yet: NOTIFYs for them wait, so the
-    /// sender sees the 202 first.
-    var refersInFlight: [Side: Int] = [:]
-    var afterRefer: [Side: [CheckedContinuation<Void, Never>]] = [:]
-    /// Legs whose 2xx has no ACK yet: a request for them waits until it comes (a phone may not
-    /// know its dialog before then, and would answer 481).
-    var unconfirmed: Set<Side> = []
-    /// The 64·T1 limit of that wait, cancelled when the ACK comes.
-    var confirmationTimers: [Side: Scheduled<Void>] = [:]
-    var afterConfirmed: [Side: [CheckedContinuation<Void, Never>]] = [:]
-
-    /// One INVITE to one of the callee's devices (parallel forking).
-    struct Fork {
-        var request: SIPRequest
-        var target: SIPTarget
-        var device: String
-    }
+    /// Each leg's confirmation, owed answer and REFERs in flight, as a value machine (Leg.swift).
+    var legs: [Side: Leg] = [:]
+    /// Per leg, its 2xx's next retransmission or its 64·T1 limit, whichever runs (Leg actions).
+    var ackTimers: [Side: Scheduled<Void>] = [:]
+    /// Requests for a leg held back until its ACK, and NOTIFYs until its REFERs are answered.
+    var heldRequests: [Side: [CheckedContinuation<Void, Never>]] = [:]
+    var heldNotifies: [Side: [CheckedContinuation<Void, Never>]] = [:]
 
     init(key: String, invite: IncomingRequest?, caller: String, callerName: String?, dialed: String) {
         self.key = key
@@ -102,6 +81,7 @@ final class Call: @unchecked Sendable {
         self.dialed = dialed
         self.target = dialed
         self.path = [dialed]
+        life = CallLife(inbound: invite != nil)
         if let invite {
             callerTarget = SIPTarget(kind: invite.origin.kind, address: invite.origin.source)
             offer = invite.request.body

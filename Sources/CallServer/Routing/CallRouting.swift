@@ -63,12 +63,10 @@ extension CallServer {
     func route(_ call: Call) async {
         if let service = call.service {
             // A media service answers itself: one fork, to the media host.
-            call.state = .ringing
             var fork = makeInvite(to: service, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
             fork.request.headers.add(Self.callHeader, call.key)
             fork.request.headers.set(.maxForwards, String(call.maxForwards))
-            call.forks = [Call.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")]
-            await ringForks(call, seconds: nil)
+            await ring(call, forks: [RingRound.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")], seconds: nil)
             return
         }
         let features = (try? store.features(call.target)) ?? Features(extensionNumber: call.target)
@@ -77,7 +75,7 @@ extension CallServer {
             return
         }
         if features.doNotDisturb {
-            await finish(call, status: 486, reason: "Busy Here (Do Not Disturb)", outcome: "busy")
+            await advance(call, .unanswered(status: 486, reason: "Busy Here (Do Not Disturb)", outcome: .busy))
             return
         }
         var bindings = registrar.lookup(call.target, now: now())
@@ -89,19 +87,20 @@ extension CallServer {
             if let destination = features.forwardNoAnswer, call.hops < 5 {
                 await retarget(call, to: destination, reason: "forwardNoAnswer")
             } else {
-                await finish(call, status: 480, reason: "Temporarily Unavailable (\(call.target) is not registered)", outcome: "unavailable")
+                await advance(call, .unanswered(status: 480, reason: "Temporarily Unavailable (\(call.target) is not registered)", outcome: .unavailable))
             }
             return
         }
-        call.forks = bindings.map { makeFork(call, binding: $0) }
+        let forks = bindings.map { makeFork(call, binding: $0) }
         events.append(.callRinging, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                       "devices": .array(call.forks.map { .string($0.device) })])
-        await ringForks(call, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
+                                       "devices": .array(forks.map { .string($0.device) })])
+        await ring(call, forks: forks, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
     }
 
     func retarget(_ call: Call, to destination: String, reason: String) async {
+        await advance(call, .rerouted)
         guard configuration.user(destination) != nil else {
-            await finish(call, status: 404, reason: "Forwarding target \(destination) does not exist", outcome: "notFound")
+            await advance(call, .unanswered(status: 404, reason: "Forwarding target \(destination) does not exist", outcome: .notFound))
             return
         }
         call.hops += 1
@@ -116,11 +115,11 @@ extension CallServer {
         await route(call)
     }
 
-    func makeFork(_ call: Call, binding: Binding) -> Call.Fork {
+    func makeFork(_ call: Call, binding: Binding) -> RingRound.Fork {
         var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
         fork.request.headers.add(Self.callHeader, call.key)
         fork.request.headers.set(.maxForwards, String(call.maxForwards))
-        return Call.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
+        return RingRound.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
     }
 
     /// Names the call (its CTI id) on the INVITEs sent to devices, so a phone can ask for call
@@ -185,56 +184,6 @@ extension CallServer {
     /// §20.43) and when to try again.
     static func relayedFailureHeaders(_ response: SIPResponse) -> [RelayedHeader] {
         [HeaderName.warning, .retryAfter, .unsupported].flatMap { name in response.headers.values(name).map { RelayedHeader(name: name, value: $0) } }
-    }
-
-    /// Ends an unanswered call with a final response to the caller and writes its CDR.
-    func finish(_ call: Call, status: Int, reason: String?, outcome: String, headers: [RelayedHeader] = []) async {
-        call.state = .ended
-        call.noAnswer?.cancel()
-        call.originating?.cancel()
-        // The record is durable before the caller learns the outcome: a crash right after the reply loses nothing.
-        writeRecord(call, outcome: outcome)
-        await store.durable()
-        if let invite = call.invite {
-            var response = SIPResponse(replyingTo: invite.request, statusCode: status, reasonPhrase: reason, toTag: call.toTag)
-            for header in headers { response.headers.add(header.name, header.value) }
-            try? await stack.respond(response, to: invite)
-        } else {
-            await releaseOriginator(call, reason: "\(status) \(reason ?? "")")
-        }
-        calls[call.key] = nil
-    }
-
-    func writeRecord(_ call: Call, outcome: String) {
-        let record = CallRecord(callID: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
-                                startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome, path: call.path)
-        var fields: [String: JSONValue] = ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target), "outcome": .string(outcome)]
-        fields["cdr"] = store.append(record).sequence.map(JSONValue.int) ?? .null
-        events.append(.callEnded, fields)
-        // Once this call is gone from the table, someone may be free for a callback.
-        if !callbacks.isEmpty { Task { self.serveCallbacks() } }
-    }
-
-    /// §13.3.1.4: the 2xx again at T1, 2·T1, … (at most T2 apart) until the ACK cancels it, for 64·T1.
-    /// `incoming` is the INVITE answered (the caller's, unless a leg joined later), `side` its leg.
-    func retransmitUntilACK(_ response: SIPResponse, call: Call, incoming: IncomingRequest? = nil, side: Call.Side = .caller,
-                            interval: Double = 0.5, waited: Double = 0) {
-        guard let invite = incoming ?? call.invite, !invite.origin.kind.isReliable, waited < 32 else {
-            if waited >= 32 {
-                // No ACK came: stop holding requests back (for the other leg too, whose late-offer
-                // ACK waited on this one).
-                legConfirmed(call, side)
-                legConfirmed(call, side.other)
-            }
-            return
-        }
-        call.retransmitting = side
-        call.retransmit = after(seconds: interval) { server in
-            guard server.calls[call.key] === call else { return }
-            let stack = server.stack
-            Task { try? await stack.retransmit(response, to: invite) }
-            server.retransmitUntilACK(response, call: call, incoming: invite, side: side, interval: min(interval * 2, 4), waited: waited + interval)
-        }
     }
 
     /// Runs `body` on this server after `seconds`: a timer of the event loop the server runs on

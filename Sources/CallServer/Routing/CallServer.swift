@@ -89,7 +89,10 @@ public actor CallServer {
     public nonisolated var sipPort: Int { stack.transport.localAddress(.udp)?.port ?? 0 }
 
     public func shutdown() async {
-        for call in calls.values { call.noAnswer?.cancel(); call.retransmit?.cancel() }
+        for call in calls.values {
+            call.ringing?.timer?.cancel()
+            for timer in call.ackTimers.values { timer.cancel() }
+        }
         await stack.shutdown()
         await mediaHost?.shutdown()
         await store.durable()

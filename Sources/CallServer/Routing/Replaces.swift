@@ -82,9 +82,8 @@ extension CallServer {
         call.heldBy = []
         stopMusic(call)
         call.path += ["replaces", caller]
-        awaitConfirmation(call, leaving, reliable: incoming.origin.kind.isReliable)
+        await run(legEvent(call, leaving, .answered(reliable: incoming.origin.kind.isReliable)), on: leaving, of: call, answer: (ok, incoming))
         try? await stack.respond(ok, to: incoming)
-        retransmitUntilACK(ok, call: call, incoming: incoming, side: leaving)
         logger.info("dialog replaced", metadata: ["call": "\(call.key)", "left": "\(departed)", "joined": "\(caller)"])
         events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                            "rebridged": .bool(true), "replaced": .string(departed)])
