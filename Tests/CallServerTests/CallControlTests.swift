@@ -57,6 +57,25 @@ import Testing
         await events.close(); await shutdown(p, cti, server)
     }
 
+    @Test func theOriginatorHangingUpWhileTheDestinationRingsEndsTheCall() async throws {
+        let (server, cti, client) = try await startCTI()
+        let p = try await phones(["2001", "2002"], server: server)
+        await p["2002"]!.behaviour.use(phoneSDP("2002"), ringFor: .seconds(30))
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let made = try await client.request("POST", "calls", body: #"{"from": "2001", "to": "2002"}"#)
+        #expect(made.status == 201)
+        _ = try await p["2001"]!.nextInvite()
+        _ = try await events.next(type: "call.ringing")
+        let originator = try #require(await p["2001"]!.behaviour.answeredDialogs.first)
+        try await p["2001"]!.ua.hangUp(originator)
+        let ended = try await events.next(type: "call.ended")
+        #expect(ended["outcome"] == .string("cancelled"), "the call ends when its originator hangs up (it got 481 and went on ringing)")
+        #expect(await server.activeCallCount == 0)
+        #expect(try server.store.records(after: 0).last?.outcome == "cancelled")
+        await events.close(); await shutdown(p, cti, server)
+    }
+
     @Test func makeCallFromANamedDeviceRingsThatDevice() async throws {
         let (server, cti, client) = try await startCTI()
         let p = try await phones(["2001", "2002"], server: server)

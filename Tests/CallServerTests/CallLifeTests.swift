@@ -55,7 +55,7 @@ import Wire
          [[], [], [.stopRinging, .stopOriginating, .record(.cleared), .durable, .releaseOriginator(reason: "480 Temporarily Unavailable (call cleared)"), .forget]], .ended),
         ("placed through CTI: the originator hangs up while the target rings",
          false, [.originatorAnswered, .ringing, .hungUp(by: .caller)],
-         [[], [], [.stopRinging, .closeLegs, .record(.cancelled), .forget, .durable, .answerBye]], .ended),
+         [[], [], [.stopRinging, .refuseOriginatorOffer, .closeLegs, .record(.cancelled), .forget, .durable, .answerBye]], .ended),
         ("an ended call ignores everything after: one record, one BYE",
          true, [.ringing, .answered, .hungUp(by: .caller), .hungUp(by: .callee), .cleared, .callerCancelled],
          [[], [], [.closeLegs, .stopMusic, .record(.answered), .forget, .durable, .answerBye, .bye(.callee)], [], [], []], .ended),

@@ -91,18 +91,24 @@ extension CallServer {
     /// A call placed through CTI that will not connect: the originator's device is released.
     func releaseOriginator(_ call: Call, reason: String) async {
         call.originating?.cancel()
+        await refuseOriginatorOffer(call)
         guard var dialog = call.callerDialog, let target = call.callerTarget else { return }
-        if let sequence = call.pendingCallerACK {
-            var ack = dialog.makeRequest(.ack, ackFor: sequence)
-            ack.setBody(SessionText.rejecting(call.offer), contentType: .sdp)
-            try? await stack.sendStateless(ack, to: target)
-            call.pendingCallerACK = nil
-        }
         var bye = dialog.makeRequest(.bye)
         bye.headers.add(HeaderName("Reason"), "SIP;cause=480;text=\"\(reason.trimmingCharacters(in: .whitespaces))\"")
         dialogs[dialog.id] = nil
         call.callerDialog = dialog
         _ = await stack.send(bye, to: target)
+    }
+
+    /// The originator's 2xx, still waiting for the answer its ACK carries, is ACKed with a
+    /// session refusing every stream.
+    func refuseOriginatorOffer(_ call: Call) async {
+        guard var dialog = call.callerDialog, let target = call.callerTarget, let sequence = call.pendingCallerACK else { return }
+        var ack = dialog.makeRequest(.ack, ackFor: sequence)
+        ack.setBody(SessionText.rejecting(call.offer), contentType: .sdp)
+        call.callerDialog = dialog
+        call.pendingCallerACK = nil
+        try? await stack.sendStateless(ack, to: target)
     }
 
     // MARK: - Clear, deflect

@@ -32,6 +32,8 @@ extension CallServer {
                 try? await stack.respond(response, to: invite)
             case .releaseOriginator(let reason):
                 await releaseOriginator(call, reason: reason)
+            case .refuseOriginatorOffer:
+                await refuseOriginatorOffer(call)
             case .answerBye:
                 if let bye { try? await stack.respond(SIPResponse(replyingTo: bye.incoming.request, statusCode: 200), to: bye.incoming) }
             case .bye(let side):

@@ -54,6 +54,9 @@ struct CallLife: Sendable, Equatable {
         case answerCaller(status: Int, reason: String?, headers: [RelayedHeader])
         /// Release the originator's device of a call placed through CTI (ACK refusing, then BYE).
         case releaseOriginator(reason: String)
+        /// ACK the originator's 2xx with a session refusing every stream: the answer it waited
+        /// for will not come (it hung up itself).
+        case refuseOriginatorOffer
         /// 200 to the BYE that ended the call.
         case answerBye
         /// BYE on that leg.
@@ -112,7 +115,7 @@ struct CallLife: Sendable, Equatable {
                                     .answerCaller(status: 487, reason: "Request Terminated (BYE)", headers: [])])
         case (.routing, .hungUp(.caller)), (.ringing, .hungUp(.caller)):
             // The originator of a call placed through CTI hung up while its target rang.
-            return end(.cancelled, [.stopRinging, .closeLegs, .record(.cancelled), .forget, .durable, .answerBye])
+            return end(.cancelled, [.stopRinging, .refuseOriginatorOffer, .closeLegs, .record(.cancelled), .forget, .durable, .answerBye])
         case (.answered, .hungUp(let side)):
             // The BYE ends the call whatever the other side answers.
             return end(.answered, [.closeLegs, .stopMusic, .record(.answered), .forget, .durable, .answerBye, .bye(side.other)])
