@@ -155,6 +155,9 @@ extension CallServer {
 
     func completeTransfer(_ call: Call, leaving: Call.Side, to destination: String, session: [UInt8]) async {
         let staying = leaving.other
+        // The party who stays hears music while the destination rings (not the silence of a
+        // party gone); the destination is offered the party's own session, captured before.
+        _ = await playMusic(call, to: staying)
         let result = await reach(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
         guard calls[call.key] === call, call.state == .answered else {
             if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
@@ -167,8 +170,9 @@ extension CallServer {
         case .success(let reached):
             call.seat(destination, on: leaving, name: configuration.user(destination)?.name)
             placeLeg(call, on: leaving, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: session, device: reached.device)
-            // Re-bridge: the staying party gets the new party's session.
-            let rebridged = await reoffer(call, side: staying, session: reached.response.body)
+            // Re-bridge: the staying party gets the new party's session, and the music stops.
+            let rebridged = await reoffer(call, side: staying, session: reached.response.body, direction: "sendrecv")
+            stopMusic(call)
             events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
                                                "rebridged": .bool(rebridged)])
         }
