@@ -20,9 +20,9 @@ final class RingRound: @unchecked Sendable {
     }
 
     enum Purpose {
-        /// The target of a call: the winner joins it as its callee's leg; a failure goes to
-        /// forwarding or to the caller.
-        case call(Call)
+        /// The target of a call (`call`): the winner joins it as its callee's leg; a failure goes
+        /// to forwarding or to the caller.
+        case call
         /// A user's devices reached for call control: the winner (ACKed here when `acknowledge`,
         /// else the caller's ACK must carry an answer) is handed back to whoever waits.
         case reach(user: String, acknowledge: Bool)
@@ -30,6 +30,9 @@ final class RingRound: @unchecked Sendable {
 
     var forks: [Fork]
     let purpose: Purpose
+    /// The call rung for. Weak: a fork's INVITE transaction outlives the call by up to 64·T1
+    /// (RFC 6026), and its task holds the round, not the call, meanwhile.
+    weak var call: Call?
     var engine = Ringing()
     var timer: Scheduled<Void>?
     /// For `.reach`: who waits for the outcome (resumed once), and the winner's dialog.
@@ -37,9 +40,10 @@ final class RingRound: @unchecked Sendable {
     var winner: Dialog?
     var withdrawn = false
 
-    init(forks: [Fork], purpose: Purpose) {
+    init(forks: [Fork], purpose: Purpose, call: Call? = nil) {
         self.forks = forks
         self.purpose = purpose
+        self.call = call
     }
 }
 
@@ -47,7 +51,7 @@ extension CallServer {
     /// Rings `forks` as the call's ringing now: responses to an earlier ringing's INVITEs are not
     /// this one's (a 2xx among them is released).
     func ring(_ call: Call, forks: [RingRound.Fork], seconds: Double?) async {
-        let round = RingRound(forks: forks, purpose: .call(call))
+        let round = RingRound(forks: forks, purpose: .call, call: call)
         call.ringing = round
         await advance(call, .ringing)
         await prepare(round)
@@ -121,7 +125,7 @@ extension CallServer {
     /// Whether the round still decides for its call (not superseded by another ringing, nor the
     /// call gone).
     private func current(_ round: RingRound) -> Call? {
-        guard case .call(let call) = round.purpose else { return nil }
+        guard case .call = round.purpose, let call = round.call else { return nil }
         return calls[call.key] === call && call.ringing === round ? call : nil
     }
 
@@ -130,8 +134,16 @@ extension CallServer {
         Task {
             do {
                 for try await response in await stack.send(request, to: target) {
-                    await forkResponse(round, index: index, response: response)
-                    if response.isFinal && !response.isSuccess { break }
+                    guard response.isSuccess else {
+                        await forkResponse(round, index: index, response: response)
+                        if response.isFinal { break }
+                        continue
+                    }
+                    // A 2xx is handled in a task of its own: this one lives on while the INVITE
+                    // transaction waits for the 2xx's retransmissions (64·T1, RFC 6026), and a
+                    // task keeps the largest stack it ever had until it ends (connecting the
+                    // call is deep: ~60 KB a call, held 32 s, was most of the server's memory).
+                    Task { await self.forkResponse(round, index: index, response: response) }
                 }
             } catch {
                 await perform(round.engine.failed(index, status: 408, reason: "Request Timeout (\(round.forks[index].device) did not answer)"), round)
@@ -228,8 +240,8 @@ extension CallServer {
     private func acknowledgeAgain(_ round: RingRound, fork index: Int, response: SIPResponse) async {
         let fork = round.forks[index]
         switch round.purpose {
-        case .call(let call):
-            guard var answered = call.calleeDialog, answered.id == DialogID.forResponse(response) else {
+        case .call:
+            guard let call = round.call, var answered = call.calleeDialog, answered.id == DialogID.forResponse(response) else {
                 await hangUpLateAnswer(fork.request, response: response, target: fork.target)
                 return
             }
