@@ -36,7 +36,11 @@ public struct FeatureReplica: Sendable {
                 logger.notice("following the primary's feature state", metadata: ["resumed": "\(resumed)"])
                 if !resumed { await snapshot() }
             case .event(let event) where event.cti == .featuresChanged:
-                await apply(event.fields)
+                if case .featuresChanged(let user, let settings)? = CTIMessage(event) {
+                    await apply(Features(user: user, settings: settings))
+                } else {
+                    await apply(nil)
+                }
             case .disconnected:
                 logger.warning("the primary's event stream ended; keeping the last known feature state")
             case .event:
@@ -49,7 +53,7 @@ public struct FeatureReplica: Sendable {
     func snapshot() async {
         for user in users {
             do {
-                if case .object(let fields) = try await client.request("GET", "users/\(user)/features") { await apply(fields) }
+                if case .object(let fields) = try await client.request("GET", "users/\(user)/features") { await apply(Features(json: fields)) }
             } catch {
                 logger.warning("features not read from the primary", metadata: ["user": "\(user)", "error": "\(error.message)"])
                 return
@@ -57,8 +61,8 @@ public struct FeatureReplica: Sendable {
         }
     }
 
-    func apply(_ fields: [String: JSONValue]) async {
-        guard let features = Features(json: fields) else {
+    func apply(_ features: Features?) async {
+        guard let features else {
             logger.warning("a features.changed event without a user was ignored")
             return
         }

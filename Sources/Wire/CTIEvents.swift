@@ -27,11 +27,3 @@ extension StreamEvent {
     /// The CTI event this is, when it is one.
     public var cti: CTIEvent? { CTIEvent(rawValue: type) }
 }
-
-extension EventLog {
-    /// Appends a CTI event: the only way the call server announces one.
-    @discardableResult
-    public func append(_ event: CTIEvent, _ fields: [String: JSONValue], time: Date = Date()) -> StreamEvent {
-        append(event.rawValue, fields, time: time)
-    }
-}

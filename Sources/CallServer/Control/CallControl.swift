@@ -41,7 +41,7 @@ extension CallServer {
         let key = "cti-\(Self.newTag())@\(configuration.domain)"
         let call = Call(key: key, invite: nil, caller: user, callerName: configuration.user(user)?.name, dialed: destination)
         calls[key] = call
-        events.append(.callOriginated, ["call": .string(key), "caller": .string(user), "dialed": .string(destination)])
+        events.append(.callOriginated(call: key, caller: user, dialed: destination))
         call.originating = Task { await self.originate(call, autoAnswer: autoAnswer, device: device) }
         return snapshot(call)
     }
@@ -148,7 +148,7 @@ extension CallServer {
         call.path += ["transfer", destination]
         call.heldBy = []
         stopMusic(call)
-        events.append(.callTransferring, ["call": .string(id), "party": .string(party), "to": .string(destination)])
+        events.append(.callTransferring(call: id, party: party, to: destination))
         Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
         return snapshot(call)
     }
@@ -165,7 +165,7 @@ extension CallServer {
         }
         switch result {
         case .failure(let error):
-            events.append(.callTransferFailed, ["call": .string(call.key), "to": .string(destination), "reason": .string(error.message)])
+            events.append(.callTransferFailed(call: call.key, to: destination, reason: error.message))
             await advance(call, .transferFailed(staying: staying))
         case .success(let reached):
             call.seat(destination, on: leaving, name: configuration.user(destination)?.name)
@@ -173,8 +173,7 @@ extension CallServer {
             // Re-bridge: the staying party gets the new party's session, and the music stops.
             let rebridged = await reoffer(call, side: staying, session: reached.response.body, direction: "sendrecv")
             stopMusic(call)
-            events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                               "rebridged": .bool(rebridged)])
+            events.append(.callTransferred(call: call.key, caller: call.caller, callee: call.target, rebridged: rebridged))
         }
     }
 
@@ -209,7 +208,7 @@ extension CallServer {
             throw ControlError(.failed, "reinvite_failed", "a phone refused the re-INVITE for \(held ? "hold" : "retrieve")", details: ["call": id])
         }
         if held { call.heldBy.insert(side) } else { call.heldBy.remove(side) }
-        events.append(held ? .callHeld : .callRetrieved, ["call": .string(id), "party": .string(party)])
+        events.append(held ? .callHeld(call: id, party: party) : .callRetrieved(call: id, party: party))
         return snapshot(call)
     }
 

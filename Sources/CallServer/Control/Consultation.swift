@@ -26,7 +26,7 @@ extension CallServer {
         var consultation = try makeCall(from: party, to: destination, autoAnswer: true)
         calls[consultation.call]?.consultationOf = id
         consultation.consultationOf = id
-        events.append(.callConsulting, ["call": .string(id), "consultation": .string(consultation.call), "party": .string(party), "to": .string(destination)])
+        events.append(.callConsulting(call: id, consultation: consultation.call, party: party, to: destination))
         return consultation
     }
 
@@ -65,7 +65,7 @@ extension CallServer {
         // Re-bridge both phones, each to the other's session, active again.
         let first = await reoffer(held, side: staying, session: arrivingSession, direction: "sendrecv")
         let second = await reoffer(held, side: heldSide, session: stayingSession, direction: "sendrecv")
-        events.append(.callTransferred, ["call": .string(id), "caller": .string(held.caller), "callee": .string(held.target), "rebridged": .bool(first && second)])
+        events.append(.callTransferred(call: id, caller: held.caller, callee: held.target, rebridged: first && second))
         guard first && second else {
             throw ControlError(.failed, "reinvite_failed", "a phone refused the re-INVITE joining the transferred call", details: ["call": id])
         }
@@ -96,7 +96,7 @@ extension CallServer {
         let callback = Callback(id: "cb-\(Self.newTag())", requester: requester, target: target, createdAt: created,
                                 expiresAt: created.addingTimeInterval(configuration.callbackLifetime))
         callbacks[callback.id] = callback
-        events.append(.callbackRequested, ["callback": .string(callback.id), "requester": .string(requester), "target": .string(target)])
+        events.append(.callbackRequested(callback: callback.id, requester: requester, target: target))
         return callback
     }
 
@@ -120,15 +120,14 @@ extension CallServer {
         for callback in callbacks.values.sorted(by: { $0.createdAt < $1.createdAt }) {
             if callback.expiresAt < time {
                 callbacks[callback.id] = nil
-                events.append(.callbackExpired, ["callback": .string(callback.id), "requester": .string(callback.requester), "target": .string(callback.target)])
+                events.append(.callbackExpired(callback: callback.id, requester: callback.requester, target: callback.target))
                 continue
             }
             guard !isBusy(callback.target), !isBusy(callback.requester), !deviceBindings(callback.target).isEmpty,
                   (try? store.features(callback.target).doNotDisturb) != true,
                   let placed = try? makeCall(from: callback.requester, to: callback.target) else { continue }
             callbacks[callback.id] = nil
-            events.append(.callbackPlaced, ["callback": .string(callback.id), "call": .string(placed.call), "requester": .string(callback.requester),
-                                            "target": .string(callback.target)])
+            events.append(.callbackPlaced(callback: callback.id, call: placed.call, requester: callback.requester, target: callback.target))
         }
     }
 }

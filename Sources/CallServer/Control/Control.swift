@@ -142,7 +142,7 @@ extension CallServer {
         } catch {
             throw ControlError(.failed, "storage_failed", "features could not be stored: \(error)")
         }
-        events.append(.featuresChanged, updated.json)
+        events.append(.featuresChanged(user: updated.extensionNumber, settings: updated.settings))
         return updated
     }
 
@@ -151,7 +151,7 @@ extension CallServer {
     public func replicate(_ features: Features) throws {
         guard configuration.user(features.extensionNumber) != nil, (try? store.features(features.extensionNumber)) != features else { return }
         let stored = try store.update(features.extensionNumber) { $0 = features }
-        events.append(.featuresChanged, stored.json)
+        events.append(.featuresChanged(user: stored.extensionNumber, settings: stored.settings))
     }
 
     public func devices(of user: String) throws -> [DeviceInfo] {

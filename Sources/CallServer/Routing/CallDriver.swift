@@ -152,10 +152,8 @@ extension CallServer {
     func writeRecord(_ call: Call, outcome: CallOutcome) {
         let record = CallRecord(callID: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
                                 startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: Date(), outcome: outcome.rawValue, path: call.path)
-        var fields: [String: JSONValue] = ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                           "outcome": .string(outcome.rawValue)]
-        fields["cdr"] = store.append(record).sequence.map(JSONValue.int) ?? .null
-        events.append(.callEnded, fields)
+        let cdr = store.append(record).sequence
+        events.append(.callEnded(call: call.key, caller: call.caller, callee: call.target, outcome: outcome.rawValue, cdr: cdr))
         // Once this call is gone from the table, someone may be free for a callback.
         if !callbacks.isEmpty { Task { self.serveCallbacks() } }
     }

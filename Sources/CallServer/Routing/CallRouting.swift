@@ -55,7 +55,7 @@ extension CallServer {
         }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
-        events.append(.callOffered, ["call": .string(key), "caller": .string(caller), "callerName": .optional(call.callerName), "dialed": .string(dialed)])
+        events.append(.callOffered(call: key, caller: caller, callerName: call.callerName, dialed: dialed))
         await route(call)
     }
 
@@ -92,8 +92,7 @@ extension CallServer {
             return
         }
         let forks = bindings.map { makeFork(call, binding: $0) }
-        events.append(.callRinging, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                       "devices": .array(forks.map { .string($0.device) })])
+        events.append(.callRinging(call: call.key, caller: call.caller, callee: call.target, devices: forks.map(\.device)))
         await ring(call, forks: forks, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
     }
 
@@ -105,7 +104,7 @@ extension CallServer {
         }
         call.hops += 1
         call.path += [reason, destination]
-        events.append(.callForwarded, ["call": .string(call.key), "from": .string(call.target), "to": .string(destination), "reason": .string(reason)])
+        events.append(.callForwarded(call: call.key, from: call.target, to: destination, reason: reason))
         call.target = destination
         if !call.provisionalSent, let invite = call.invite {
             var forwarding = SIPResponse(replyingTo: invite.request, statusCode: 181, toTag: call.toTag)

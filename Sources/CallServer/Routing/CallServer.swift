@@ -208,7 +208,7 @@ public actor CallServer {
             }
             if bindings.contains(where: { $0.regID != nil }) { ok.headers.add(.require, "outbound") }
             logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)"])
-            events.append(.devicesChanged, ["user": .string(user), "devices": .array(bindings.map { .string($0.deviceName) })])
+            events.append(.devicesChanged(user: user, devices: bindings.map(\.deviceName)))
             if !callbacks.isEmpty { serveCallbacks() }
             try? await stack.respond(ok, to: incoming)
         case .reject(let status, let reason, let minExpires):

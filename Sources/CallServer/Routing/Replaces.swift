@@ -85,8 +85,7 @@ extension CallServer {
         await run(legEvent(call, leaving, .answered(reliable: incoming.origin.kind.isReliable)), on: leaving, of: call, answer: (ok, incoming))
         try? await stack.respond(ok, to: incoming)
         logger.info("dialog replaced", metadata: ["call": "\(call.key)", "left": "\(departed)", "joined": "\(caller)"])
-        events.append(.callTransferred, ["call": .string(call.key), "caller": .string(call.caller), "callee": .string(call.target),
-                                           "rebridged": .bool(true), "replaced": .string(departed)])
+        events.append(.callTransferred(call: call.key, caller: call.caller, callee: call.target, rebridged: true, replaced: departed))
         var old = oldDialog
         var bye = old.makeRequest(.bye)
         bye.headers.add(.reason, "SIP;cause=200;text=\"Call completed elsewhere\"")

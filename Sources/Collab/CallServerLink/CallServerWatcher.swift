@@ -42,28 +42,28 @@ struct CallServerWatcher: Sendable {
     }
 
     func apply(_ event: StreamEvent) async {
-        let f = event.fields
-        switch event.cti {
-        case .callOffered, .callOriginated:
-            if let call = f["call"]?.stringValue, let caller = f["caller"]?.stringValue { await hub.addCall(call, for: caller) }
-        case .callAnswered, .callTransferred:
-            guard let call = f["call"]?.stringValue else { return }
-            for party in [f["caller"], f["callee"]].compactMap({ $0?.stringValue }) { await hub.addCall(call, for: party) }
-        case .callTransferring:
-            if let call = f["call"]?.stringValue, let party = f["party"]?.stringValue { await hub.removeCall(call, for: party) }
-        case .callEnded:
-            if let call = f["call"]?.stringValue { await hub.removeCall(call) }
+        guard let message = CTIMessage(event) else {
+            if event.cti != nil { logger.warning("a CTI event without the fields it needs was ignored", metadata: ["type": "\(event.type)"]) }
+            return
+        }
+        switch message {
+        case .callOffered(let call, let caller, _, _), .callOriginated(let call, let caller, _):
+            await hub.addCall(call, for: caller)
+        case .callAnswered(let call, let caller, let callee, _), .callTransferred(let call, let caller, let callee, _, _):
+            for party in [caller, callee] { await hub.addCall(call, for: party) }
+        case .callTransferring(let call, let party, _):
+            await hub.removeCall(call, for: party)
+        case .callEnded(let call, _, _, _, _):
+            await hub.removeCall(call)
             await history.sync()
-        case .featuresChanged:
-            guard let user = f["user"]?.stringValue else { return }
-            var settings = f
+        case .featuresChanged(let user, _):
+            var settings = message.fields
             settings["user"] = nil
             await hub.publish("settings.changed", settings, to: [user])
-        case .devicesChanged:
-            guard let user = f["user"]?.stringValue else { return }
-            await hub.publish("devices.changed", f, to: [user])
-        case .callbackPlaced, .callbackExpired, .callbackRequested:
-            if let requester = f["requester"]?.stringValue { await hub.publish(event.type, f, to: [requester]) }
+        case .devicesChanged(let user, _):
+            await hub.publish("devices.changed", message.fields, to: [user])
+        case .callbackPlaced(_, _, let requester, _), .callbackExpired(_, let requester, _), .callbackRequested(_, let requester, _):
+            await hub.publish(event.type, message.fields, to: [requester])
         default:
             break
         }

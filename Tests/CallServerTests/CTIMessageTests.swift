@@ -1,0 +1,56 @@
+// Every CTI event, written as the call server writes it and read back as its followers read it.
+
+import Foundation
+import Testing
+import Wire
+
+@Suite struct CTIMessageTests {
+    static let messages: [CTIMessage] = [
+        .callOffered(call: "c1", caller: "2001", callerName: "Ada Lovelace", dialed: "2002"),
+        .callOffered(call: "c1", caller: "2001", callerName: nil, dialed: "*43"),
+        .callOriginated(call: "c2", caller: "2001", dialed: "2003"),
+        .callRinging(call: "c1", caller: "2001", callee: "2002", devices: ["desk", "soft"]),
+        .callForwarded(call: "c1", from: "2002", to: "2003", reason: "forwardBusy"),
+        .callAnswered(call: "c1", caller: "2001", callee: "2002", device: "desk"),
+        .callHeld(call: "c1", party: "2001"),
+        .callRetrieved(call: "c1", party: "2001"),
+        .callConsulting(call: "c1", consultation: "c3", party: "2002", to: "2004"),
+        .callTransferring(call: "c1", party: "2002", to: "2003"),
+        .callTransferred(call: "c1", caller: "2001", callee: "2003", rebridged: true),
+        .callTransferred(call: "c1", caller: "2001", callee: "2003", rebridged: true, replaced: "2002"),
+        .callTransferFailed(call: "c1", to: "2003", reason: "2003 did not answer (408)"),
+        .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.answered.rawValue, cdr: 7),
+        .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.busy.rawValue, cdr: nil),
+        .callbackRequested(callback: "cb1", requester: "2001", target: "2002"),
+        .callbackPlaced(callback: "cb1", call: "c4", requester: "2001", target: "2002"),
+        .callbackExpired(callback: "cb1", requester: "2001", target: "2002"),
+        .devicesChanged(user: "2001", devices: []),
+        .featuresChanged(user: "2001", settings: CallSettings(doNotDisturb: true, forwardNoAnswer: "2004", noAnswerSeconds: 15)),
+    ]
+
+    @Test(arguments: messages.indices)
+    func readsBackWhatWasWritten(_ index: Int) {
+        let message = Self.messages[index]
+        let log = EventLog()
+        let event = log.append(message)
+        #expect(event.type == message.event.rawValue)
+        #expect(CTIMessage(event) == message, "\(event.fields)")
+    }
+
+    @Test func everyEventHasAMessage() {
+        let written = Set(Self.messages.map(\.event))
+        #expect(written == Set(CTIEvent.allCases), "untested: \(Set(CTIEvent.allCases).subtracting(written))")
+    }
+
+    @Test func aFieldMissingOrOfTheWrongTypeIsNotReadAsTheEvent() {
+        #expect(CTIMessage(.callAnswered, fields: ["call": "c1", "caller": "2001", "callee": "2002"]) == nil, "no device")
+        #expect(CTIMessage(.callTransferred, fields: ["call": "c1", "caller": "2001", "callee": "2002", "rebridged": "yes"]) == nil)
+        #expect(CTIMessage(.featuresChanged, fields: ["doNotDisturb": true]) == nil, "no user")
+    }
+
+    @Test func unsetSettingsAreNullAndTheUserIsNamed() {
+        let fields = CTIMessage.featuresChanged(user: "2002", settings: CallSettings()).fields
+        #expect(fields["user"] == .string("2002"))
+        #expect(fields["forwardAlways"] == .null && fields["doNotDisturb"] == .bool(false))
+    }
+}
