@@ -143,32 +143,15 @@ struct CTIRoutes: Sendable {
 
     // MARK: - Request parsing, each failure naming the problem
 
-    static func featureChange(_ body: [String: JSONValue]) throws -> FeatureChange {
-        var change = FeatureChange()
-        let optionalStrings: [String: WritableKeyPath<FeatureChange, String??>] = [
-            "forwardAlways": \.forwardAlways, "forwardBusy": \.forwardBusy, "forwardNoAnswer": \.forwardNoAnswer, "selectedDevice": \.selectedDevice,
-        ]
-        for (key, value) in body.sorted(by: { $0.key < $1.key }) {
-            if let path = optionalStrings[key] {
-                switch value {
-                case .string(let s): change[keyPath: path] = .some(s)
-                case .null: change[keyPath: path] = .some(nil)
-                default: throw wrongType(key, "a string, or null to clear it")
-                }
-                continue
+    static func featureChange(_ body: [String: JSONValue]) throws -> CallSettings.Change {
+        do {
+            return try CallSettings.Change(body)
+        } catch {
+            guard let expected = error.expected else {
+                throw APIError(.badRequest, "unknown_field", "unknown field \(error.field)", details: ["field": error.field])
             }
-            switch (key, value) {
-            case ("doNotDisturb", .bool(let on)): change.doNotDisturb = on
-            case ("doNotDisturb", _): throw wrongType(key, "true or false")
-            case ("noAnswerSeconds", .int(let n)): change.noAnswerSeconds = .some(Double(n))
-            case ("noAnswerSeconds", .double(let n)): change.noAnswerSeconds = .some(n)
-            case ("noAnswerSeconds", .null): change.noAnswerSeconds = .some(nil)
-            case ("noAnswerSeconds", _): throw wrongType(key, "a number of seconds, or null for the server default")
-            default:
-                throw APIError(.badRequest, "unknown_field", "unknown field \(key)", details: ["field": key])
-            }
+            throw wrongType(error.field, expected)
         }
-        return change
     }
 
     /// Call ids are SIP Call-IDs: percent-encode them in paths.

@@ -206,3 +206,87 @@ public struct Recording: Codable, Sendable, Equatable {
         self.uploadedAt = uploadedAt
     }
 }
+
+extension CallSettings {
+    /// A change to some settings (a CTI `PATCH`, a phone's `settings.set`): each field given
+    /// replaces the setting, null clears it, a field absent is kept.
+    public struct Change: Sendable, Equatable {
+        /// The fields given.
+        public let keys: Set<CodingKeys>
+        /// The values of the fields given (the others at their defaults).
+        public let settings: CallSettings
+
+        public init(_ settings: CallSettings, keys: Set<CodingKeys>) {
+            self.settings = settings
+            self.keys = keys
+        }
+
+        /// Checks each field's name and type; throws naming the first one that is wrong (in
+        /// the fields' alphabetical order).
+        public init(_ fields: [String: JSONValue]) throws(FieldError) {
+            var settings = CallSettings()
+            var keys: Set<CodingKeys> = []
+            for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+                guard let key = CodingKeys(rawValue: name) else { throw FieldError(field: name, expected: nil) }
+                guard !(key == .doNotDisturb && value == .null), let one = try? JSONValue.object([name: value]).decode(CallSettings.self) else {
+                    throw FieldError(field: name, expected: key.expected)
+                }
+                key.copy(from: one, to: &settings)
+                keys.insert(key)
+            }
+            self.init(settings, keys: keys)
+        }
+
+        public func touches(_ key: CodingKeys) -> Bool { keys.contains(key) }
+
+        /// `current` with the fields given replaced.
+        public func applied(to current: CallSettings) -> CallSettings {
+            var result = current
+            for key in keys { key.copy(from: settings, to: &result) }
+            return result
+        }
+    }
+
+    /// A field of a change that is not a setting (`expected` nil) or not of the setting's type.
+    public struct FieldError: Error, Sendable, Equatable {
+        public var field: String
+        public var expected: String?
+
+        public init(field: String, expected: String?) {
+            self.field = field
+            self.expected = expected
+        }
+    }
+}
+
+extension CallSettings.CodingKeys {
+    /// What the field takes, as an error names it.
+    public var expected: String {
+        switch self {
+        case .doNotDisturb: "true or false"
+        case .forwardAlways, .forwardBusy, .forwardNoAnswer, .selectedDevice: "a string, or null to clear it"
+        case .noAnswerSeconds: "a number of seconds, or null for the server default"
+        }
+    }
+
+    /// The setting, for the three forwardings (whose value is an extension).
+    public var forwardingTarget: WritableKeyPath<CallSettings, String?>? {
+        switch self {
+        case .forwardAlways: \.forwardAlways
+        case .forwardBusy: \.forwardBusy
+        case .forwardNoAnswer: \.forwardNoAnswer
+        case .doNotDisturb, .noAnswerSeconds, .selectedDevice: nil
+        }
+    }
+
+    func copy(from source: CallSettings, to target: inout CallSettings) {
+        switch self {
+        case .doNotDisturb: target.doNotDisturb = source.doNotDisturb
+        case .forwardAlways: target.forwardAlways = source.forwardAlways
+        case .forwardBusy: target.forwardBusy = source.forwardBusy
+        case .forwardNoAnswer: target.forwardNoAnswer = source.forwardNoAnswer
+        case .noAnswerSeconds: target.noAnswerSeconds = source.noAnswerSeconds
+        case .selectedDevice: target.selectedDevice = source.selectedDevice
+        }
+    }
+}

@@ -54,3 +54,25 @@ import Wire
         #expect(fields["forwardAlways"] == .null && fields["doNotDisturb"] == .bool(false))
     }
 }
+
+@Suite struct CallSettingsChangeTests {
+    @Test func aFieldGivenReplacesNullClearsAbsentKeeps() throws {
+        let current = CallSettings(doNotDisturb: true, forwardBusy: "2003", noAnswerSeconds: 20)
+        let change = try CallSettings.Change(["forwardBusy": .null, "forwardNoAnswer": "2004", "noAnswerSeconds": .int(12)])
+        #expect(change.keys == [.forwardBusy, .forwardNoAnswer, .noAnswerSeconds])
+        #expect(change.applied(to: current) == CallSettings(doNotDisturb: true, forwardNoAnswer: "2004", noAnswerSeconds: 12))
+    }
+
+    @Test func aWrongFieldIsNamedWithWhatItTakes() {
+        let cases: [([String: JSONValue], CallSettings.FieldError)] = [
+            (["ringTone": "bell"], .init(field: "ringTone", expected: nil)),
+            (["doNotDisturb": .null], .init(field: "doNotDisturb", expected: "true or false")),
+            (["doNotDisturb": "yes"], .init(field: "doNotDisturb", expected: "true or false")),
+            (["forwardAlways": .int(2003)], .init(field: "forwardAlways", expected: "a string, or null to clear it")),
+            (["noAnswerSeconds": "ten"], .init(field: "noAnswerSeconds", expected: "a number of seconds, or null for the server default")),
+        ]
+        for (fields, expected) in cases {
+            #expect(throws: expected, "\(fields)") { try CallSettings.Change(fields) }
+        }
+    }
+}

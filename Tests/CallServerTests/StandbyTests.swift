@@ -35,8 +35,7 @@ import Wire
         try await server.replicate(Features(extensionNumber: "9999"))
         #expect(server.events.lastSequence == before + 1, "an unknown user is skipped")
 
-        var change = FeatureChange()
-        change.doNotDisturb = false
+        let change = CallSettings.Change(CallSettings(doNotDisturb: false), keys: [.doNotDisturb])
         await #expect { try await server.updateFeatures(of: "2002", change) } throws: { error in
             (error as? ControlError)?.code == "follower"
         }

@@ -30,17 +30,6 @@ public struct ControlError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// A change to some of a user's features; a field left nil is kept, `.some(nil)` clears it.
-public struct FeatureChange: Sendable, Equatable {
-    public var doNotDisturb: Bool?
-    public var forwardAlways: String??
-    public var forwardBusy: String??
-    public var forwardNoAnswer: String??
-    public var noAnswerSeconds: Double??
-    public var selectedDevice: String??
-    public init() {}
-}
-
 /// One registered device of a user, as CTI shows it.
 public struct DeviceInfo: Codable, Sendable, Equatable {
     public var device: String
@@ -69,20 +58,8 @@ public struct CallSnapshot: Codable, Sendable, Equatable {
 }
 
 extension Features {
-    /// The settings on the wire (`Wire.CallSettings`, whose encoding is the one CTI shows).
-    public var settings: CallSettings {
-        CallSettings(doNotDisturb: doNotDisturb, forwardAlways: forwardAlways, forwardBusy: forwardBusy, forwardNoAnswer: forwardNoAnswer,
-                     noAnswerSeconds: noAnswerSeconds, selectedDevice: selectedDevice)
-    }
-
     public init(user: String, settings: CallSettings) {
-        self.init(extensionNumber: user)
-        doNotDisturb = settings.doNotDisturb
-        forwardAlways = settings.forwardAlways
-        forwardBusy = settings.forwardBusy
-        forwardNoAnswer = settings.forwardNoAnswer
-        noAnswerSeconds = settings.noAnswerSeconds
-        selectedDevice = settings.selectedDevice
+        self.init(extensionNumber: user, settings: settings)
     }
 
     /// From the JSON of `json` (a CTI reply or a `features.changed` event); nil without a user.
@@ -109,36 +86,29 @@ extension CallServer {
 
     /// Validates, stores durably, then announces `features.changed`. A secondary refuses: its
     /// features are the primary's, and a change here would be overwritten by the next one there.
-    public func updateFeatures(of user: String, _ change: FeatureChange) throws -> Features {
+    public func updateFeatures(of user: String, _ change: CallSettings.Change) throws -> Features {
         guard configuration.user(user) != nil else { throw ControlError.unknownUser(user) }
         if let primary = configuration.follows {
             throw ControlError(.conflict, "follower", "this call server is a secondary: features are changed on the primary (\(primary.cti)) and copied here")
         }
-        for (field, value) in [("forwardAlways", change.forwardAlways), ("forwardBusy", change.forwardBusy), ("forwardNoAnswer", change.forwardNoAnswer)] {
-            guard case .some(.some(let target)) = value else { continue }
+        for key in [CallSettings.CodingKeys.forwardAlways, .forwardBusy, .forwardNoAnswer] {
+            guard let setting = key.forwardingTarget, change.touches(key), let target = change.settings[keyPath: setting] else { continue }
             guard configuration.user(target) != nil else {
-                throw ControlError(.invalid, "invalid_target", "\(field): there is no extension \(target)", details: ["field": field, "target": target])
+                throw ControlError(.invalid, "invalid_target", "\(key.rawValue): there is no extension \(target)", details: ["field": key.rawValue, "target": target])
             }
             guard target != user else {
-                throw ControlError(.invalid, "invalid_target", "\(field): \(user) cannot forward to itself", details: ["field": field, "target": target])
+                throw ControlError(.invalid, "invalid_target", "\(key.rawValue): \(user) cannot forward to itself", details: ["field": key.rawValue, "target": target])
             }
         }
-        if case .some(.some(let seconds)) = change.noAnswerSeconds, !Self.noAnswerSecondsRange.contains(seconds) {
+        if change.touches(.noAnswerSeconds), let seconds = change.settings.noAnswerSeconds, !Self.noAnswerSecondsRange.contains(seconds) {
             throw ControlError(.invalid, "invalid_value", "noAnswerSeconds must be \(Int(Self.noAnswerSecondsRange.lowerBound))–\(Int(Self.noAnswerSecondsRange.upperBound)) seconds", details: ["field": "noAnswerSeconds"])
         }
-        if case .some(.some(let device)) = change.selectedDevice, device.isEmpty {
+        if change.touches(.selectedDevice), change.settings.selectedDevice?.isEmpty == true {
             throw ControlError(.invalid, "invalid_value", "selectedDevice must name a device, or be null for all devices", details: ["field": "selectedDevice"])
         }
         let updated: Features
         do {
-            updated = try store.update(user) { features in
-                if let v = change.doNotDisturb { features.doNotDisturb = v }
-                if let v = change.forwardAlways { features.forwardAlways = v }
-                if let v = change.forwardBusy { features.forwardBusy = v }
-                if let v = change.forwardNoAnswer { features.forwardNoAnswer = v }
-                if let v = change.noAnswerSeconds { features.noAnswerSeconds = v }
-                if let v = change.selectedDevice { features.selectedDevice = v }
-            }
+            updated = try store.update(user) { features in features.settings = change.applied(to: features.settings) }
         } catch {
             throw ControlError(.failed, "storage_failed", "features could not be stored: \(error)")
         }

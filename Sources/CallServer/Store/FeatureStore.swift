@@ -7,25 +7,40 @@ import GRDB
 import Wire
 import Synchronization
 
-/// A user's call-handling settings, kept by the call server so they work with no collaboration server.
+/// A user's call-handling settings, kept by the call server so they work with no collaboration
+/// server. The settings are `Wire.CallSettings` (named there once); each is a column of the
+/// `features` table under its coding key, beside the extension. `features.forwardBusy` reads and
+/// writes `features.settings.forwardBusy`.
+@dynamicMemberLookup
 public struct Features: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "features"
     public var extensionNumber: String
-    public var doNotDisturb = false
-    /// "Send my calls to".
-    public var forwardAlways: String?
-    /// "When I am on the phone".
-    public var forwardBusy: String?
-    /// "If I do not answer", after `noAnswerSeconds`.
-    public var forwardNoAnswer: String?
-    public var noAnswerSeconds: Double?
-    /// "Sending calls to": the device (Contact instance or user part) that rings; nil = all.
-    public var selectedDevice: String?
+    public var settings: CallSettings
 
-    public init(extensionNumber: String) { self.extensionNumber = extensionNumber }
+    public init(extensionNumber: String, settings: CallSettings = CallSettings()) {
+        self.extensionNumber = extensionNumber
+        self.settings = settings
+    }
+
+    public subscript<Value>(dynamicMember setting: WritableKeyPath<CallSettings, Value>) -> Value {
+        get { settings[keyPath: setting] }
+        set { settings[keyPath: setting] = newValue }
+    }
 
     enum CodingKeys: String, CodingKey, ColumnExpression {
-        case extensionNumber = "extension", doNotDisturb, forwardAlways, forwardBusy, forwardNoAnswer, noAnswerSeconds, selectedDevice
+        case extensionNumber = "extension"
+    }
+
+    /// The extension's column, then the settings' own columns from the same row.
+    public init(from decoder: any Decoder) throws {
+        extensionNumber = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .extensionNumber)
+        settings = try CallSettings(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(extensionNumber, forKey: .extensionNumber)
+        try settings.encode(to: encoder)
     }
 }
 
