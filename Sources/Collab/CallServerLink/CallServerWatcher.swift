@@ -59,11 +59,15 @@ struct CallServerWatcher: Sendable {
         case .featuresChanged(let user, _):
             var settings = message.fields
             settings["user"] = nil
-            await hub.publish("settings.changed", settings, to: [user])
+            await hub.publish(.settingsChanged, settings, to: [user])
         case .devicesChanged(let user, _):
-            await hub.publish("devices.changed", message.fields, to: [user])
-        case .callbackPlaced(_, _, let requester, _), .callbackExpired(_, let requester, _), .callbackRequested(_, let requester, _):
-            await hub.publish(event.type, message.fields, to: [requester])
+            await hub.publish(.devicesChanged, message.fields, to: [user])
+        case .callbackRequested(_, let requester, _):
+            await hub.publish(.callbackRequested, message.fields, to: [requester])
+        case .callbackPlaced(_, _, let requester, _):
+            await hub.publish(.callbackPlaced, message.fields, to: [requester])
+        case .callbackExpired(_, let requester, _):
+            await hub.publish(.callbackExpired, message.fields, to: [requester])
         default:
             break
         }

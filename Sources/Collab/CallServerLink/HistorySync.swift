@@ -48,7 +48,7 @@ actor HistorySync {
                 guard let last = records.last?.sequence else { break }
                 let added = try store.appendHistory(records.flatMap(entries), cursor: last)
                 for entry in added {
-                    await hub.publish("history.added", (try? JSONValue(encoding: entry))?.objectValue ?? [:], to: [entry.user])
+                    await hub.publish(.historyAdded, (try? JSONValue(encoding: entry))?.objectValue ?? [:], to: [entry.user])
                 }
                 logger.debug("history read", metadata: ["records": "\(records.count)", "cursor": "\(last)"])
                 if records.count < 500 { break }

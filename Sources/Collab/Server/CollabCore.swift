@@ -80,7 +80,7 @@ public final class CollabCore: Sendable {
         var message = try store.appendChat(from: from, to: to, text: text, at: now())
         metrics.chatMessages.increment()
         if await hub.isOnline(to), let delivered = try store.markDelivered([message.id], at: now()).first { message = delivered }
-        await hub.publish("chat.message", try JSONValue(encoding: message).objectValue ?? [:], to: [to, from])
+        await hub.publish(.chatMessage, try JSONValue(encoding: message).objectValue ?? [:], to: [to, from])
         return message
     }
 
@@ -90,15 +90,15 @@ public final class CollabCore: Sendable {
         guard !pending.isEmpty else { return }
         for message in try store.markDelivered(pending.map(\.id), at: now()) {
             let fields = try JSONValue(encoding: message).objectValue ?? [:]
-            await hub.publish("chat.message", fields, to: [user])
-            await hub.publish("chat.delivered", fields, to: [message.from])
+            await hub.publish(.chatMessage, fields, to: [user])
+            await hub.publish(.chatDelivered, fields, to: [message.from])
         }
     }
 
     func markRead(reader: String, peer: String, upTo: Int64) async throws -> Int {
         let changed = try store.markRead(reader: reader, peer: peer, upTo: upTo, at: now())
         for message in changed {
-            await hub.publish("chat.read", try JSONValue(encoding: message).objectValue ?? [:], to: [message.from])
+            await hub.publish(.chatRead, try JSONValue(encoding: message).objectValue ?? [:], to: [message.from])
         }
         return changed.count
     }

@@ -12,11 +12,14 @@ struct Requests: Sendable {
     /// Answers one request of `user`. Errors are `APIError`s (their code, message and field go to the phone).
     func handle(_ method: String, _ params: [String: JSONValue], user: String) async throws -> JSONValue {
         let p = params
-        switch method {
-        case "presence.list":
+        guard let known = CollabMethod(rawValue: method) else {
+            throw APIError(.notFound, "unknown_method", "there is no method \(method)", details: ["field": "method"])
+        }
+        switch known {
+        case .presenceList:
             try JSONBody.only([], in: p)
             return try JSONValue(encoding: await core.hub.allPresence)
-        case "presence.set":
+        case .presenceSet:
             try JSONBody.only(["state", "note"], in: p)
             let text = try JSONBody.string(p, "state")
             guard let state = PresenceState(rawValue: text), state != .offline else {
@@ -25,43 +28,43 @@ struct Requests: Sendable {
             let note: String?? = p.keys.contains("note") ? .some(try JSONBody.optionalString(p, "note")) : .none
             return try JSONValue(encoding: try await core.hub.setPresence(user, state: state, note: note))
 
-        case "chat.send":
+        case .chatSend:
             try JSONBody.only(["to", "text"], in: p)
             let to = try core.knownUser(JSONBody.string(p, "to"), field: "to")
             let text = try JSONBody.string(p, "text")
             guard text.utf8.count <= 16 * 1024 else { throw APIError.invalid("text", "at most 16 KiB") }
             return try JSONValue(encoding: try await core.sendChat(from: user, to: to, text: text))
-        case "chat.read":
+        case .chatRead:
             try JSONBody.only(["with", "upTo"], in: p)
             let peer = try core.knownUser(JSONBody.string(p, "with"), field: "with")
             guard let upTo = try JSONBody.optionalInteger(p, "upTo", in: 1...Int64.max) else { throw APIError.missing("upTo") }
             let updated = try await core.markRead(reader: user, peer: peer, upTo: upTo)
             return .object(["updated": .int(Int64(updated))])
-        case "chat.history":
+        case .chatHistory:
             try JSONBody.only(["with", "before", "limit"], in: p)
             let peer = try core.knownUser(JSONBody.string(p, "with"), field: "with")
             let before = try JSONBody.optionalInteger(p, "before", in: 1...Int64.max)
             let limit = try JSONBody.optionalInteger(p, "limit", in: 1...200) ?? 50
             return try JSONValue(encoding: try core.store.chatHistory(user: user, peer: peer, before: before, limit: Int(limit)))
 
-        case "directory.search":
+        case .directorySearch:
             try JSONBody.only(["query"], in: p)
             let query = try JSONBody.optionalString(p, "query") ?? ""
             return try JSONValue(encoding: core.directory.entries.filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
-        case "contacts.list":
+        case .contactsList:
             try JSONBody.only([], in: p)
             return try JSONValue(encoding: try core.store.contacts(of: user))
-        case "contacts.search":
+        case .contactsSearch:
             try JSONBody.only(["query"], in: p)
             let query = try JSONBody.optionalString(p, "query") ?? ""
             return try JSONValue(encoding: try core.store.contacts(of: user).filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
-        case "contacts.add":
+        case .contactsAdd:
             try JSONBody.only(["name", "number", "note"], in: p)
             let contact = try core.store.addContact(owner: user, name: try JSONBody.string(p, "name"), number: try Self.number(p, "number"),
                                                     note: try JSONBody.optionalString(p, "note"), at: core.now())
-            await core.hub.publish("contacts.changed", ["added": try JSONValue(encoding: contact)], to: [user])
+            await core.hub.publish(.contactsChanged, ["added": try JSONValue(encoding: contact)], to: [user])
             return try JSONValue(encoding: contact)
-        case "contacts.update":
+        case .contactsUpdate:
             try JSONBody.only(["id", "name", "number", "note"], in: p)
             guard let id = try JSONBody.optionalInteger(p, "id", in: 1...Int64.max) else { throw APIError.missing("id") }
             let name = p["name"] == nil ? nil : try JSONBody.string(p, "name")
@@ -70,18 +73,18 @@ struct Requests: Sendable {
             guard let contact = try core.store.updateContact(owner: user, id: id, name: name, number: number, note: note, at: core.now()) else {
                 throw APIError(.notFound, "unknown_contact", "there is no contact \(id)", details: ["field": "id"])
             }
-            await core.hub.publish("contacts.changed", ["updated": try JSONValue(encoding: contact)], to: [user])
+            await core.hub.publish(.contactsChanged, ["updated": try JSONValue(encoding: contact)], to: [user])
             return try JSONValue(encoding: contact)
-        case "contacts.delete":
+        case .contactsDelete:
             try JSONBody.only(["id"], in: p)
             guard let id = try JSONBody.optionalInteger(p, "id", in: 1...Int64.max) else { throw APIError.missing("id") }
             guard try core.store.deleteContact(owner: user, id: id) else {
                 throw APIError(.notFound, "unknown_contact", "there is no contact \(id)", details: ["field": "id"])
             }
-            await core.hub.publish("contacts.changed", ["deleted": .int(id)], to: [user])
+            await core.hub.publish(.contactsChanged, ["deleted": .int(id)], to: [user])
             return .object(["deleted": .int(id)])
 
-        case "history.list":
+        case .historyList:
             try JSONBody.only(["kind", "before", "limit"], in: p)
             let kind = try JSONBody.optionalString(p, "kind").map { text in
                 guard let kind = HistoryEntry.Kind(rawValue: text) else { throw APIError.invalid("kind", "one of outgoing, answered, missed") }
@@ -91,31 +94,31 @@ struct Requests: Sendable {
             let limit = try JSONBody.optionalInteger(p, "limit", in: 1...200) ?? 50
             return try JSONValue(encoding: try core.store.history(user: user, kind: kind, before: before, limit: Int(limit)))
 
-        case "settings.get":
+        case .settingsGet:
             try JSONBody.only([], in: p)
             return try await core.cti.request("GET", "users/\(user)/features")
-        case "settings.set":
+        case .settingsSet:
             try JSONBody.only(CallSettings.fields, in: p)
             guard !p.isEmpty else { throw APIError(.badRequest, "missing_field", "name at least one setting to change") }
             return try await core.cti.request("PATCH", "users/\(user)/features", body: p)
-        case "devices.list":
+        case .devicesList:
             try JSONBody.only([], in: p)
             return try await core.cti.request("GET", "users/\(user)/devices")
 
-        case "dialing.apply":
+        case .dialingApply:
             try JSONBody.only(["number"], in: p)
             return .object(["number": .string(try core.dial(try JSONBody.string(p, "number"), field: "number"))])
-        case "call.make":
+        case .callMake:
             try JSONBody.only(["to", "device"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
             var body: [String: JSONValue] = ["from": .string(user), "to": .string(to)]
             if let device = try JSONBody.optionalString(p, "device") { body["device"] = .string(device) }
             return try await core.cti.request("POST", "calls", body: body)
-        case "call.redirect":
+        case .callRedirect:
             try JSONBody.only(["call", "to"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
             return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/deflect", body: ["to": .string(to)])
-        case "call.transfer":
+        case .callTransfer:
             try JSONBody.only(["call", "to", "consultation"], in: p)
             let call = CTIClient.pathComponent(try JSONBody.string(p, "call"))
             if let consultation = try JSONBody.optionalString(p, "consultation") {
@@ -123,40 +126,38 @@ struct Requests: Sendable {
             }
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
             return try await core.cti.request("POST", "calls/\(call)/transfer", body: ["party": .string(user), "to": .string(to)])
-        case "call.consult":
+        case .callConsult:
             try JSONBody.only(["call", "to"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
             return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/consult",
                                               body: ["party": .string(user), "to": .string(to)])
-        case "call.trade":
+        case .callTrade:
             try JSONBody.only(["call", "with"], in: p)
             return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/trade",
                                               body: ["party": .string(user), "with": .string(try JSONBody.string(p, "with"))])
-        case "call.callback":
+        case .callCallback:
             try JSONBody.only(["to"], in: p)
             let to = try core.knownUser(JSONBody.string(p, "to"), field: "to")
             return try await core.cti.request("POST", "callbacks", body: ["from": .string(user), "to": .string(to)])
 
-        case "loginNotify.add":
+        case .loginNotifyAdd:
             try JSONBody.only(["user"], in: p)
             let target = try core.knownUser(JSONBody.string(p, "user"), field: "user")
             guard target != user else { throw APIError(.unprocessableContent, "invalid_value", "you cannot watch yourself", details: ["field": "user"]) }
             try core.store.addLoginNotify(watcher: user, target: target)
             return .object(["watching": .array(try core.store.loginNotifyTargets(of: user).map(JSONValue.string))])
-        case "loginNotify.remove":
+        case .loginNotifyRemove:
             try JSONBody.only(["user"], in: p)
             try core.store.removeLoginNotify(watcher: user, target: try JSONBody.string(p, "user"))
             return .object(["watching": .array(try core.store.loginNotifyTargets(of: user).map(JSONValue.string))])
-        case "loginNotify.list":
+        case .loginNotifyList:
             try JSONBody.only([], in: p)
             return .object(["watching": .array(try core.store.loginNotifyTargets(of: user).map(JSONValue.string))])
 
-        case "recordings.list":
+        case .recordingsList:
             try JSONBody.only([], in: p)
             return try JSONValue(encoding: try core.store.recordings(of: user))
 
-        default:
-            throw APIError(.notFound, "unknown_method", "there is no method \(method)", details: ["field": "method"])
         }
     }
 

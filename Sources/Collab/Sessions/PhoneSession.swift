@@ -24,8 +24,8 @@ struct PhoneSession {
 
         // The first message says where the phone's copy of its event stream stands.
         guard case .text(let first)? = try await messages.next(), let hello = try? JSONBody.object(Data(first.utf8)),
-              hello["type"]?.stringValue == "hello" else {
-            try await outbound.write(.text(JSONResponse.text(["type": "error", "error": "hello_expected",
+              hello["type"]?.stringValue == CollabFrame.hello.rawValue else {
+            try await outbound.write(.text(JSONResponse.text(["type": CollabFrame.error.rawValue, "error": "hello_expected",
                                                               "message": "the first message must be {\"type\": \"hello\"}"])))
             return
         }
@@ -33,7 +33,7 @@ struct PhoneSession {
         let subscription = log.subscribe(after: hello["after"]?.intValue, epoch: hello["epoch"]?.stringValue)
         let resumed = hello["after"] != nil && subscription.complete
         var welcome: [String: JSONValue] = [
-            "type": "welcome", "epoch": .string(log.epoch), "sequence": .int(log.lastSequence), "resumed": .bool(resumed),
+            "type": .string(CollabFrame.welcome.rawValue), "epoch": .string(log.epoch), "sequence": .int(log.lastSequence), "resumed": .bool(resumed),
             "heartbeatSeconds": .double(core.configuration.heartbeatSeconds), "user": .string(user),
         ]
         if !resumed { welcome["snapshot"] = try await core.snapshot(for: user) }
@@ -84,18 +84,18 @@ struct PhoneSession {
     static func receive(_ text: String, core: CollabCore, user: String, reply: @escaping @Sendable (String) -> Void) {
         let message: [String: JSONValue]
         do { message = try JSONBody.object(Data(text.utf8)) } catch {
-            reply(JSONResponse.text(["type": "error", "error": "invalid_json", "message": "a message must be a JSON object"]))
+            reply(JSONResponse.text(["type": CollabFrame.error.rawValue, "error": "invalid_json", "message": "a message must be a JSON object"]))
             return
         }
         let id = message["id"] ?? .null
-        switch message["type"]?.stringValue {
-        case "heartbeat":
+        switch message["type"]?.stringValue.flatMap(CollabFrame.init(rawValue:)) {
+        case .heartbeat?:
             core.metrics.heartbeats.increment()
-            reply(JSONResponse.text(["type": .string("heartbeat"), "id": id, "time": .string(ISO8601DateFormatter().string(from: core.now()))]))
-        case "request":
+            reply(JSONResponse.text(["type": .string(CollabFrame.heartbeat.rawValue), "id": id, "time": .string(ISO8601DateFormatter().string(from: core.now()))]))
+        case .request?:
             core.metrics.requests.increment()
             Task {
-                var response: [String: JSONValue] = ["type": "response", "id": id]
+                var response: [String: JSONValue] = ["type": .string(CollabFrame.response.rawValue), "id": id]
                 do {
                     guard let method = message["method"]?.stringValue else { throw APIError.missing("method") }
                     let params = message["params"]?.objectValue ?? [:]
@@ -114,7 +114,7 @@ struct PhoneSession {
                 reply(JSONResponse.text(response))
             }
         default:
-            reply(JSONResponse.text(["type": "error", "id": id, "error": "invalid_value", "field": "type",
+            reply(JSONResponse.text(["type": .string(CollabFrame.error.rawValue), "id": id, "error": "invalid_value", "field": "type",
                                      "message": "type must be hello (first), heartbeat or request"]))
         }
     }
@@ -127,7 +127,7 @@ struct PhoneSession {
     }
 
     static func eventText(_ event: StreamEvent) -> String {
-        JSONResponse.text(["type": .string("event"), "event": (try? JSONValue(encoding: event)) ?? .null])
+        JSONResponse.text(["type": .string(CollabFrame.event.rawValue), "event": (try? JSONValue(encoding: event)) ?? .null])
     }
 }
 

@@ -41,12 +41,12 @@ public actor SessionHub {
     }
 
     /// Appends an event to each user's stream.
-    func publish(_ type: String, _ fields: [String: JSONValue], to users: some Sequence<String>) {
+    func publish(_ event: CollabEvent, _ fields: [String: JSONValue], to users: some Sequence<String>) {
         let time = now()
-        for user in Set(users) { log(user).append(type, fields, time: time) }
+        for user in Set(users) { log(user).append(event.rawValue, fields, time: time) }
     }
 
-    func publishToAll(_ type: String, _ fields: [String: JSONValue]) { publish(type, fields, to: users) }
+    func publishToAll(_ event: CollabEvent, _ fields: [String: JSONValue]) { publish(event, fields, to: users) }
 
     var onlineCount: Int { sessions.values.reduce(0, +) }
     func isOnline(_ user: String) -> Bool { (sessions[user] ?? 0) > 0 }
@@ -60,7 +60,7 @@ public actor SessionHub {
         guard sessions[user] == 1 else { return false }
         refreshPresence(user)
         let watchers = (try? store.loginNotifyWatchers(of: user)) ?? []
-        if !watchers.isEmpty { publish("loginNotify.online", ["user": .string(user)], to: watchers) }
+        if !watchers.isEmpty { publish(.loginNotifyOnline, ["user": .string(user)], to: watchers) }
         return true
     }
 
@@ -109,7 +109,7 @@ public actor SessionHub {
         if force || before?.state != next.state || before?.onThePhone != next.onThePhone || before?.note != next.note {
             next.updatedAt = now()
             effective[user] = next
-            publishToAll("presence.changed", Self.json(next))
+            publishToAll(.presenceChanged, Self.json(next))
         }
     }
 

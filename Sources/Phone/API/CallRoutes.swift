@@ -18,12 +18,12 @@ struct CallRoutes: Sendable {
             if let device = try JSONBody.optionalString(body, "fromDevice") {
                 // "Call from another device": the call server rings that device first.
                 try await core.require(.callMakeFromDevice)
-                return JSONResponse.make(try await core.link.request("call.make", ["to": .string(to), "device": .string(device)]), status: .created)
+                return JSONResponse.make(try await core.link.request(.callMake, ["to": .string(to), "device": .string(device)]), status: .created)
             }
             try await core.require(.callMake)
             // Online, the office's dialing rules apply; offline the number goes as typed (SYSTEM.md §2).
             var number = to
-            if await core.mode == .online, case .object(let result)? = try? await core.link.request("dialing.apply", ["number": .string(to)]),
+            if await core.mode == .online, case .object(let result)? = try? await core.link.request(.dialingApply, ["number": .string(to)]),
                let applied = result["number"]?.stringValue {
                 number = applied
             }
@@ -117,6 +117,9 @@ struct CallRoutes: Sendable {
             break
         }
         // The collaboration server's request is named as the capability it needs.
-        return JSONResponse.make(try await core.link.request(capability.rawValue, params), status: .accepted)
+        guard let method = CollabMethod(rawValue: capability.rawValue) else {
+            throw APIError(.internalServerError, "internal", "\(capability.rawValue) is not a request of the collaboration server")
+        }
+        return JSONResponse.make(try await core.link.request(method, params), status: .accepted)
     }
 }

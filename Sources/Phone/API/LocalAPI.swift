@@ -146,17 +146,17 @@ struct PhoneRoutes: Sendable {
         }
         api.get("devices") { _, _ in
             try await core.require(.callMakeFromDevice)
-            return JSONResponse.make(try await core.link.request("devices.list"))
+            return JSONResponse.make(try await core.link.request(.devicesList))
         }
         api.get("login-notify") { _, _ in
             try await core.require(.loginNotify)
-            return JSONResponse.make(try await core.link.request("loginNotify.list"))
+            return JSONResponse.make(try await core.link.request(.loginNotifyList))
         }
         api.post("login-notify") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["user"], in: body)
             try await core.require(.loginNotify)
-            return JSONResponse.make(try await core.link.request("loginNotify.add", body))
+            return JSONResponse.make(try await core.link.request(.loginNotifyAdd, body))
         }
         api.get("presence") { _, _ in
             try await core.require(.presenceView)
@@ -170,7 +170,7 @@ struct PhoneRoutes: Sendable {
             let body = try await JSONBody.object(request)
             try JSONBody.only(["name", "number", "note"], in: body)
             try await core.require(.contactsAdd)
-            return JSONResponse.make(try await core.link.request("contacts.add", body), status: .created)
+            return JSONResponse.make(try await core.link.request(.contactsAdd, body), status: .created)
         }
         api.get("directory") { request, _ in
             try await core.require(.contactsSearch)
@@ -199,24 +199,24 @@ struct PhoneRoutes: Sendable {
                 }
                 try await core.require(capability)
             }
-            return JSONResponse.make(try await core.link.request("settings.set", body))
+            return JSONResponse.make(try await core.link.request(.settingsSet, body))
         }
         api.get("chat") { request, _ in
             try await core.require(.chat)
             guard let peer = request.uri.queryParameters.get("with") else { throw APIError.missing("with") }
-            return JSONResponse.make(try await core.link.request("chat.history", ["with": .string(peer)]))
+            return JSONResponse.make(try await core.link.request(.chatHistory, ["with": .string(peer)]))
         }
         api.post("chat") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["to", "text"], in: body)
             try await core.require(.chat)
-            return JSONResponse.make(try await core.link.request("chat.send", body), status: .created)
+            return JSONResponse.make(try await core.link.request(.chatSend, body), status: .created)
         }
         api.put("presence") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["state", "note"], in: body)
             try await core.require(.presenceSet)
-            return JSONResponse.make(try await core.link.request("presence.set", body))
+            return JSONResponse.make(try await core.link.request(.presenceSet, body))
         }
         api.ws("events") { _, _ in
             .upgrade([:])

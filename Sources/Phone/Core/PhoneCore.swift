@@ -158,9 +158,9 @@ public actor PhoneCore {
             if let provisioning = session.provisioning { await startSIP(provisioning) }
         case .event(let event):
             // What the user should be told of (the window shows the latest).
-            if event.type == "loginNotify.online", let user = event.fields["user"]?.stringValue {
+            if event.collab == .loginNotifyOnline, let user = event.fields["user"]?.stringValue {
                 notices.append("\(directoryName(user) ?? user) (\(user)) is online")
-            } else if event.type == "chat.message", event.fields["to"]?.stringValue == configuration.user, let from = event.fields["from"]?.stringValue {
+            } else if event.collab == .chatMessage, event.fields["to"]?.stringValue == configuration.user, let from = event.fields["from"]?.stringValue {
                 notices.append("Message from \(directoryName(from) ?? from): \(event.fields["text"]?.stringValue ?? "")")
             }
             if notices.count > 10 { notices.removeFirst(notices.count - 10) }

@@ -125,11 +125,11 @@ public actor CollabLink {
     }
 
     /// A request on the session; fails at once with `.offline` in limited mode.
-    public func request(_ method: String, _ params: [String: JSONValue] = [:]) async throws -> JSONValue {
+    public func request(_ method: CollabMethod, _ params: [String: JSONValue] = [:]) async throws -> JSONValue {
         guard supervisor.mode == .online, let outgoing else { throw LinkError.offline }
         nextRequestID += 1
         let id = nextRequestID
-        let text = Self.text(["type": "request", "id": .int(id), "method": .string(method), "params": .object(params)])
+        let text = Self.text(["type": .string(CollabFrame.request.rawValue), "id": .int(id), "method": .string(method.rawValue), "params": .object(params)])
         let timeout = Task { [weak self] in
             try? await Task.sleep(for: .seconds(10))
             await self?.fail(id, LinkError.timedOut)
@@ -154,7 +154,7 @@ public actor CollabLink {
                 generation += 1
                 closeConnection()
             case .sendHeartbeat(let id):
-                outgoing?.yield(Self.text(["type": "heartbeat", "id": .int(Int64(id))]))
+                outgoing?.yield(Self.text(["type": .string(CollabFrame.heartbeat.rawValue), "id": .int(Int64(id))]))
             case .scheduleHeartbeat(let at):
                 heartbeatTimer?.cancel()
                 heartbeatTimer = timer(at) { $0.heartbeatDue() }
@@ -214,7 +214,7 @@ public actor CollabLink {
         guard attempt == generation, let token = cached.token else { return }
         let (stream, continuation) = AsyncStream<String>.makeStream()
         outgoing = continuation
-        var hello: [String: JSONValue] = ["type": "hello"]
+        var hello: [String: JSONValue] = ["type": .string(CollabFrame.hello.rawValue)]
         if let epoch = cached.epoch, let sequence = cached.sequence {
             hello["epoch"] = .string(epoch)
             hello["after"] = .int(sequence)
@@ -289,8 +289,8 @@ public actor CollabLink {
 
     private func received(_ attempt: Int, _ text: String) {
         guard attempt == generation, let message = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))?.objectValue else { return }
-        switch message["type"]?.stringValue {
-        case "welcome":
+        switch message["type"]?.stringValue.flatMap(CollabFrame.init(rawValue:)) {
+        case .welcome?:
             welcomeTimer?.cancel()
             cached.epoch = message["epoch"]?.stringValue
             if message["resumed"]?.boolValue != true {
@@ -299,9 +299,9 @@ public actor CollabLink {
             }
             save()
             perform(supervisor.connected(now: now()))
-        case "heartbeat":
+        case .heartbeat?:
             if let id = message["id"]?.intValue { supervisor.heartbeatAnswered(id: Int(id)) }
-        case "response":
+        case .response?:
             guard let id = message["id"]?.intValue, let continuation = pending.removeValue(forKey: id) else { return }
             if let error = message["error"]?.objectValue {
                 var details: [String: String] = [:]
@@ -311,7 +311,7 @@ public actor CollabLink {
             } else {
                 continuation.resume(returning: message["result"] ?? .null)
             }
-        case "event":
+        case .event?:
             guard let event = try? message["event"]?.decode(StreamEvent.self) else { return }
             cached.epoch = event.epoch
             cached.sequence = event.sequence
@@ -337,8 +337,8 @@ public actor CollabLink {
     /// Keeps the cache current with what the server announces.
     private func apply(_ event: StreamEvent) {
         let fields = JSONValue.object(event.fields)
-        switch event.type {
-        case "presence.changed":
+        switch event.collab {
+        case .presenceChanged?:
             guard let presence = try? fields.decode(Presence.self) else { return }
             if let index = cached.provisioning?.presence.firstIndex(where: { $0.user == presence.user }) {
                 cached.provisioning?.presence[index] = presence
@@ -346,16 +346,16 @@ public actor CollabLink {
                 cached.provisioning?.presence.append(presence)
             }
             cached.presenceUpdatedAt = Date()
-        case "settings.changed":
+        case .settingsChanged?:
             if let settings = try? fields.decode(CallSettings.self) { cached.provisioning?.settings = settings }
-        case "contacts.changed":
+        case .contactsChanged?:
             if let added = try? event.fields["added"]?.decode(Contact.self) { cached.provisioning?.contacts.append(added) }
             if let updated = try? event.fields["updated"]?.decode(Contact.self),
                let index = cached.provisioning?.contacts.firstIndex(where: { $0.id == updated.id }) {
                 cached.provisioning?.contacts[index] = updated
             }
             if let deleted = event.fields["deleted"]?.intValue { cached.provisioning?.contacts.removeAll { $0.id == deleted } }
-        case "history.added":
+        case .historyAdded?:
             if let entry = try? fields.decode(HistoryEntry.self) { cached.history.insert(entry, at: 0) }
         default:
             return
