@@ -110,12 +110,14 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var numbering: [NumberingEntry] = PBXConfiguration.defaultNumbering
 
     public static let defaultNumbering = [NumberingEntry(dial: "*43", service: .echo)]
+    /// The contact center: agent groups and ACD paths (none by default).
+    public var acd = ACDConfiguration()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
-             media, numbering
+             media, numbering, acd
     }
 
     public init(from decoder: any Decoder) throws {
@@ -135,6 +137,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         follows = try c.decodeIfPresent(Primary.self, forKey: .follows)
         media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
         numbering = try c.decodeIfPresent([NumberingEntry].self, forKey: .numbering) ?? Self.defaultNumbering
+        acd = try c.decodeIfPresent(ACDConfiguration.self, forKey: .acd) ?? ACDConfiguration()
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -185,6 +188,8 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
         }
         try validateNumbering(source: source)
+        try acd.validate(source: source, taken: { number in user(number) != nil || numbering.contains { $0.dial == number } },
+                         isTarget: { number in user(number) != nil || numbering.contains { $0.dial == number } })
         if let remote = media.remote {
             let parts = remote.split(separator: ":")
             guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
