@@ -92,6 +92,34 @@ struct CTIRoutes: Sendable {
             try await server.cancelCallback(id)
             return JSONResponse.make(["callback": id, "cancelled": "true"])
         }
+        group.get("agents") { _, _ in
+            JSONResponse.make(await server.agents())
+        }
+        group.get("agents/:agent") { _, context in
+            JSONResponse.make(try await server.agentInfo(context.parameters.require("agent")))
+        }
+        group.post("agents/:agent/login") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["device"], in: body)
+            return JSONResponse.make(try await server.agentLogin(context.parameters.require("agent"), device: try JSONBody.string(body, "device")))
+        }
+        group.post("agents/:agent/logout") { _, context in
+            JSONResponse.make(try await server.agentLogout(context.parameters.require("agent")))
+        }
+        group.put("agents/:agent/state") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["state", "reason"], in: body)
+            let state = try JSONBody.string(body, "state")
+            guard state == "available" || state == "makeBusy" else { throw APIError.invalid("state", "available or makeBusy") }
+            return JSONResponse.make(try await server.setAgentState(context.parameters.require("agent"), available: state == "available",
+                                                                    reason: try JSONBody.optionalString(body, "reason")))
+        }
+        group.post("agents/:agent/wrap-up/end") { _, context in
+            JSONResponse.make(try await server.endWrapUp(context.parameters.require("agent")))
+        }
+        group.get("paths") { _, _ in
+            JSONResponse.make(await server.paths())
+        }
         group.get("cdr") { request, _ in
             let after = try Self.integer(request, "after", default: 0)
             let limit = try Self.integer(request, "limit", default: 100)

@@ -21,6 +21,7 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case callbackExpired = "callback.expired"
     case devicesChanged = "devices.changed"
     case featuresChanged = "features.changed"
+    case agentChanged = "agent.changed"
 }
 
 extension StreamEvent {

@@ -24,6 +24,9 @@ public enum CTIMessage: Sendable, Equatable {
     case callbackExpired(callback: String, requester: String, target: String)
     case devicesChanged(user: String, devices: [String])
     case featuresChanged(user: String, settings: CallSettings)
+    /// An ACD agent's state: `status` one of loggedOut, available, makeBusy, offered, onACDCall,
+    /// onOtherCall, wrapUp; `reason` for make busy; `device` where it is logged in.
+    case agentChanged(agent: String, status: String, reason: String?, device: String?)
 
     public var event: CTIEvent {
         switch self {
@@ -44,6 +47,7 @@ public enum CTIMessage: Sendable, Equatable {
         case .callbackExpired: .callbackExpired
         case .devicesChanged: .devicesChanged
         case .featuresChanged: .featuresChanged
+        case .agentChanged: .agentChanged
         }
     }
 
@@ -55,7 +59,7 @@ public enum CTIMessage: Sendable, Equatable {
              .callTransferring(let call, _, _), .callTransferred(let call, _, _, _, _), .callTransferFailed(let call, _, _),
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
-        case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged:
+        case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged:
             nil
         }
     }
@@ -94,6 +98,8 @@ public enum CTIMessage: Sendable, Equatable {
             ["user": .string(user), "devices": .array(devices.map(JSONValue.string))]
         case .featuresChanged(let user, let settings):
             ((try? JSONValue(encoding: settings))?.objectValue ?? [:]).merging(["user": .string(user)]) { _, user in user }
+        case .agentChanged(let agent, let status, let reason, let device):
+            ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device)]
         }
     }
 
@@ -155,6 +161,9 @@ public enum CTIMessage: Sendable, Equatable {
             guard let user = settings.removeValue(forKey: "user")?.stringValue,
                   let decoded = try? JSONValue.object(settings).decode(CallSettings.self) else { return nil }
             self = .featuresChanged(user: user, settings: decoded)
+        case .agentChanged:
+            guard let agent = text("agent"), let status = text("status") else { return nil }
+            self = .agentChanged(agent: agent, status: status, reason: text("reason"), device: text("device"))
         }
     }
 }

@@ -26,6 +26,8 @@ import Wire
         .callbackExpired(callback: "cb1", requester: "2001", target: "2002"),
         .devicesChanged(user: "2001", devices: []),
         .featuresChanged(user: "2001", settings: CallSettings(doNotDisturb: true, forwardNoAnswer: "2004", noAnswerSeconds: 15)),
+        .agentChanged(agent: "7001", status: "makeBusy", reason: "lunch", device: "2002"),
+        .agentChanged(agent: "7001", status: "loggedOut", reason: nil, device: nil),
     ]
 
     @Test(arguments: messages.indices)

@@ -36,6 +36,9 @@ public actor CallServer {
     let mediaHost: MediaServiceHost?
     /// Our Contact on each transport (see `serverContactAddress`).
     var contacts: [SIPTransportKind: NameAddress] = [:]
+    /// The contact center's agents and queues (ACD/ContactCenter.swift), and its timers.
+    var contactCenter: ContactCenter
+    var acdTimers: [ACDTimer: Scheduled<Void>] = [:]
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
     public static func start(
@@ -52,6 +55,7 @@ public actor CallServer {
                                 mediaTarget: mediaTarget, mediaHost: mediaHost)
         await server.learnContacts()
         await server.restoreRegistrations()
+        await server.restoreAgents()
         await server.run()
         return server
     }
@@ -78,6 +82,7 @@ public actor CallServer {
         self.store = store
         self.now = now
         registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires)
+        contactCenter = ContactCenter(configuration.acd)
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for i in secret.indices { secret[i] = UInt8.random(in: 0...255, using: &generator) }
@@ -93,6 +98,7 @@ public actor CallServer {
             call.ringing?.timer?.cancel()
             for timer in call.ackTimers.values { timer.cancel() }
         }
+        for timer in acdTimers.values { timer.cancel() }
         await stack.shutdown()
         await mediaHost?.shutdown()
         await store.durable()

@@ -147,7 +147,64 @@ public final class FeatureStore: Sendable {
                 t.column("transport", .text).notNull()
             }
         }
+        migrator.registerMigration("v3-acd") { db in
+            try db.create(table: "agents") { t in
+                t.primaryKey("agent", .text)
+                t.column("device", .text).notNull()
+                t.column("reason", .text)
+            }
+            try db.create(table: "queueLog") { t in
+                t.autoIncrementedPrimaryKey("sequence")
+                t.column("time", .double).notNull()
+                t.column("kind", .text).notNull()
+                t.column("path", .text)
+                t.column("call", .text)
+                t.column("agent", .text)
+                t.column("detail", .text)
+            }
+        }
         return migrator
+    }
+
+    /// An agent's login, kept so a restart keeps it logged in (`device` nil: logged out).
+    /// `reason`: the make-busy reason, nil when available.
+    func saveAgent(_ agent: String, device: String?, reason: String?) {
+        writer.enqueue { db in
+            if let device {
+                try db.execute(sql: "INSERT OR REPLACE INTO agents (agent, device, reason) VALUES (?, ?, ?)", arguments: [agent, device, reason])
+            } else {
+                try db.execute(sql: "DELETE FROM agents WHERE agent = ?", arguments: [agent])
+            }
+        }
+    }
+
+    /// The agents logged in: agent ID → (device, make-busy reason).
+    func loggedInAgents() throws -> [String: (device: String, reason: String?)] {
+        writer.flush()
+        return try database.read { db in
+            var agents: [String: (device: String, reason: String?)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT agent, device, reason FROM agents") { agents[row["agent"]] = (row["device"], row["reason"]) }
+            return agents
+        }
+    }
+
+    /// Appends a line to the queue log (durable with the next group commit).
+    func appendQueueLog(_ entry: QueueLogEntry) {
+        writer.enqueue { db in
+            try db.execute(sql: "INSERT INTO queueLog (time, kind, path, call, agent, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [entry.time, entry.kind.rawValue, entry.path, entry.call, entry.agent, entry.detail])
+        }
+    }
+
+    /// Queue-log lines with sequence > `after`, oldest first.
+    func queueLog(after: Int64, limit: Int = 500) throws -> [(sequence: Int64, entry: QueueLogEntry)] {
+        writer.flush()
+        return try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM queueLog WHERE sequence > ? ORDER BY sequence LIMIT ?", arguments: [after, limit]).compactMap { row in
+                guard let kind = QueueLogEntry.Kind(rawValue: row["kind"]) else { return nil }
+                return (row["sequence"], QueueLogEntry(time: row["time"], kind: kind, path: row["path"], call: row["call"], agent: row["agent"], detail: row["detail"]))
+            }
+        }
     }
 
     public func features(_ extensionNumber: String) throws -> Features {

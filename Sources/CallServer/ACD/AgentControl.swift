@@ -1,0 +1,177 @@
+// The contact center inside the call server: agents log in, out and change state through CTI;
+// their login is durable (a restart keeps them logged in); each change is a CTI event and a line
+// of the queue log. The ContactCenter value decides; this runs what it decides.
+
+import Foundation
+import NIOCore
+import Wire
+
+/// An ACD agent as CTI shows it.
+public struct AgentInfo: Codable, Sendable, Equatable {
+    public var agent: String
+    /// loggedOut, available, makeBusy, offered, onACDCall, onOtherCall, wrapUp.
+    public var status: String
+    public var reason: String?
+    /// The extension whose phone the agent logged in at.
+    public var device: String?
+    public var groups: [String]
+
+    /// Every field present, null when unset (as CTI shows its objects).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(agent, forKey: .agent)
+        try c.encode(status, forKey: .status)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(device, forKey: .device)
+        try c.encode(groups, forKey: .groups)
+    }
+}
+
+/// An ACD path's live figures, as CTI shows them.
+public struct PathInfo: Codable, Sendable, Equatable {
+    public var number: String
+    public var name: String
+    public var waiting: Int
+    public var agentsAvailable: Int
+    public var agentsBusy: Int
+    public var agentsInWrapUp: Int
+    public var answered: Int
+    public var abandoned: Int
+    public var interflowed: Int
+    public var averageSpeedOfAnswer: Double?
+    public var serviceLevel: Double?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(number, forKey: .number)
+        try c.encode(name, forKey: .name)
+        try c.encode(waiting, forKey: .waiting)
+        try c.encode(agentsAvailable, forKey: .agentsAvailable)
+        try c.encode(agentsBusy, forKey: .agentsBusy)
+        try c.encode(agentsInWrapUp, forKey: .agentsInWrapUp)
+        try c.encode(answered, forKey: .answered)
+        try c.encode(abandoned, forKey: .abandoned)
+        try c.encode(interflowed, forKey: .interflowed)
+        try c.encode(averageSpeedOfAnswer, forKey: .averageSpeedOfAnswer)
+        try c.encode(serviceLevel, forKey: .serviceLevel)
+    }
+}
+
+extension CallServer {
+    public func agentLogin(_ agent: String, device: String) async throws -> AgentInfo {
+        guard configuration.user(device) != nil else {
+            throw ControlError(.invalid, "invalid_value", "device: there is no extension \(device) to log in at", details: ["field": "device"])
+        }
+        try await acd(.login(agent: agent, device: device, now: now()))
+        return try agentInfo(agent)
+    }
+
+    public func agentLogout(_ agent: String) async throws -> AgentInfo {
+        try await acd(.logout(agent: agent, now: now()))
+        return try agentInfo(agent)
+    }
+
+    /// `available`, or make busy with one of the configured reasons.
+    public func setAgentState(_ agent: String, available: Bool, reason: String?) async throws -> AgentInfo {
+        if available {
+            try await acd(.setIntent(agent: agent, .available, now: now()))
+        } else {
+            guard let reason else {
+                throw ControlError(.invalid, "missing_field", "reason: make busy needs one of \(configuration.acd.reasons.joined(separator: ", "))",
+                                   details: ["field": "reason"])
+            }
+            try await acd(.setIntent(agent: agent, .makeBusy(reason: reason), now: now()))
+        }
+        return try agentInfo(agent)
+    }
+
+    public func endWrapUp(_ agent: String) async throws -> AgentInfo {
+        try await acd(.endWrapUp(agent: agent, now: now()))
+        return try agentInfo(agent)
+    }
+
+    public func agentInfo(_ agent: String) throws -> AgentInfo {
+        guard let state = contactCenter.agents[agent] else { throw Self.refusal(.unknownAgent(agent), reasons: configuration.acd.reasons) }
+        return AgentInfo(agent: agent, status: state.status, reason: state.reason, device: state.device,
+                         groups: configuration.acd.groups.filter { $0.agents.contains(agent) }.map(\.name))
+    }
+
+    public func agents() -> [AgentInfo] {
+        configuration.acd.agentIDs.compactMap { try? agentInfo($0) }
+    }
+
+    public func paths() -> [PathInfo] {
+        configuration.acd.paths.map { path in
+            let members = Set(path.groups.compactMap(configuration.acd.group).flatMap(\.agents))
+            let agents = contactCenter.agents.values.filter { members.contains($0.id) && $0.loggedIn }
+            let figures = contactCenter.statistics[path.number] ?? PathStatistics()
+            return PathInfo(number: path.number, name: path.name, waiting: contactCenter.waiting.filter { $0.path == path.number }.count,
+                            agentsAvailable: agents.filter { $0.status == "available" }.count,
+                            agentsBusy: agents.filter { ["offered", "onACDCall", "onOtherCall", "makeBusy"].contains($0.status) }.count,
+                            agentsInWrapUp: agents.filter { $0.status == "wrapUp" }.count,
+                            answered: figures.answered, abandoned: figures.abandoned, interflowed: figures.interflowed,
+                            averageSpeedOfAnswer: figures.averageSpeedOfAnswer, serviceLevel: figures.serviceLevel)
+        }
+    }
+
+    /// Agents logged in before a restart (or crash) stay logged in.
+    func restoreAgents() {
+        do {
+            for (agent, login) in try store.loggedInAgents() {
+                contactCenter.restore(agent, device: login.device, intent: login.reason.map { .makeBusy(reason: $0) } ?? .available, now: now())
+            }
+        } catch {
+            logger.error("stored agent logins could not be read", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Gives `event` to the contact center and runs what it decides; a refusal is thrown. An
+    /// agent's change is durable before the request that made it is answered.
+    func acd(_ event: ContactCenter.Event) async throws {
+        var refusal: ContactCenter.Refusal?
+        var changed = false
+        for action in contactCenter.handle(event) {
+            switch action {
+            case .refuse(let why):
+                refusal = why
+            case .agentChanged(let id):
+                guard let agent = contactCenter.agents[id] else { break }
+                store.saveAgent(id, device: agent.device, reason: agent.reason)
+                events.append(.agentChanged(agent: id, status: agent.status, reason: agent.reason, device: agent.device))
+                changed = true
+            case .log(let entry):
+                store.appendQueueLog(entry)
+            case .startTimer(let timer, let seconds):
+                acdTimers[timer]?.cancel()
+                acdTimers[timer] = after(seconds: seconds) { server in
+                    server.acdTimers[timer] = nil
+                    Task { try? await server.acd(.timer(timer, now: server.now())) }
+                }
+            case .stopTimer(let timer):
+                acdTimers.removeValue(forKey: timer)?.cancel()
+            case .queue, .offer, .withdrawOffer, .connect, .refuseAnswer, .interflow, .reject:
+                // Calls do not reach ACD paths yet (the numbering plan does not route to them).
+                logger.warning("ACD call action without calls to act on", metadata: ["action": "\(action)"])
+            }
+        }
+        if changed { await store.durable() }
+        if let refusal { throw Self.refusal(refusal, reasons: configuration.acd.reasons) }
+    }
+
+    static func refusal(_ refusal: ContactCenter.Refusal, reasons: [String]) -> ControlError {
+        switch refusal {
+        case .unknownAgent(let agent):
+            ControlError(.notFound, "unknown_agent", "there is no agent ID \(agent)", details: ["agent": agent, "field": "agent"])
+        case .loggedInElsewhere(let agent, let device):
+            ControlError(.conflict, "agent_logged_in", "agent \(agent) is logged in at \(device); log out there first", details: ["agent": agent, "device": device])
+        case .notLoggedIn(let agent):
+            ControlError(.conflict, "agent_logged_out", "agent \(agent) is not logged in", details: ["agent": agent])
+        case .onACDCall(let agent):
+            ControlError(.conflict, "on_acd_call", "agent \(agent) is in an ACD call: log out after it (make busy meanwhile)", details: ["agent": agent])
+        case .unknownReason(let reason):
+            ControlError(.invalid, "invalid_value", "reason: \(reason) is not one of \(reasons.joined(separator: ", "))", details: ["field": "reason"])
+        case .notInWrapUp(let agent):
+            ControlError(.conflict, "invalid_state", "agent \(agent) is not in wrap-up", details: ["agent": agent])
+        }
+    }
+}
