@@ -150,8 +150,7 @@ extension CallServer {
             case .stopTimer(let timer):
                 acdTimers.removeValue(forKey: timer)?.cancel()
             case .queue, .offer, .withdrawOffer, .connect, .refuseAnswer, .interflow, .reject:
-                // Calls do not reach ACD paths yet (the numbering plan does not route to them).
-                logger.warning("ACD call action without calls to act on", metadata: ["action": "\(action)"])
+                await acdCallAction(action)
             }
         }
         if changed { await store.durable() }

@@ -158,6 +158,10 @@ extension CallServer {
         // The party who stays hears music while the destination rings (not the silence of a
         // party gone); the destination is offered the party's own session, captured before.
         _ = await playMusic(call, to: staying)
+        guard calls[call.key] === call, call.state == .answered else {
+            stopMusic(call)
+            return
+        }
         let result = await reach(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
         guard calls[call.key] === call, call.state == .answered else {
             if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }

@@ -60,6 +60,20 @@ final class Call: @unchecked Sendable {
     var maxForwards = 70
     /// The media service that answers the call, when the numbering plan sent it to one.
     var service: MediaService?
+    /// A call to an ACD path: its path, and the agent it is offered to or connected with.
+    struct ACDState {
+        var path: String
+        var agent: String?
+        /// The ringing of the agent offered the call (cancelled to withdraw the offer).
+        var offer: Task<Void, Never>?
+        /// The agent's device that answered, until the contact center says whether it is the call's.
+        var reached: [String: CallServer.Reached] = [:]
+        var connected = false
+    }
+    var acd: ACDState?
+    /// Tasks waiting for the caller to be answered (an ACD offer answered before the queue's music
+    /// answered the caller).
+    var answeredWaiters: [CheckedContinuation<Void, Never>] = []
     /// Music for a party held through the server: its leg with the music-on-hold service.
     var music: [Side: ServiceLeg] = [:]
     /// REFERs relayed to a leg, by the CSeq they carry there, to the CSeq of the REFER as it came

@@ -19,7 +19,13 @@ extension CallServer {
 
     /// Gives `event` to the call's life and runs the actions it returns, in order.
     func advance(_ call: Call, _ event: CallLife.Event, bye: ByeRelay? = nil) async {
-        for action in call.life.handle(event) {
+        let actions = call.life.handle(event)
+        if actions.isEmpty, let bye, call.life.isEnded {
+            // A BYE crossing the call's own end (a CTI clear, a failed transfer): the dialog is gone.
+            try? await stack.respond(SIPResponse(replyingTo: bye.incoming.request, statusCode: 481), to: bye.incoming)
+            return
+        }
+        for action in actions {
             switch action {
             case .stopRinging:
                 await stopRinging(call)
@@ -58,6 +64,13 @@ extension CallServer {
                 await store.durable()
             case .forget:
                 if calls[call.key] === call { calls[call.key] = nil }
+                releaseAnswerWaiters(call)
+                if let acd = call.acd {
+                    // The contact center learns the caller left the queue, or the ACD call ended.
+                    call.acd = nil
+                    acdOffers.removeValue(forKey: call.key)?.cancel()
+                    try? await self.acd(acd.connected ? .acdCallEnded(call: call.key, now: now()) : .callerLeft(call: call.key, now: now()))
+                }
             }
         }
     }
@@ -143,6 +156,10 @@ extension CallServer {
         dialogs[dialog.id] = (call.key, side)
         call.setDialog(side, dialog)
         call.setLegTarget(side, target)
+        // What waited on the leg that leaves goes on (its 2xx is not retransmitted any more).
+        call.ackTimers.removeValue(forKey: side)?.cancel()
+        for waiting in call.heldRequests.removeValue(forKey: side) ?? [] { waiting.resume() }
+        for waiting in call.heldNotifies.removeValue(forKey: side) ?? [] { waiting.resume() }
         call.legs[side] = Leg()
         call.sdpFrom[side] = from
         call.sdpTo[side] = to

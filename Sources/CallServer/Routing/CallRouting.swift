@@ -34,7 +34,7 @@ extension CallServer {
         let dialed = uri.user ?? ""
         let destination = NumberingPlan(configuration).resolve(dialed)
         switch destination {
-        case .user, .service: break
+        case .user, .service, .acdPath: break
         case .incomplete:
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 484, reasonPhrase: "Address Incomplete (\(dialed) begins a feature code)", toTag: Self.newTag()), to: incoming)
             return
@@ -51,12 +51,17 @@ extension CallServer {
             call.target = user
             call.path.append(user)
         case .service(let service): call.service = service
+        case .acdPath(let path): call.acd = Call.ACDState(path: path)
         default: break
         }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
         events.append(.callOffered(call: key, caller: caller, callerName: call.callerName, dialed: dialed))
-        await route(call)
+        if call.acd != nil {
+            await acdArrive(call)
+        } else {
+            await route(call)
+        }
     }
 
     /// Applies the target's features and rings its devices, or ends the call.

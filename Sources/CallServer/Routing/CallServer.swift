@@ -39,6 +39,10 @@ public actor CallServer {
     /// The contact center's agents and queues (ACD/ContactCenter.swift), and its timers.
     var contactCenter: ContactCenter
     var acdTimers: [ACDTimer: Scheduled<Void>] = [:]
+    /// The ringing of each ACD call's offered agent, and agents' answers waiting for the contact
+    /// center's word (by "call|agent").
+    var acdOffers: [String: Task<Void, Never>] = [:]
+    var acdAnswers: [String: Reached] = [:]
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
     public static func start(

@@ -40,6 +40,11 @@ extension CallServer {
         // The same request on the other leg, once that leg has its ACK.
         let otherSide = entry.side.other
         await waitUntilConfirmed(call, otherSide)
+        guard !call.life.isEnded else {
+            // The call ended while the request waited (the other side hung up, CTI cleared it).
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
+            return
+        }
         guard var other = call.dialog(otherSide), let target = call.legTarget(otherSide) else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
             return

@@ -6,6 +6,8 @@ import MediaServices
 public enum Destination: Sendable, Equatable {
     case user(String)
     case service(MediaService)
+    /// An ACD path: the caller queues for its agents.
+    case acdPath(String)
     /// The start of a feature code: more digits are needed (484, RFC 3261 §21.4.22).
     case incomplete
     case unknown
@@ -22,6 +24,7 @@ public struct NumberingPlan: Sendable {
             if let service = entry.service { return .service(service) }
             if let user = entry.user { return .user(user) }
         }
+        if configuration.acd.path(dialed) != nil { return .acdPath(dialed) }
         if dialed.hasPrefix("*"), configuration.numbering.contains(where: { $0.dial.count > dialed.count && $0.dial.hasPrefix(dialed) }) {
             return .incomplete
         }

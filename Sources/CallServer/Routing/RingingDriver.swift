@@ -51,6 +51,10 @@ extension CallServer {
     /// Rings `forks` as the call's ringing now: responses to an earlier ringing's INVITEs are not
     /// this one's (a 2xx among them is released).
     func ring(_ call: Call, forks: [RingRound.Fork], seconds: Double?) async {
+        // A call that ended meanwhile (the caller cancelled during a forwarding) rings nobody; a
+        // ringing still running (a forward and a deflection at once) is cancelled first.
+        guard !call.life.isEnded, calls[call.key] === call else { return }
+        if call.ringing != nil { await stopRinging(call) }
         let round = RingRound(forks: forks, purpose: .call, call: call)
         call.ringing = round
         await advance(call, .ringing)
@@ -216,6 +220,10 @@ extension CallServer {
         guard round.waiting != nil, !round.withdrawn,
               var dialog = Dialog(uacFor: fork.request, response: response, localContact: serverContactAddress(fork.target.kind)) else {
             await hangUpLateAnswer(fork.request, response: response, target: fork.target)
+            if case .reach(let user, _) = round.purpose {
+                // An answer without a usable dialog (no Contact or To tag) is no answer.
+                resume(round, .failure(ControlError(.failed, "no_answer", "\(user) answered without a usable dialog", details: ["user": user, "status": "502"])))
+            }
             return
         }
         if acknowledge { try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: fork.request.cseq?.sequence), to: fork.target) }
@@ -293,6 +301,8 @@ extension CallServer {
         let callerContact = serverContactAddress(call.invite?.origin.kind ?? .udp)
         guard let calleeDialog = Dialog(uacFor: fork.request, response: response, localContact: contact) else {
             await hangUpLateAnswer(fork.request, response: response, target: fork.target)
+            call.ringing = nil
+            await advance(call, .unanswered(status: 502, reason: "Bad Gateway (the answer had no usable dialog)", outcome: .rejected))
             return
         }
         // Every change to the call first, then the messages: a request that arrives on either
@@ -300,6 +310,7 @@ extension CallServer {
         call.ringing = nil
         await advance(call, .answered)
         call.answeredAt = Date()
+        defer { releaseAnswerWaiters(call) }
         placeLeg(call, on: .callee, dialog: calleeDialog, target: fork.target, from: response.body, to: call.offer, device: fork.device)
         call.sdpTo[.caller] = response.body
         // Late offer (RFC 3261 §13.2.1): the callee's 200 made the offer; its ACK carries the

@@ -1,0 +1,141 @@
+// Calls to ACD paths: the caller is answered by the queue's music, the contact center offers the
+// call to an agent by ringing the phone the agent is logged in at (the one ringing driver), and the
+// agent's answer takes the music's place with a re-INVITE of the caller. Interflow hands the
+// caller on as a blind transfer does; a full queue is refused with 486.
+
+import Foundation
+import MediaServices
+import SIP
+import SIPCore
+import SIPMessage
+
+extension CallServer {
+    /// A caller dialed an ACD path.
+    func acdArrive(_ call: Call) async {
+        guard let path = call.acd?.path else { return }
+        try? await acd(.callArrived(call: call.key, path: path, now: now()))
+    }
+
+    /// What the contact center decided for a call.
+    func acdCallAction(_ action: ContactCenter.Action) async {
+        switch action {
+        case .queue(let key, _, _):
+            // Answered by the queue's music while it waits.
+            guard let call = calls[key], call.life.isUnanswered, call.service == nil else { break }
+            call.service = .musicOnHold
+            await route(call)
+        case .offer(let key, let agent, let device, let ringSeconds):
+            guard let call = calls[key] else { break }
+            let session = call.offer, type = call.offerType ?? .sdp, caller = call.caller
+            acdOffers[key] = Task {
+                let result = await self.reach(device, from: caller, body: session, contentType: type, seconds: ringSeconds, acknowledge: true,
+                                              headers: [(Self.callHeader, key)])
+                await self.acdOfferEnded(key, agent: agent, device: device, result: result)
+            }
+        case .withdrawOffer(let key, _):
+            acdOffers.removeValue(forKey: key)?.cancel()
+        case .connect(let key, let agent):
+            await acdConnect(key, agent: agent)
+        case .refuseAnswer(let key, let agent):
+            if let reached = acdAnswers.removeValue(forKey: "\(key)|\(agent)") {
+                await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target)
+            }
+        case .interflow(let key, let to):
+            guard let call = calls[key] else { break }
+            await acdInterflow(call, to: to)
+        case .reject(let key, let status):
+            guard let call = calls[key] else { break }
+            call.acd = nil
+            await advance(call, .unanswered(status: status, reason: "Busy Here (the queue is full)", outcome: .busy))
+        case .refuse, .agentChanged, .log, .startTimer, .stopTimer:
+            break  // the contact center's own actions, run by acd(_:)
+        }
+    }
+
+    private func acdOfferEnded(_ key: String, agent: String, device: String, result: Result<Reached, ControlError>) async {
+        let withdrawn = Task.isCancelled
+        if acdOffers[key]?.isCancelled == false || !withdrawn { acdOffers[key] = nil }
+        switch result {
+        case .success(let reached):
+            acdAnswers["\(key)|\(agent)"] = reached
+            try? await acd(.offerAnswered(call: key, agent: agent, now: now()))
+        case .failure:
+            // A withdrawn offer was the contact center's own doing; anything else is ring-no-answer.
+            if !withdrawn { try? await acd(.offerFailed(call: key, agent: agent, now: now())) }
+        }
+    }
+
+    /// The agent's answer takes the place of the queue's music: the music leg is ended and the
+    /// caller re-INVITEd with the agent's session.
+    private func acdConnect(_ key: String, agent: String) async {
+        guard let reached = acdAnswers.removeValue(forKey: "\(key)|\(agent)") else { return }
+        guard let call = calls[key] else {
+            await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target)
+            return
+        }
+        await waitUntilAnswered(call)
+        guard calls[key] === call, call.state == .answered, call.acd != nil else {
+            await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target)
+            return
+        }
+        let user = reached.request.to.flatMap { if case .sip(let uri) = $0.uri { uri.user } else { nil } } ?? agent
+        call.acd?.agent = agent
+        call.acd?.connected = true
+        if var music = call.dialog(.callee), let target = call.legTarget(.callee) {
+            dialogs[music.id] = nil
+            let bye = music.makeRequest(.bye)
+            _ = await stack.send(bye, to: target)
+        }
+        call.service = nil
+        call.seat(user, on: .callee, name: configuration.user(user)?.name)
+        call.path += ["acd", agent, user]
+        placeLeg(call, on: .callee, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: call.offer, device: reached.device)
+        let rebridged = await reoffer(call, side: .caller, session: reached.response.body, direction: "sendrecv")
+        if !rebridged { logger.warning("the caller refused the agent's session", metadata: ["call": "\(key)", "agent": "\(agent)"]) }
+        events.append(.callAnswered(call: key, caller: call.caller, callee: user, device: reached.device))
+    }
+
+    /// A caller that waited too long (or found the queue full) goes to the interflow destination:
+    /// another path's queue, or an extension rung like a blind transfer's target.
+    private func acdInterflow(_ call: Call, to destination: String) async {
+        call.path += ["interflow", destination]
+        if configuration.acd.path(destination) != nil {
+            call.acd = ACDStateFor(path: destination)
+            await acdArrive(call)
+            return
+        }
+        call.acd = nil
+        guard call.state == .answered else {
+            await retarget(call, to: destination, reason: "interflow")
+            return
+        }
+        // On the queue's music: its leg is let go, and the caller hears music again while the
+        // destination rings (as in a blind transfer).
+        if var music = call.dialog(.callee), let target = call.legTarget(.callee) {
+            dialogs[music.id] = nil
+            call.setDialog(.callee, nil)
+            let bye = music.makeRequest(.bye)
+            _ = await stack.send(bye, to: target)
+        }
+        call.service = nil
+        guard configuration.user(destination) != nil else {
+            await advance(call, .transferFailed(staying: .caller))
+            return
+        }
+        await completeTransfer(call, leaving: .callee, to: destination, session: call.offer)
+    }
+
+    private func ACDStateFor(path: String) -> Call.ACDState { Call.ACDState(path: path) }
+
+    /// Waits until the caller is answered (or the call is over).
+    func waitUntilAnswered(_ call: Call) async {
+        guard calls[call.key] === call, call.life.isUnanswered else { return }
+        await withCheckedContinuation { call.answeredWaiters.append($0) }
+    }
+
+    func releaseAnswerWaiters(_ call: Call) {
+        let waiting = call.answeredWaiters
+        call.answeredWaiters = []
+        for continuation in waiting { continuation.resume() }
+    }
+}
