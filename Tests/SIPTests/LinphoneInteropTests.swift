@@ -16,6 +16,50 @@ import Testing
         }
     }
 
+    /// Linphone calls the Sales path; baresip is the phone agent 7001 logged in at. Linphone hears
+    /// the queue's music, then the agent once the agent's answer takes the music's place.
+    @Test func linphoneCallingAnACDPathIsConnectedToTheAgentsBaresip() async throws {
+        let pbx = try await PBXProcess.start(extra: """
+            acd:
+              groups: [ { name: Sales agents, agents: ["7001"] } ]
+              paths: [ { number: "5000", name: Sales, groups: [Sales agents] } ]
+            """)
+        defer { pbx.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
+        let brookProcess = try brook.start(seconds: 20)
+        try await Self.registered(["2001", "2002"], events: events)
+        let cti = CTIClient(port: pbx.ctiPort)
+        let login = try await cti.request("POST", "agents/7001/login", body: #"{"device": "2002"}"#)
+        #expect(login["status"] == .string("available"), "\(login.json)")
+        ada.command("call sip:5000@127.0.0.1:\(pbx.port)")
+        let answered = try await events.next("the agent's answer", within: 15) { $0["type"]?.stringValue == "call.answered" && $0["callee"] == .string("2002") }
+        #expect(answered["caller"] == .string("2001"))
+        let onCall = try await events.next("7001 on the call", within: 5) { $0["type"]?.stringValue == "agent.changed" && $0["status"] == .string("onACDCall") }
+        #expect(onCall["agent"] == .string("7001"))
+        // call.answered comes once linphone accepted the re-INVITE with the agent's session.
+        let adaHears = ada.recordAnew("agent.wav")
+        try await Task.sleep(for: .seconds(2))  // two seconds with the agent
+        let id = try ada.callID()
+        ada.command("terminate \(id)")
+        try await ada.waitFor("ended")
+        let wrapUp = try await events.next("7001 free again", within: 5) { $0["type"]?.stringValue == "agent.changed" && $0["agent"] == .string("7001") && $0["status"] == .string("available") }
+        #expect(wrapUp["device"] == .string("2002"))
+        await ada.stop()
+        brookProcess.terminate()
+        _ = try? await brookProcess.waitForExit(within: 10)
+        await events.close()
+        let adaHeard = try await Sox.dominantFrequency(adaHears)
+        #expect(abs(adaHeard - 900) < 20, "the caller heard mostly \(adaHeard) Hz from the agent, expected baresip's 900")
+        let brookHeard = try await Sox.roughFrequency(try brook.receivedRecording())
+        #expect(abs(brookHeard - 700) < 45, "the agent heard \(brookHeard) Hz, expected linphone's 700")
+        let paths = try await cti.request("GET", "paths")
+        guard case .object(let sales)? = paths.array.first else { Issue.record("no path figures"); return }
+        #expect(sales["answered"] == .int(1), "\(sales)")
+    }
+
     @Test func linphoneOverTCPHoldsResumesAndHangsUpThroughTheCallServer() async throws {
         let pbx = try await PBXProcess.start()
         defer { pbx.process.terminate() }
