@@ -47,6 +47,12 @@ public enum CollabMethod: String, Sendable, CaseIterable {
     case loginNotifyRemove = "loginNotify.remove"
     case loginNotifyList = "loginNotify.list"
     case recordingsList = "recordings.list"
+    /// Contact center: log in with an agent ID at this user's phone, log out, available or make
+    /// busy, and the agent's status (null when the user is no agent logged in).
+    case acdLogin = "acd.login"
+    case acdLogout = "acd.logout"
+    case acdState = "acd.state"
+    case acdStatus = "acd.status"
 }
 
 /// The events the collaboration server pushes to a user's sessions (an `event` frame's
@@ -64,6 +70,8 @@ public enum CollabEvent: String, Sendable, CaseIterable {
     case callbackRequested = "callback.requested"
     case callbackPlaced = "callback.placed"
     case callbackExpired = "callback.expired"
+    /// The user's ACD agent changed state (an `AgentStatus`).
+    case acdChanged = "acd.changed"
 }
 
 extension StreamEvent {

@@ -290,3 +290,45 @@ extension CallSettings.CodingKeys {
         }
     }
 }
+
+/// An ACD agent's status as the phone shows it (`acd.status`, `acd.changed`).
+public struct AgentStatus: Codable, Sendable, Equatable {
+    public struct Path: Codable, Sendable, Equatable {
+        public var number: String
+        public var name: String
+
+        public init(number: String, name: String) {
+            self.number = number
+            self.name = name
+        }
+    }
+
+    public var agent: String
+    /// loggedOut, available, makeBusy, offered, onACDCall, onOtherCall, wrapUp.
+    public var status: String
+    public var reason: String?
+    /// The extension whose phone the agent is logged in at (nil: logged out).
+    public var device: String?
+    /// The paths whose calls the agent takes.
+    public var paths: [Path]
+
+    public init(agent: String, status: String, reason: String?, device: String?, paths: [Path]) {
+        self.agent = agent
+        self.status = status
+        self.reason = reason
+        self.device = device
+        self.paths = paths
+    }
+
+    public var loggedIn: Bool { device != nil && status != "loggedOut" }
+
+    /// Every field present, null when unset.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(agent, forKey: .agent)
+        try c.encode(status, forKey: .status)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(device, forKey: .device)
+        try c.encode(paths, forKey: .paths)
+    }
+}

@@ -61,9 +61,17 @@ private extension Dictionary where Key == CapabilityID {
     }
 
     @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
-        for id in ["acd.login", "acd.status.view", "hotdesk.login", "voicemail.call", "recall.receive", "conference.join", "desktopConsole.select"] {
+        for id in ["hotdesk.login", "voicemail.call", "recall.receive", "conference.join", "desktopConsole.select"] {
             #expect(CapabilityTable.global(online)[id] == .unavailable(.notBuilt), "\(id)")
         }
         #expect(CapabilityTable.forCall(.connected, online)[.callConference] == .unavailable(.notBuilt))
+    }
+
+    @Test func anAgentLogsInAndOutOnlineOnlyAndItsStatusIsGreyedOffline() {
+        let offline = CapabilityTable.Context(server: .offline, registered: true)
+        for id in ["acd.login", "acd.logout", "acd.status.view"] {
+            #expect(CapabilityTable.global(online)[id] == .available, "\(id) online")
+            #expect(CapabilityTable.global(offline)[id] == .unavailable(.serverOffline), "\(id) offline")
+        }
     }
 }

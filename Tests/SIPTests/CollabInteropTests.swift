@@ -114,6 +114,35 @@ struct CollabProcess {
         await brook.close()
     }
 
+    @Test func anAgentLogsInAndOutThroughTheSessionAndHearsOfItsChanges() async throws {
+        let pbx = try await PBXProcess.start(extra: """
+            acd:
+              groups: [ { name: Sales agents, agents: ["7001", "7002"] } ]
+              paths: [ { number: "5000", name: Sales, groups: [Sales agents] } ]
+            """)
+        defer { pbx.process.terminate() }
+        let collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        let ada = try await collab.session(try await collab.login("2001"))
+        #expect(try await ada.call("acd.status")["result"] == .null, "no agent logged in at 2001 yet")
+        let login = try await ada.call("acd.login", ["agent": "7001"])
+        let agent = try #require(login["result"]?.objectValue, "\(login)")
+        #expect(agent["status"] == "available" && agent["device"] == "2001" && agent["paths"] == [["number": "5000", "name": "Sales"]], "\(agent)")
+        #expect(try await ada.event("acd.changed", within: 10)["status"] == "available")
+        // Changed directly through CTI (a supervisor): the phone hears of it.
+        _ = try await CTIClient(port: pbx.ctiPort).request("PUT", "agents/7001/state", body: #"{"state": "makeBusy", "reason": "lunch"}"#)
+        let busy = try await ada.event("acd.changed", within: 10) { $0["status"] == "makeBusy" }
+        #expect(busy["reason"] == "lunch")
+        let brook = try await collab.session(try await collab.login("2002"))
+        #expect(try await brook.call("acd.login", ["agent": "7001"])["error"]?.objectValue?["error"] == "agent_logged_in", "7001 is at 2001")
+        #expect(try await brook.call("acd.logout")["error"]?.objectValue?["error"] == "not_an_agent")
+        let out = try await ada.call("acd.logout")
+        #expect(out["result"]?.objectValue?["status"] == "loggedOut", "\(out)")
+        #expect(try await ada.event("acd.changed", within: 10) { $0["status"] == "loggedOut" }["device"] == .null, "the logout reaches the user it was at")
+        await ada.close()
+        await brook.close()
+    }
+
     @Test func settingsChangedOnASessionAreKeptByTheCallServerAndAnnounced() async throws {
         let pbx = try await PBXProcess.start()
         defer { pbx.process.terminate() }

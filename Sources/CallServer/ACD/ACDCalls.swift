@@ -10,6 +10,9 @@ import SIPCore
 import SIPMessage
 
 extension CallServer {
+    /// On an ACD offer: `agent=7001;path=5000;name="Sales"`.
+    static let acdHeader = HeaderName("X-Holdfast-ACD")
+
     /// A caller dialed an ACD path.
     func acdArrive(_ call: Call) async {
         guard let path = call.acd?.path else { return }
@@ -25,11 +28,13 @@ extension CallServer {
             call.service = .musicOnHold
             await route(call)
         case .offer(let key, let agent, let device, let ringSeconds):
-            guard let call = calls[key] else { break }
+            guard let call = calls[key], let path = call.acd.flatMap({ configuration.acd.path($0.path) }) else { break }
             let session = call.offer, type = call.offerType ?? .sdp, caller = call.caller
+            // The phone shows the offer as an ACD call: which agent, which path.
+            let acd = "agent=\(agent);path=\(path.number);name=\"\(path.name.filter { $0 != "\"" && $0 != ";" })\""
             acdOffers[key] = Task {
                 let result = await self.reach(device, from: caller, body: session, contentType: type, seconds: ringSeconds, acknowledge: true,
-                                              headers: [(Self.callHeader, key)])
+                                              headers: [(Self.callHeader, key), (Self.acdHeader, acd)])
                 await self.acdOfferEnded(key, agent: agent, device: device, result: result)
             }
         case .withdrawOffer(let key, _):

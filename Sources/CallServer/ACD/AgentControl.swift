@@ -31,6 +31,8 @@ public struct AgentInfo: Codable, Sendable, Equatable {
 public struct PathInfo: Codable, Sendable, Equatable {
     public var number: String
     public var name: String
+    /// Its agent groups, in order.
+    public var groups: [String]
     public var waiting: Int
     public var agentsAvailable: Int
     public var agentsBusy: Int
@@ -45,6 +47,7 @@ public struct PathInfo: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(number, forKey: .number)
         try c.encode(name, forKey: .name)
+        try c.encode(groups, forKey: .groups)
         try c.encode(waiting, forKey: .waiting)
         try c.encode(agentsAvailable, forKey: .agentsAvailable)
         try c.encode(agentsBusy, forKey: .agentsBusy)
@@ -105,7 +108,7 @@ extension CallServer {
             let members = Set(path.groups.compactMap(configuration.acd.group).flatMap(\.agents))
             let agents = contactCenter.agents.values.filter { members.contains($0.id) && $0.loggedIn }
             let figures = contactCenter.statistics[path.number] ?? PathStatistics()
-            return PathInfo(number: path.number, name: path.name, waiting: contactCenter.waiting.filter { $0.path == path.number }.count,
+            return PathInfo(number: path.number, name: path.name, groups: path.groups, waiting: contactCenter.waiting.filter { $0.path == path.number }.count,
                             agentsAvailable: agents.filter { $0.status == "available" }.count,
                             agentsBusy: agents.filter { ["offered", "onACDCall", "onOtherCall", "makeBusy"].contains($0.status) }.count,
                             agentsInWrapUp: agents.filter { $0.status == "wrapUp" }.count,

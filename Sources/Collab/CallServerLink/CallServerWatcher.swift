@@ -5,6 +5,7 @@
 import CTILink
 import Foundation
 import Logging
+import Synchronization
 import Wire
 
 struct CallServerWatcher: Sendable {
@@ -13,6 +14,8 @@ struct CallServerWatcher: Sendable {
     let hub: SessionHub
     let history: HistorySync
     let logger: Logger
+    /// Where each agent is logged in, so its logout reaches the user it was logged in at.
+    let agentUsers = AgentUsers()
 
     func run() async {
         await history.sync()
@@ -62,6 +65,10 @@ struct CallServerWatcher: Sendable {
             await hub.publish(.settingsChanged, settings, to: [user])
         case .devicesChanged(let user, _):
             await hub.publish(.devicesChanged, message.fields, to: [user])
+        case .agentChanged(let agent, let status, let reason, let device):
+            // To the user whose phone the agent is (or was, when it logs out) logged in at.
+            guard let user = agentUsers.moved(agent, to: device) else { break }
+            await hub.publish(.acdChanged, ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device)], to: [user])
         case .callbackRequested(_, let requester, _):
             await hub.publish(.callbackRequested, message.fields, to: [requester])
         case .callbackPlaced(_, _, let requester, _):
@@ -70,6 +77,21 @@ struct CallServerWatcher: Sendable {
             await hub.publish(.callbackExpired, message.fields, to: [requester])
         default:
             break
+        }
+    }
+}
+
+/// Agent ID → the user whose phone it is logged in at.
+final class AgentUsers: Sendable {
+    private let users = Mutex<[String: String]>([:])
+
+    /// Records where `agent` is now (nil: logged out) and returns whom to tell: the user it is at,
+    /// or the one it was at.
+    func moved(_ agent: String, to user: String?) -> String? {
+        users.withLock { users in
+            let previous = users[agent]
+            users[agent] = user
+            return user ?? previous
         }
     }
 }

@@ -158,6 +158,27 @@ struct Requests: Sendable {
             try JSONBody.only([], in: p)
             return try JSONValue(encoding: try core.store.recordings(of: user))
 
+        case .acdLogin:
+            try JSONBody.only(["agent"], in: p)
+            let agent = try JSONBody.string(p, "agent")
+            guard !agent.isEmpty, agent.allSatisfy(\.isNumber) else { throw APIError.invalid("agent", "an agent ID (digits)") }
+            let info = try await core.cti.request("POST", "agents/\(agent)/login", body: ["device": .string(user)])
+            return try JSONValue(encoding: try await agentStatus(info))
+        case .acdLogout:
+            try JSONBody.only([], in: p)
+            let agent = try await agentOf(user)
+            return try JSONValue(encoding: try await agentStatus(try await core.cti.request("POST", "agents/\(agent)/logout")))
+        case .acdState:
+            try JSONBody.only(["state", "reason"], in: p)
+            let agent = try await agentOf(user)
+            var body: [String: JSONValue] = ["state": .string(try JSONBody.string(p, "state"))]
+            if let reason = try JSONBody.optionalString(p, "reason") { body["reason"] = .string(reason) }
+            return try JSONValue(encoding: try await agentStatus(try await core.cti.request("PUT", "agents/\(agent)/state", body: body)))
+        case .acdStatus:
+            try JSONBody.only([], in: p)
+            guard let info = try await loggedInAgent(user) else { return .null }
+            return try JSONValue(encoding: try await agentStatus(info))
+
         }
     }
 
@@ -167,5 +188,35 @@ struct Requests: Sendable {
             throw APIError.invalid(field, "a phone number (digits, spaces, + - ( ) . / * #)")
         }
         return number
+    }
+
+    // MARK: - Contact center
+
+    /// The agent logged in at `user`'s phone, as the call server shows it (nil: none).
+    private func loggedInAgent(_ user: String) async throws -> JSONValue? {
+        let agents = try await core.cti.request("GET", "agents").arrayValue ?? []
+        return agents.first { $0.objectValue?["device"]?.stringValue == user }
+    }
+
+    /// The agent ID logged in at `user`'s phone; a user who is no agent logged in is refused.
+    private func agentOf(_ user: String) async throws -> String {
+        guard let agent = try await loggedInAgent(user)?.objectValue?["agent"]?.stringValue else {
+            throw APIError(.conflict, "not_an_agent", "no agent is logged in at \(user)'s phone")
+        }
+        return agent
+    }
+
+    /// The call server's agent, with the paths its groups take.
+    private func agentStatus(_ info: JSONValue) async throws -> AgentStatus {
+        guard let object = info.objectValue, let agent = object["agent"]?.stringValue, let status = object["status"]?.stringValue else {
+            throw APIError(.internalServerError, "internal", "the call server's agent reply had no agent or status")
+        }
+        let groups = Set(object["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let paths = (try await core.cti.request("GET", "paths").arrayValue ?? []).compactMap { path -> AgentStatus.Path? in
+            guard let p = path.objectValue, let number = p["number"]?.stringValue, let name = p["name"]?.stringValue,
+                  !groups.isDisjoint(with: p["groups"]?.arrayValue?.compactMap(\.stringValue) ?? []) else { return nil }
+            return AgentStatus.Path(number: number, name: name)
+        }
+        return AgentStatus(agent: agent, status: status, reason: object["reason"]?.stringValue, device: object["device"]?.stringValue, paths: paths)
     }
 }

@@ -212,6 +212,23 @@ struct PhoneRoutes: Sendable {
             try await core.require(.chat)
             return JSONResponse.make(try await core.link.request(.chatSend, body), status: .created)
         }
+        api.post("acd/login") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["agent"], in: body)
+            try await core.require(.acdLogin)
+            return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdLogin, ["agent": .string(try JSONBody.string(body, "agent"))])))
+        }
+        api.post("acd/logout") { _, _ in
+            try await core.require(.acdLogout)
+            return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdLogout)))
+        }
+        api.put("acd/state") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["state", "reason"], in: body)
+            // Changing the agent's state goes through the server, as logging in does.
+            try await core.require(.acdLogin)
+            return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdState, body)))
+        }
         api.put("presence") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["state", "note"], in: body)

@@ -14,6 +14,9 @@ public struct CachedSession: Codable, Sendable, Equatable {
     public var history: [HistoryEntry]
     /// When the presence in `provisioning` was last refreshed from the server.
     public var presenceUpdatedAt: Date?
+    /// The ACD agent this user logged in as (nil: none), and when it was last known.
+    public var acd: AgentStatus?
+    public var acdUpdatedAt: Date?
 
     public init(token: String? = nil, epoch: String? = nil, sequence: Int64? = nil, provisioning: Provisioning? = nil,
                 history: [HistoryEntry] = [], presenceUpdatedAt: Date? = nil) {

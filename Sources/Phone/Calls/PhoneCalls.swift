@@ -38,6 +38,32 @@ public struct CallSnapshot: Sendable, Encodable {
         public var name: String?
     }
 
+    /// A call the call server offered this phone's ACD agent (absent otherwise).
+    public var acd: ACD?
+
+    public struct ACD: Sendable, Encodable, Equatable {
+        public struct Path: Sendable, Encodable, Equatable {
+            public var number: String
+            public var name: String
+        }
+        public var agent: String
+        public var path: Path
+
+        /// From the call server's `X-Holdfast-ACD: agent=7001;path=5000;name="Sales"`.
+        init?(header: String?) {
+            guard let header else { return nil }
+            var fields: [String: String] = [:]
+            for part in header.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pair.count == 2 else { continue }
+                fields[pair[0]] = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+            guard let agent = fields["agent"], let number = fields["path"] else { return nil }
+            self.agent = agent
+            path = Path(number: number, name: fields["name"] ?? number)
+        }
+    }
+
     public struct Media: Sendable, Encodable {
         public var packetsSent: Int
         public var packetsReceived: Int
@@ -101,6 +127,8 @@ public actor PhoneCalls: UserAgentDelegate {
         var recording: URL?
         /// The call server's id for the call (CTI), for call control through the collaboration server.
         var serverCall: String
+        /// Offered to this phone's ACD agent.
+        var acd: CallSnapshot.ACD?
 
         init(id: String, direction: String, state: PhoneCallState, number: String, name: String?, serverCall: String? = nil) {
             self.id = id
@@ -166,7 +194,7 @@ public actor PhoneCalls: UserAgentDelegate {
                                        heldByFarEnd: await e.media?.heldByFarEnd ?? false, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
-                                                    dtmfReceived: await e.media?.session.digitsReceived ?? "")))
+                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd))
         }
         return result
     }
@@ -277,6 +305,7 @@ public actor PhoneCalls: UserAgentDelegate {
         if name == nil { name = await nameFor(number) }
         let entry = Entry(id: id, direction: "incoming", state: .ringing, number: number, name: name,
                           serverCall: request.headers[.init("X-Holdfast-Call")])
+        entry.acd = CallSnapshot.ACD(header: request.headers[.init("X-Holdfast-ACD")])
         do {
             entry.media = try await openMedia(remote: number)
         } catch {

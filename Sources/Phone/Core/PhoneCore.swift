@@ -309,6 +309,13 @@ public actor PhoneCore {
             var capabilities: [String: JSONValue] = [:]
             for (id, availability) in CapabilityTable.forCall(call.state, context) { capabilities[id.rawValue] = .bool(availability.isAvailable) }
             object["capabilities"] = .object(capabilities)
+            // An ACD call shows the agent, the path, the call's status and the agent's; offline greyed.
+            if var acd = object["acd"]?.objectValue {
+                acd["callStatus"] = .string(call.state.rawValue)
+                acd["acdStatus"] = .optional(cached.acd?.agent == call.acd?.agent ? cached.acd?.status : nil)
+                acd["stale"] = .bool(mode == .offline)
+                object["acd"] = .object(acd)
+            }
             // The call notification window: offline it is always shown, whatever the setting, so a
             // call can always be answered (SYSTEM.md, limited mode §5).
             if call.state == .ringing {
@@ -352,7 +359,32 @@ public actor PhoneCore {
                          "callOnDoubleClick": .bool(settings.callOnDoubleClick),
                          "showCallPopup": .bool(settings.showCallPopup), "recordingPolicy": .string(settings.recordingPolicy.rawValue)],
             "presence": presenceJSON,
+            "acd": acdJSON,
         ]
+    }
+
+    /// The ACD agent as last known (null when this user is no agent); offline greyed: stale, with
+    /// when it was last updated, and not updated until the server is back.
+    var acdJSON: JSONValue {
+        guard let acd = cached.acd else { return .null }
+        return .object([
+            "agent": .string(acd.agent),
+            "loggedIn": .bool(acd.loggedIn),
+            "status": .string(acd.status),
+            "reason": .optional(acd.reason),
+            "paths": (try? JSONValue(encoding: acd.paths)) ?? .array([]),
+            "stale": .bool(mode == .offline),
+            "updatedAt": .optional(cached.acdUpdatedAt.map(Self.iso)),
+        ])
+    }
+
+    /// The server's reply to an ACD request, kept as the agent's status; returns the phone's view.
+    func acdReply(_ reply: JSONValue) async throws -> JSONValue {
+        let status = try reply.decode(AgentStatus.self)
+        await link.setACD(status)
+        cached.acd = status
+        cached.acdUpdatedAt = Date()
+        return acdJSON
     }
 
     /// Presence as last known; offline it is marked stale with when it was last updated.

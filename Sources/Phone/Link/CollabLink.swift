@@ -299,6 +299,8 @@ public actor CollabLink {
             }
             save()
             perform(supervisor.connected(now: now()))
+            // An agent's status is read again once the server is back: what changed meanwhile shows.
+            if cached.acd != nil { Task { await self.refreshACD() } }
         case .heartbeat?:
             if let id = message["id"]?.intValue { supervisor.heartbeatAnswered(id: Int(id)) }
         case .response?:
@@ -357,9 +359,27 @@ public actor CollabLink {
             if let deleted = event.fields["deleted"]?.intValue { cached.provisioning?.contacts.removeAll { $0.id == deleted } }
         case .historyAdded?:
             if let entry = try? fields.decode(HistoryEntry.self) { cached.history.insert(entry, at: 0) }
+        case .acdChanged?:
+            guard let agent = event.fields["agent"]?.stringValue, let status = event.fields["status"]?.stringValue else { return }
+            let paths = cached.acd?.agent == agent ? cached.acd?.paths ?? [] : []
+            cached.acd = AgentStatus(agent: agent, status: status, reason: event.fields["reason"]?.stringValue,
+                                     device: event.fields["device"]?.stringValue, paths: paths)
+            cached.acdUpdatedAt = Date()
         default:
             return
         }
+    }
+
+    /// The ACD agent as the server reports it now (after a login, a change, a reconnection).
+    public func setACD(_ status: AgentStatus?) {
+        cached.acd = status
+        cached.acdUpdatedAt = Date()
+        save()
+    }
+
+    private func refreshACD() async {
+        guard let reply = try? await request(.acdStatus) else { return }
+        setACD(reply == .null ? nil : try? reply.decode(AgentStatus.self))
     }
 
     private func save() {
