@@ -102,4 +102,21 @@ import Wire
         for phone in p.values { await phone.shutdown() }
         await server.shutdown()
     }
+
+    @Test func anAgentInAnotherCallIsNotOfferedACDCallsUntilItEnds() async throws {
+        let (server, p) = try await start(Self.quick, phones: ["2001", "2002", "2003"])
+        _ = try await server.agentLogin("7001", device: "2002")
+        let other = try await p["2003"]!.call("2002", server: server)  // a call that is not an ACD call
+        #expect(try await server.agentInfo("7001").status == "onOtherCall")
+        let queued = try await p["2001"]!.call("5000", server: server)
+        #expect(await server.paths().first?.waiting == 1, "7001 is on another call: the caller waits")
+        try await p["2003"]!.ua.hangUp(other.dialog.id)
+        // Free again: the waiting caller is offered to 7001 at once and connected to its phone.
+        let rebridge = try await p["2001"]!.nextInDialog(.invite)
+        #expect(sdpText(rebridge.body).contains("m=audio 40004"), "the caller now talks to 7001's phone, 2002")
+        #expect(try await server.agentInfo("7001").status == "onACDCall")
+        try await p["2001"]!.ua.hangUp(queued.dialog.id)
+        for phone in p.values { await phone.shutdown() }
+        await server.shutdown()
+    }
 }

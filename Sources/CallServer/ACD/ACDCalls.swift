@@ -132,6 +132,24 @@ extension CallServer {
 
     private func ACDStateFor(path: String) -> Call.ACDState { Call.ACDState(path: path) }
 
+    /// A call that is not an ACD call connected: agents logged in at its parties' phones take no
+    /// ACD offer while it lasts (and keep their idle time).
+    func agentsInCall(_ call: Call) async {
+        guard call.acd == nil, !contactCenter.agents.isEmpty else { return }
+        let parties = Set([call.caller, call.target])
+        for agent in contactCenter.agents.values where agent.device.map(parties.contains) == true && agent.activity == .idle {
+            call.agentsOnOtherCall.append(agent.id)
+            try? await acd(.otherCallStarted(agent: agent.id))
+        }
+    }
+
+    /// The call ended: its agents are free for ACD calls again.
+    func agentsLeftCall(_ call: Call) async {
+        let agents = call.agentsOnOtherCall
+        call.agentsOnOtherCall = []
+        for agent in agents { try? await acd(.otherCallEnded(agent: agent, now: now())) }
+    }
+
     /// Waits until the caller is answered (or the call is over).
     func waitUntilAnswered(_ call: Call) async {
         guard calls[call.key] === call, call.life.isUnanswered else { return }

@@ -6,60 +6,6 @@ import Foundation
 import NIOCore
 import Wire
 
-/// An ACD agent as CTI shows it.
-public struct AgentInfo: Codable, Sendable, Equatable {
-    public var agent: String
-    /// loggedOut, available, makeBusy, offered, onACDCall, onOtherCall, wrapUp.
-    public var status: String
-    public var reason: String?
-    /// The extension whose phone the agent logged in at.
-    public var device: String?
-    public var groups: [String]
-
-    /// Every field present, null when unset (as CTI shows its objects).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(agent, forKey: .agent)
-        try c.encode(status, forKey: .status)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(device, forKey: .device)
-        try c.encode(groups, forKey: .groups)
-    }
-}
-
-/// An ACD path's live figures, as CTI shows them.
-public struct PathInfo: Codable, Sendable, Equatable {
-    public var number: String
-    public var name: String
-    /// Its agent groups, in order.
-    public var groups: [String]
-    public var waiting: Int
-    public var agentsAvailable: Int
-    public var agentsBusy: Int
-    public var agentsInWrapUp: Int
-    public var answered: Int
-    public var abandoned: Int
-    public var interflowed: Int
-    public var averageSpeedOfAnswer: Double?
-    public var serviceLevel: Double?
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(number, forKey: .number)
-        try c.encode(name, forKey: .name)
-        try c.encode(groups, forKey: .groups)
-        try c.encode(waiting, forKey: .waiting)
-        try c.encode(agentsAvailable, forKey: .agentsAvailable)
-        try c.encode(agentsBusy, forKey: .agentsBusy)
-        try c.encode(agentsInWrapUp, forKey: .agentsInWrapUp)
-        try c.encode(answered, forKey: .answered)
-        try c.encode(abandoned, forKey: .abandoned)
-        try c.encode(interflowed, forKey: .interflowed)
-        try c.encode(averageSpeedOfAnswer, forKey: .averageSpeedOfAnswer)
-        try c.encode(serviceLevel, forKey: .serviceLevel)
-    }
-}
-
 extension CallServer {
     public func agentLogin(_ agent: String, device: String) async throws -> AgentInfo {
         guard configuration.user(device) != nil else {

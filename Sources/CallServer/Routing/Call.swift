@@ -71,6 +71,8 @@ final class Call: @unchecked Sendable {
         var connected = false
     }
     var acd: ACDState?
+    /// Agents whose phone is in this call, which is not an ACD call: no ACD offer while it lasts.
+    var agentsOnOtherCall: [String] = []
     /// Tasks waiting for the caller to be answered (an ACD offer answered before the queue's music
     /// answered the caller).
     var answeredWaiters: [CheckedContinuation<Void, Never>] = []

@@ -65,6 +65,7 @@ extension CallServer {
             case .forget:
                 if calls[call.key] === call { calls[call.key] = nil }
                 releaseAnswerWaiters(call)
+                await agentsLeftCall(call)
                 if let acd = call.acd {
                     // The contact center learns the caller left the queue, or the ACD call ended.
                     call.acd = nil

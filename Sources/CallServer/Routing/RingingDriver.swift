@@ -338,6 +338,7 @@ extension CallServer {
             await run(legEvent(call, .caller, .answered(reliable: invite.origin.kind.isReliable)), on: .caller, of: call, answer: (answer, invite))
         }
         events.append(.callAnswered(call: call.key, caller: call.caller, callee: call.target, device: fork.device))
+        await agentsInCall(call)
         if !lateOffer {
             var dialog = calleeDialog
             try? await stack.sendStateless(dialog.makeRequest(.ack, ackFor: fork.request.cseq?.sequence), to: fork.target)

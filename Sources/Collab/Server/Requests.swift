@@ -195,28 +195,25 @@ struct Requests: Sendable {
     /// The agent logged in at `user`'s phone, as the call server shows it (nil: none).
     private func loggedInAgent(_ user: String) async throws -> JSONValue? {
         let agents = try await core.cti.request("GET", "agents").arrayValue ?? []
-        return agents.first { $0.objectValue?["device"]?.stringValue == user }
+        return agents.first { (try? $0.decode(AgentInfo.self))?.device == user }
     }
 
     /// The agent ID logged in at `user`'s phone; a user who is no agent logged in is refused.
     private func agentOf(_ user: String) async throws -> String {
-        guard let agent = try await loggedInAgent(user)?.objectValue?["agent"]?.stringValue else {
+        guard let agent = try await loggedInAgent(user).flatMap({ try? $0.decode(AgentInfo.self) })?.agent else {
             throw APIError(.conflict, "not_an_agent", "no agent is logged in at \(user)'s phone")
         }
         return agent
     }
 
     /// The call server's agent, with the paths its groups take.
-    private func agentStatus(_ info: JSONValue) async throws -> AgentStatus {
-        guard let object = info.objectValue, let agent = object["agent"]?.stringValue, let status = object["status"]?.stringValue else {
-            throw APIError(.internalServerError, "internal", "the call server's agent reply had no agent or status")
+    private func agentStatus(_ reply: JSONValue) async throws -> AgentStatus {
+        guard let agent = try? reply.decode(AgentInfo.self) else {
+            throw APIError(.internalServerError, "internal", "the call server's agent reply could not be read")
         }
-        let groups = Set(object["groups"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        let paths = (try await core.cti.request("GET", "paths").arrayValue ?? []).compactMap { path -> AgentStatus.Path? in
-            guard let p = path.objectValue, let number = p["number"]?.stringValue, let name = p["name"]?.stringValue,
-                  !groups.isDisjoint(with: p["groups"]?.arrayValue?.compactMap(\.stringValue) ?? []) else { return nil }
-            return AgentStatus.Path(number: number, name: name)
-        }
-        return AgentStatus(agent: agent, status: status, reason: object["reason"]?.stringValue, device: object["device"]?.stringValue, paths: paths)
+        let paths = (try? await core.cti.request("GET", "paths").decode([PathInfo].self)) ?? []
+        let groups = Set(agent.groups)
+        return AgentStatus(agent: agent.agent, status: agent.status, reason: agent.reason, device: agent.device,
+                           paths: paths.filter { !groups.isDisjoint(with: $0.groups) }.map { AgentStatus.Path(number: $0.number, name: $0.name) })
     }
 }
