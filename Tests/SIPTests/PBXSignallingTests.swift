@@ -34,6 +34,40 @@ import Testing
         #expect(records.contains { $0.caller == "2001" && $0.callee == "2002" && $0.outcome == "answered" }, "\(records)")
     }
 
+    /// Twenty SIPp callers, one after the other, into the Sales path; three `holdfast sip answer`
+    /// phones are where agents 7001–7003 logged in. Each call queues on music, is offered to the
+    /// longest idle agent and re-INVITEs the caller to it: the agents take the calls in turn.
+    @Test func sippCallersIntoAnACDPathGoToTheLongestIdleAgentInTurn() async throws {
+        let pbx = try await PBXProcess.start(extra: """
+            acd:
+              groups: [ { name: Sales agents, agents: ["7001", "7002", "7003"] } ]
+              paths: [ { number: "5000", name: Sales, groups: [Sales agents] } ]
+            """)
+        defer { pbx.process.terminate() }
+        var agents: [ExternalProcess] = []
+        defer { for agent in agents { agent.terminate() } }
+        let cti = CTIClient(port: pbx.ctiPort)
+        for (agent, user) in [("7001", "2002"), ("7002", "2003"), ("7003", "2004")] {
+            let port = ExternalProcess.freePort()
+            let phone = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "answer", "--bind", "127.0.0.1:\(port)", "--calls", "100"], name: "agent-\(agent)")
+            try await phone.waitForOutput("listening on", "sip answer \(user) to listen")
+            agents.append(phone)
+            try await SIPp.registerCallee(user, pbxPort: pbx.port, uasPort: port)
+            let login = try await cti.request("POST", "agents/\(agent)/login", body: #"{"device": "\#(user)"}"#)
+            #expect(login["status"] == .string("available"), "\(login.json)")
+        }
+        // 20 calls, one at a time.
+        let twenty = try SIPp.start("uac_acd_caller.xml", remote: "127.0.0.1:\(pbx.port)", localPort: ExternalProcess.freePort(), service: "5000",
+                                    extra: ["-au", "2001", "-ap", "pw2001", "-set", "caller", "2001", "-l", "1", "-r", "5"], calls: 20)
+        try await SIPp.expectSuccess(twenty, within: 90)
+        let records = try FeatureStore(directory: pbx.dataDirectory).records(after: 0).filter { $0.dialed == "5000" }
+        let served = records.compactMap { record in record.path.firstIndex(of: "acd").map { record.path[$0 + 1] } }
+        #expect(records.count == 20 && records.allSatisfy { $0.outcome == "answered" }, "\(records.map(\.outcome))")
+        #expect(served == (0..<20).map { ["7001", "7002", "7003"][$0 % 3] }, "the agents in turn, longest idle first: \(served)")
+        let paths = try await cti.request("GET", "paths")
+        #expect(paths.array.first?.objectValue?["answered"] == .int(20))
+    }
+
     @Test func aBYEOnTheEarlyDialogStopsTheRinging() async throws {
         let pbx = try await PBXProcess.start()
         let uasPort = ExternalProcess.freePort()
