@@ -120,6 +120,11 @@ struct CTIRoutes: Sendable {
         group.get("paths") { _, _ in
             JSONResponse.make(await server.paths())
         }
+        group.get("queue-log") { request, _ in
+            let after = try Self.integer(request, "after", default: 0)
+            let limit = try Self.integer(request, "limit", default: 500)
+            return JSONResponse.make(try server.queueLog(after: after, limit: Int(limit)))
+        }
         group.get("cdr") { request, _ in
             let after = try Self.integer(request, "after", default: 0)
             let limit = try Self.integer(request, "limit", default: 100)

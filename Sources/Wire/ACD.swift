@@ -1,5 +1,8 @@
 // The contact center on the wire: an agent and a path as the call server's CTI shows them, and an
-// agent as the collaboration server shows it to the phone (with the paths it takes).
+// agent as the collaboration server shows it to the phone (with the paths it takes), and the
+// queue log's lines.
+
+import Foundation
 
 /// An ACD agent as CTI shows it.
 public struct AgentInfo: Codable, Sendable, Equatable {
@@ -118,5 +121,29 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         try c.encode(reason, forKey: .reason)
         try c.encode(device, forKey: .device)
         try c.encode(paths, forKey: .paths)
+    }
+}
+
+/// One line of the call server's queue log (`GET /cti/v1/queue-log`): every ACD event, in order.
+public struct QueueLogLine: Codable, Sendable, Equatable {
+    /// A cursor: read on with `after` = the last one seen.
+    public var sequence: Int64
+    public var time: Date
+    /// enter, offer, connect, complete, abandon, interflow, ringNoAnswer, full, agentLogin, agentLogout, agentState.
+    public var event: String
+    public var path: String?
+    public var call: String?
+    public var agent: String?
+    /// Seconds waited (connect, abandon, interflow), the agent's state or its device.
+    public var detail: String?
+
+    public init(sequence: Int64, time: Date, event: String, path: String?, call: String?, agent: String?, detail: String?) {
+        self.sequence = sequence
+        self.time = time
+        self.event = event
+        self.path = path
+        self.call = call
+        self.agent = agent
+        self.detail = detail
     }
 }

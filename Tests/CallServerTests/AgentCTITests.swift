@@ -49,6 +49,11 @@ import Wire
         #expect(out["status"] == .string("loggedOut") && out["device"] == .null)
         let log = try server.store.queueLog(after: 0).map(\.entry.kind)
         #expect(log == [.agentLogin, .agentState, .agentState, .agentLogout], "\(log)")
+        // The same lines through CTI, from a cursor.
+        let lines = try await client.request("GET", "queue-log?after=1")
+        #expect(lines.array.compactMap { $0.objectValue?["event"]?.stringValue } == ["agentState", "agentState", "agentLogout"], "\(lines.array)")
+        #expect(lines.array.first?.objectValue?["agent"] == .string("7001"))
+        #expect(try await client.request("GET", "queue-log?limit=0")["field"] == .string("limit"))
         await events.close(); await cti.shutdown(); await server.shutdown()
     }
 

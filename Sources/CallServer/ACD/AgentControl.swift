@@ -63,6 +63,20 @@ extension CallServer {
         }
     }
 
+    /// Queue-log lines after `after` (a cursor, as the CDR log's), oldest first.
+    public nonisolated func queueLog(after: Int64, limit: Int) throws -> [QueueLogLine] {
+        guard after >= 0 else { throw ControlError(.invalid, "invalid_value", "after must be 0 or more", details: ["field": "after"]) }
+        guard (1...1000).contains(limit) else { throw ControlError(.invalid, "invalid_value", "limit must be 1–1000", details: ["field": "limit"]) }
+        do {
+            return try store.queueLog(after: after, limit: limit).map { line in
+                QueueLogLine(sequence: line.sequence, time: Date(timeIntervalSince1970: line.entry.time), event: line.entry.kind.rawValue,
+                             path: line.entry.path, call: line.entry.call, agent: line.entry.agent, detail: line.entry.detail)
+            }
+        } catch {
+            throw ControlError(.failed, "storage_failed", "the queue log could not be read: \(error)")
+        }
+    }
+
     /// Agents logged in before a restart (or crash) stay logged in.
     func restoreAgents() {
         do {
