@@ -1,26 +1,41 @@
-// The contact center on the wire: an agent and a path as the call server's CTI shows them, and an
-// agent as the collaboration server shows it to the phone (with the paths it takes), and the
-// queue log's lines.
+// The contact center on the wire: an agent and a path as the call server's CTI shows them (the
+// collaboration server passes the agent on to the phone as it is), and the queue log's lines.
 
 import Foundation
 
-/// An ACD agent as CTI shows it.
+/// An ACD agent as CTI shows it, and as the phone keeps it.
 public struct AgentInfo: Codable, Sendable, Equatable {
+    /// A path whose calls the agent takes.
+    public struct Path: Codable, Sendable, Equatable {
+        public var number: String
+        public var name: String
+
+        public init(number: String, name: String) {
+            self.number = number
+            self.name = name
+        }
+    }
+
     public var agent: String
     /// loggedOut, available, makeBusy, offered, onACDCall, onOtherCall, wrapUp.
     public var status: String
     public var reason: String?
-    /// The extension whose phone the agent logged in at.
+    /// The extension whose phone the agent logged in at (nil: logged out).
     public var device: String?
     public var groups: [String]
+    /// The paths of its groups.
+    public var paths: [Path]
 
-    public init(agent: String, status: String, reason: String?, device: String?, groups: [String]) {
+    public init(agent: String, status: String, reason: String?, device: String?, groups: [String], paths: [Path]) {
         self.agent = agent
         self.status = status
         self.reason = reason
         self.device = device
         self.groups = groups
+        self.paths = paths
     }
+
+    public var loggedIn: Bool { device != nil && status != "loggedOut" }
 
     /// Every field present, null when unset (as CTI shows its objects).
     public func encode(to encoder: any Encoder) throws {
@@ -30,6 +45,7 @@ public struct AgentInfo: Codable, Sendable, Equatable {
         try c.encode(reason, forKey: .reason)
         try c.encode(device, forKey: .device)
         try c.encode(groups, forKey: .groups)
+        try c.encode(paths, forKey: .paths)
     }
 }
 
@@ -79,48 +95,6 @@ public struct PathInfo: Codable, Sendable, Equatable {
         try c.encode(interflowed, forKey: .interflowed)
         try c.encode(averageSpeedOfAnswer, forKey: .averageSpeedOfAnswer)
         try c.encode(serviceLevel, forKey: .serviceLevel)
-    }
-}
-
-/// An ACD agent's status as the phone shows it (`acd.status`, `acd.changed`).
-public struct AgentStatus: Codable, Sendable, Equatable {
-    public struct Path: Codable, Sendable, Equatable {
-        public var number: String
-        public var name: String
-
-        public init(number: String, name: String) {
-            self.number = number
-            self.name = name
-        }
-    }
-
-    public var agent: String
-    /// loggedOut, available, makeBusy, offered, onACDCall, onOtherCall, wrapUp.
-    public var status: String
-    public var reason: String?
-    /// The extension whose phone the agent is logged in at (nil: logged out).
-    public var device: String?
-    /// The paths whose calls the agent takes.
-    public var paths: [Path]
-
-    public init(agent: String, status: String, reason: String?, device: String?, paths: [Path]) {
-        self.agent = agent
-        self.status = status
-        self.reason = reason
-        self.device = device
-        self.paths = paths
-    }
-
-    public var loggedIn: Bool { device != nil && status != "loggedOut" }
-
-    /// Every field present, null when unset.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(agent, forKey: .agent)
-        try c.encode(status, forKey: .status)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(device, forKey: .device)
-        try c.encode(paths, forKey: .paths)
     }
 }
 

@@ -70,7 +70,7 @@ public enum CollabEvent: String, Sendable, CaseIterable {
     case callbackRequested = "callback.requested"
     case callbackPlaced = "callback.placed"
     case callbackExpired = "callback.expired"
-    /// The user's ACD agent changed state (an `AgentStatus`).
+    /// The user's ACD agent changed state (an `AgentInfo`).
     case acdChanged = "acd.changed"
 }
 

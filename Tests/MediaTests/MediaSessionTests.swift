@@ -105,7 +105,11 @@ extension MediaSessionTests {
         await session.stop()
         try await first.close()
         try await second.close()
-        let samples = try WAV.read(heard)
+        // What was played last (the play-out may end on a little silence when the session stops
+        // before its buffer is drained, on a loaded machine): the second source's tone.
+        var samples = try WAV.read(heard)
+        while let last = samples.last, abs(Int(last)) < 200 { samples.removeLast() }
+        #expect(samples.count >= 4000, "something was heard: \(samples.count) samples")
         #expect(AudioAnalysis.dominantFrequency(Array(samples.suffix(4000))) == 1000, "the second source is heard")
         #expect(counters.packetsReceived >= 110, "both sources counted: \(counters.packetsReceived)")
     }

@@ -41,8 +41,9 @@ extension CallServer {
 
     public func agentInfo(_ agent: String) throws -> AgentInfo {
         guard let state = contactCenter.agents[agent] else { throw Self.refusal(.unknownAgent(agent), reasons: configuration.acd.reasons) }
-        return AgentInfo(agent: agent, status: state.status, reason: state.reason, device: state.device,
-                         groups: configuration.acd.groups.filter { $0.agents.contains(agent) }.map(\.name))
+        let groups = configuration.acd.groups.filter { $0.agents.contains(agent) }.map(\.name)
+        let paths = configuration.acd.paths.filter { !Set($0.groups).isDisjoint(with: groups) }.map { AgentInfo.Path(number: $0.number, name: $0.name) }
+        return AgentInfo(agent: agent, status: state.status, reason: state.reason, device: state.device, groups: groups, paths: paths)
     }
 
     public func agents() -> [AgentInfo] {

@@ -206,14 +206,11 @@ struct Requests: Sendable {
         return agent
     }
 
-    /// The call server's agent, with the paths its groups take.
-    private func agentStatus(_ reply: JSONValue) async throws -> AgentStatus {
+    /// The call server's agent, checked, to pass on to the phone.
+    private func agentStatus(_ reply: JSONValue) async throws -> AgentInfo {
         guard let agent = try? reply.decode(AgentInfo.self) else {
             throw APIError(.internalServerError, "internal", "the call server's agent reply could not be read")
         }
-        let paths = (try? await core.cti.request("GET", "paths").decode([PathInfo].self)) ?? []
-        let groups = Set(agent.groups)
-        return AgentStatus(agent: agent.agent, status: agent.status, reason: agent.reason, device: agent.device,
-                           paths: paths.filter { !groups.isDisjoint(with: $0.groups) }.map { AgentStatus.Path(number: $0.number, name: $0.name) })
+        return agent
     }
 }

@@ -15,7 +15,7 @@ public struct CachedSession: Codable, Sendable, Equatable {
     /// When the presence in `provisioning` was last refreshed from the server.
     public var presenceUpdatedAt: Date?
     /// The ACD agent this user logged in as (nil: none), and when it was last known.
-    public var acd: AgentStatus?
+    public var acd: AgentInfo?
     public var acdUpdatedAt: Date?
 
     public init(token: String? = nil, epoch: String? = nil, sequence: Int64? = nil, provisioning: Provisioning? = nil,

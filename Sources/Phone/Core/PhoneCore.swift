@@ -380,7 +380,7 @@ public actor PhoneCore {
 
     /// The server's reply to an ACD request, kept as the agent's status; returns the phone's view.
     func acdReply(_ reply: JSONValue) async throws -> JSONValue {
-        let status = try reply.decode(AgentStatus.self)
+        let status = try reply.decode(AgentInfo.self)
         await link.setACD(status)
         cached.acd = status
         cached.acdUpdatedAt = Date()

@@ -361,9 +361,9 @@ public actor CollabLink {
             if let entry = try? fields.decode(HistoryEntry.self) { cached.history.insert(entry, at: 0) }
         case .acdChanged?:
             guard let agent = event.fields["agent"]?.stringValue, let status = event.fields["status"]?.stringValue else { return }
-            let paths = cached.acd?.agent == agent ? cached.acd?.paths ?? [] : []
-            cached.acd = AgentStatus(agent: agent, status: status, reason: event.fields["reason"]?.stringValue,
-                                     device: event.fields["device"]?.stringValue, paths: paths)
+            let known = cached.acd?.agent == agent ? cached.acd : nil
+            cached.acd = AgentInfo(agent: agent, status: status, reason: event.fields["reason"]?.stringValue,
+                                   device: event.fields["device"]?.stringValue, groups: known?.groups ?? [], paths: known?.paths ?? [])
             cached.acdUpdatedAt = Date()
         default:
             return
@@ -371,7 +371,7 @@ public actor CollabLink {
     }
 
     /// The ACD agent as the server reports it now (after a login, a change, a reconnection).
-    public func setACD(_ status: AgentStatus?) {
+    public func setACD(_ status: AgentInfo?) {
         cached.acd = status
         cached.acdUpdatedAt = Date()
         save()
@@ -379,7 +379,7 @@ public actor CollabLink {
 
     private func refreshACD() async {
         guard let reply = try? await request(.acdStatus) else { return }
-        setACD(reply == .null ? nil : try? reply.decode(AgentStatus.self))
+        setACD(reply == .null ? nil : try? reply.decode(AgentInfo.self))
     }
 
     private func save() {
