@@ -58,8 +58,9 @@ extension CallServer {
     }
 
     private func acdOfferEnded(_ key: String, agent: String, device: String, result: Result<Reached, ControlError>) async {
+        // A withdrawn offer was removed from acdOffers when it was cancelled.
         let withdrawn = Task.isCancelled
-        if acdOffers[key]?.isCancelled == false || !withdrawn { acdOffers[key] = nil }
+        if !withdrawn { acdOffers[key] = nil }
         switch result {
         case .success(let reached):
             acdAnswers["\(key)|\(agent)"] = reached
@@ -86,11 +87,7 @@ extension CallServer {
         let user = reached.request.to.flatMap { if case .sip(let uri) = $0.uri { uri.user } else { nil } } ?? agent
         call.acd?.agent = agent
         call.acd?.connected = true
-        if var music = call.dialog(.callee), let target = call.legTarget(.callee) {
-            dialogs[music.id] = nil
-            let bye = music.makeRequest(.bye)
-            _ = await stack.send(bye, to: target)
-        }
+        await dropLeg(call, .callee)  // the queue's music
         call.service = nil
         call.seat(user, on: .callee, name: configuration.user(user)?.name)
         call.path += ["acd", agent, user]
@@ -105,7 +102,7 @@ extension CallServer {
     private func acdInterflow(_ call: Call, to destination: String) async {
         call.path += ["interflow", destination]
         if configuration.acd.path(destination) != nil {
-            call.acd = ACDStateFor(path: destination)
+            call.acd = Call.ACDState(path: destination)
             await acdArrive(call)
             return
         }
@@ -116,12 +113,7 @@ extension CallServer {
         }
         // On the queue's music: its leg is let go, and the caller hears music again while the
         // destination rings (as in a blind transfer).
-        if var music = call.dialog(.callee), let target = call.legTarget(.callee) {
-            dialogs[music.id] = nil
-            call.setDialog(.callee, nil)
-            let bye = music.makeRequest(.bye)
-            _ = await stack.send(bye, to: target)
-        }
+        await dropLeg(call, .callee)
         call.service = nil
         guard configuration.user(destination) != nil else {
             await advance(call, .transferFailed(staying: .caller))
@@ -129,8 +121,6 @@ extension CallServer {
         }
         await completeTransfer(call, leaving: .callee, to: destination, session: call.offer)
     }
-
-    private func ACDStateFor(path: String) -> Call.ACDState { Call.ACDState(path: path) }
 
     /// A call that is not an ACD call connected: agents logged in at its parties' phones take no
     /// ACD offer while it lasts (and keep their idle time).

@@ -139,12 +139,7 @@ extension CallServer {
         guard let session = call.sdpFrom[staying] else {
             throw ControlError(.conflict, "invalid_state", "the session of \(call.party(staying)) is not known yet", details: ["call": id])
         }
-        if var dialog = call.dialog(leaving), let target = call.legTarget(leaving) {
-            let bye = dialog.makeRequest(.bye)
-            dialogs[dialog.id] = nil
-            call.setDialog(leaving, nil)
-            _ = await stack.send(bye, to: target)
-        }
+        await dropLeg(call, leaving)
         call.path += ["transfer", destination]
         call.heldBy = []
         stopMusic(call)

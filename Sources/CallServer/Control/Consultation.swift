@@ -44,13 +44,7 @@ extension CallServer {
             throw ControlError(.conflict, "invalid_state", "the consultation call is not connected", details: ["call": consultationID])
         }
         // The consulting party leaves both calls.
-        for (call, side) in [(held, heldSide), (consultation, consultingSide)] {
-            guard var dialog = call.dialog(side), let target = call.legTarget(side) else { continue }
-            let bye = dialog.makeRequest(.bye)
-            dialogs[dialog.id] = nil
-            call.setDialog(side, nil)
-            _ = await stack.send(bye, to: target)
-        }
+        for (call, side) in [(held, heldSide), (consultation, consultingSide)] { await dropLeg(call, side) }
         // The consulted party's leg moves into the held call, in the consulting party's place.
         let arrivingParty = consultation.party(arriving)
         placeLeg(held, on: heldSide, dialog: arrivingDialog, target: arrivingTarget, from: arrivingSession, to: consultation.sdpTo[arriving],

@@ -151,6 +151,16 @@ extension CallServer {
         await withCheckedContinuation { call.heldNotifies[side, default: []].append($0) }
     }
 
+    /// The leg on `side` leaves the call (a transfer, a queue's music giving way): its dialog is
+    /// forgotten and ended with BYE.
+    func dropLeg(_ call: Call, _ side: Call.Side) async {
+        guard var dialog = call.dialog(side), let target = call.legTarget(side) else { return }
+        let bye = dialog.makeRequest(.bye)
+        dialogs[dialog.id] = nil
+        call.setDialog(side, nil)
+        _ = await stack.send(bye, to: target)
+    }
+
     /// A leg joins `call` on `side` (moved from another call, or new): its dialog is the call's
     /// from now on, with the sessions each end last sent and was given.
     func placeLeg(_ call: Call, on side: Call.Side, dialog: Dialog, target: SIPTarget, from: [UInt8]?, to: [UInt8]?, device: String?) {
