@@ -84,27 +84,42 @@ let package = Package(
         .target(name: "Wire"),
         // YAML configuration files, with errors that name the file and the key.
         .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Failures counted per key within a window, in bounded memory (login limits, digest bans).
+        .target(name: "Throttle"),
         // JSON over HTTP (Hummingbird): one error shape, responses, request bodies checked field by field.
         .target(
             name: "HTTPJSON",
             dependencies: ["Wire", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Media services answered over SIP (echo test, music on hold): in the call server's
-        // process by default, or on a `holdfast media` host.
+        // Voicemail without I/O beyond its own files: mailboxes (WAVs with an SQLite index, hashed
+        // PINs) and the keypad dialogue of deposit and retrieval as a plain state machine.
+        .target(
+            name: "Voicemail",
+            dependencies: [
+                "Audio", "Wire", "ConfigFile", "Throttle",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ]
+        ),
+        // Media services answered over SIP (echo test, music on hold, the ACD queue): in the call
+        // server's process by default, or on a `holdfast media` host. Its prompts are generated
+        // speech (scripts/prompts), committed as small WAVs.
         .target(
             name: "MediaServices",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SDP", "Media", "Audio", "ConfigFile", "CallMedia",
+                "SIP", "SIPCore", "SIPMessage", "SDP", "Media", "Audio", "ConfigFile", "CallMedia", "Voicemail", "Wire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            resources: [.copy("Prompts")]
         ),
         // The call server (PBX): registrar, B2BUA routing, features, CDR log.
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,7 +158,7 @@ let package = Package(
         .target(
             name: "Collab",
             dependencies: [
-                "Wire", "HTTPJSON", "ConfigFile", "CTILink",
+                "Wire", "HTTPJSON", "ConfigFile", "CTILink", "Throttle",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -195,12 +210,12 @@ let package = Package(
         // Micro-benchmarks (scripts/bench runs them in release mode).
         .executableTarget(
             name: "holdfast-bench",
-            dependencies: ["SIPMessage", "Media", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SIPMessage", "SIP", "SIPCore", "SDP", "CallMedia", "Media", "MediaServices", "Audio", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "CallServerTests",
             dependencies: [
-                "CallServer", "CTI", "MediaServices", "Audio", "SIP", "SIPMessage", "SIPCore", "SIPAuth", "Wire",
+                "CallServer", "CTI", "MediaServices", "Voicemail", "Audio", "SIP", "SIPMessage", "SIPCore", "SIPAuth", "Wire",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "TestSupport",
             ]
@@ -233,6 +248,7 @@ let package = Package(
             dependencies: ["Media", "RTP", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
+        .testTarget(name: "VoicemailTests", dependencies: ["Voicemail", "Wire", "Audio"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore", "SIPMessage"]),
         .testTarget(
             name: "SIPTests",

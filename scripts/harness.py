@@ -204,7 +204,9 @@ class Baresip:
         os.makedirs(os.path.join(self.dir, "snd"), exist_ok=True)
         self.log = os.path.join(self.dir, "log")
         source = os.path.join(self.dir, "source.wav")
-        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", source, "synth", "10", "sine", str(frequency), "vol", "0.3"], check=True)
+        # baresip ends a call when its aufile source runs out ("audio error (0,end of file)"), so the
+        # source outlasts any scenario's call, however slowly a loaded machine runs it.
+        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", source, "synth", "600", "sine", str(frequency), "vol", "0.3"], check=True)
         sip = free_port_pair()
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(f"""poll_method epoll

@@ -1,5 +1,5 @@
-// WAV files (RIFF, PCM): read any PCM rate and channel count into 8 kHz mono 16-bit, write
-// 8 kHz mono 16-bit.
+// WAV files (RIFF): read integer PCM, mu-law or A-law at any rate and channel count into 8 kHz
+// mono 16-bit; write 8 kHz mono 16-bit.
 
 import Foundation
 
@@ -18,7 +18,8 @@ public enum WAV {
     }
 
     /// Reads a WAV file as 8 kHz mono 16-bit samples: channels are averaged, other rates resampled
-    /// (linear interpolation), 8-bit and 24/32-bit integer PCM converted. Anything else is a clear error.
+    /// (linear interpolation), 8-bit and 24/32-bit integer PCM and G.711 (the prompts' encoding)
+    /// converted. Anything else is a clear error.
     public static func read(_ url: URL) throws(WAVError) -> [Int16] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw WAVError("cannot read \(url.path): \(error.localizedDescription)") }
@@ -52,9 +53,21 @@ public enum WAV {
     }
 
     static func convert(_ data: [UInt8], format: Format, name: String) throws(WAVError) -> [Int16] {
+        // 6 = A-law, 7 = mu-law (8-bit G.711 samples).
+        if format.audioFormat == 6 || format.audioFormat == 7 {
+            guard format.bitsPerSample == 8, format.channels >= 1, format.sampleRate >= 1000, format.sampleRate <= 192_000 else {
+                throw WAVError("\(name): unsupported G.711 format (\(format.bitsPerSample)-bit, \(format.channels) channels at \(format.sampleRate) Hz)")
+            }
+            let linear = format.audioFormat == 7 ? PCMU().decode(data) : PCMA().decode(data)
+            let frames = linear.count / format.channels
+            let mono = format.channels == 1 ? linear : (0..<frames).map { frame in
+                Int16(clamping: (0..<format.channels).reduce(0) { $0 + Int(linear[frame * format.channels + $1]) } / format.channels)
+            }
+            return Resampler.resample(mono, from: format.sampleRate, to: 8000)
+        }
         // 1 = PCM; 0xFFFE = WAVE_FORMAT_EXTENSIBLE (assumed PCM sub-format).
         guard format.audioFormat == 1 || format.audioFormat == 0xFFFE else {
-            throw WAVError("\(name): unsupported WAV encoding \(format.audioFormat) (only integer PCM)")
+            throw WAVError("\(name): unsupported WAV encoding \(format.audioFormat) (only integer PCM, mu-law or A-law)")
         }
         guard [8, 16, 24, 32].contains(format.bitsPerSample) else {
             throw WAVError("\(name): unsupported \(format.bitsPerSample)-bit samples")

@@ -11,6 +11,17 @@ import NIOCore
 struct CTIRoutes: Sendable {
     let server: CallServer
 
+    /// A path parameter, percent-decoded (participants are named by Call-IDs, `…@host;caller`).
+    static func decoded(_ context: BasicWebSocketRequestContext, _ name: String) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    static func messageID(_ context: BasicWebSocketRequestContext) throws -> Int64 {
+        guard let id = context.parameters.get("id").flatMap({ Int64($0) }) else { throw APIError.invalid("id", "a message id (a number)") }
+        return id
+    }
+
     func add(to group: RouterGroup<BasicWebSocketRequestContext>) {
         group.get("status") { _, _ in
             JSONResponse.make(Status(epoch: server.events.epoch, sequence: server.events.lastSequence,
@@ -29,6 +40,51 @@ struct CTIRoutes: Sendable {
         group.get("calls") { _, _ in
             JSONResponse.make(await server.liveCalls())
         }
+        // Visual voicemail: a user's mailbox, a message's audio, heard or saved, deleted.
+        group.get("users/:user/voicemail") { _, context in
+            JSONResponse.make(try await server.mailbox(of: context.parameters.require("user")))
+        }
+        group.get("users/:user/voicemail/:id/audio") { _, context in
+            let url = try await server.messageAudio(try Self.messageID(context), of: context.parameters.require("user"))
+            let bytes = try Data(contentsOf: url)
+            return Response(status: .ok, headers: [.contentType: "audio/wav", .contentLength: String(bytes.count)],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        group.patch("users/:user/voicemail/:id") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["folder"], in: body)
+            guard let folder = VoicemailFolder(rawValue: try JSONBody.string(body, "folder")) else {
+                throw APIError.invalid("folder", "one of INBOX, Old, Saved")
+            }
+            return JSONResponse.make(try await server.moveMessage(try Self.messageID(context), of: context.parameters.require("user"), to: folder))
+        }
+        group.delete("users/:user/voicemail/:id") { _, context in
+            let id = try Self.messageID(context)
+            try await server.deleteMessage(id, of: context.parameters.require("user"))
+            return JSONResponse.make(["id": JSONValue.int(id), "deleted": JSONValue.bool(true)])
+        }
+        // Meet-me conference rooms: participants, mute, remove, lock.
+        group.get("conferences") { _, _ in
+            JSONResponse.make(try await server.conferences())
+        }
+        group.get("conferences/:room") { _, context in
+            JSONResponse.make(try await server.conference(try Self.decoded(context, "room")))
+        }
+        group.patch("conferences/:room") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["locked"], in: body)
+            guard let locked = body["locked"]?.boolValue else { throw APIError.invalid("locked", "true or false") }
+            return JSONResponse.make(try await server.lockConference(try Self.decoded(context, "room"), locked: locked))
+        }
+        group.patch("conferences/:room/participants/:participant") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["muted"], in: body)
+            guard let muted = body["muted"]?.boolValue else { throw APIError.invalid("muted", "true or false") }
+            return JSONResponse.make(try await server.muteParticipant(try Self.decoded(context, "participant"), in: try Self.decoded(context, "room"), muted: muted))
+        }
+        group.delete("conferences/:room/participants/:participant") { _, context in
+            JSONResponse.make(try await server.removeParticipant(try Self.decoded(context, "participant"), from: try Self.decoded(context, "room")))
+        }
         group.post("calls") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["from", "to", "device"], in: body)
@@ -43,8 +99,9 @@ struct CTIRoutes: Sendable {
         }
         group.post("calls/:call/deflect") { request, context in
             let body = try await JSONBody.object(request)
-            try JSONBody.only(["to"], in: body)
-            return JSONResponse.make(try await server.deflect(try Self.callID(context), to: try JSONBody.string(body, "to")))
+            try JSONBody.only(["to", "party"], in: body)
+            return JSONResponse.make(try await server.deflect(try Self.callID(context), to: try JSONBody.string(body, "to"),
+                                                              party: try JSONBody.optionalString(body, "party")))
         }
         group.post("calls/:call/transfer") { request, context in
             let body = try await JSONBody.object(request)
@@ -78,6 +135,12 @@ struct CTIRoutes: Sendable {
             let body = try await JSONBody.object(request)
             try JSONBody.only(["party", "with"], in: body)
             return JSONResponse.make(try await server.trade(try Self.callID(context), party: try JSONBody.string(body, "party"), with: try JSONBody.string(body, "with")))
+        }
+        group.post("calls/:call/conference") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["party", "with"], in: body)
+            return JSONResponse.make(try await server.conference(try Self.callID(context), party: try JSONBody.string(body, "party"),
+                                                                 with: try JSONBody.string(body, "with")))
         }
         group.get("callbacks") { _, _ in
             JSONResponse.make(await server.pendingCallbacks())

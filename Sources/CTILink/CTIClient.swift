@@ -34,9 +34,21 @@ public struct CTIClient: Sendable {
         session = URLSession(configuration: configuration)
     }
 
+    /// The raw body of a GET (a message's audio); anything but 2xx thrown as `CTIFailure`.
+    public func bytes(_ path: String) async throws(CTIFailure) -> Data {
+        try await exchange("GET", path, body: nil)
+    }
+
     /// Sends a request; a 2xx reply's JSON is returned, anything else thrown as `CTIFailure`.
     @discardableResult
     public func request(_ method: String, _ path: String, body: [String: JSONValue]? = nil) async throws(CTIFailure) -> JSONValue {
+        let data = try await exchange(method, path, body: body)
+        return data.isEmpty ? JSONValue.null : ((try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null)
+    }
+
+    /// One request with the secret; the body of a 2xx reply, or the call server's error (its
+    /// `error`, `message` and other text fields) thrown.
+    private func exchange(_ method: String, _ path: String, body: [String: JSONValue]?) async throws(CTIFailure) -> Data {
         // `path` is already escaped (see `pathComponent`) and may carry a query: joined as text.
         let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
         guard let url = URL(string: base + "/cti/v1/" + path) else {
@@ -52,11 +64,10 @@ public struct CTIClient: Sendable {
         let data: Data, response: URLResponse
         do { (data, response) = try await session.data(for: request) } catch { throw .unreachable(error) }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let value = data.isEmpty ? JSONValue.null : ((try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null)
         guard (200..<300).contains(status) else {
             var details: [String: String] = [:]
             var code = "call_server_error", message = "the call server answered \(status)"
-            if case .object(let object) = value {
+            if case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) {
                 for (key, field) in object {
                     guard let text = field.stringValue else { continue }
                     switch key {
@@ -68,7 +79,7 @@ public struct CTIClient: Sendable {
             }
             throw CTIFailure(status: status, code: code, message: message, details: details)
         }
-        return value
+        return data
     }
 
     /// A call id (a SIP Call-ID) made safe for a URL path.

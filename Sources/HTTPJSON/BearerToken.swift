@@ -4,15 +4,21 @@
 import Hummingbird
 
 public enum BearerToken {
-    /// The token of `Authorization: Bearer …`, else of `?token=` when `query` allows it (browsers'
-    /// WebSockets cannot set headers); nil when there is none.
+    /// The token of `Authorization: Bearer …`, else of `?token=` when `query` allows it and the
+    /// request is a WebSocket upgrade (browsers' WebSockets cannot set headers; every other
+    /// request can, and a token in a URL ends up in logs and histories); nil when there is none.
     public static func from(_ request: Request, query: Bool) -> String? {
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             let token = String(header.dropFirst(7))
             return token.isEmpty ? nil : token
         }
-        guard query, let token = request.uri.queryParameters.get("token"), !token.isEmpty else { return nil }
+        guard query, isWebSocketUpgrade(request), let token = request.uri.queryParameters.get("token"), !token.isEmpty else { return nil }
         return token
+    }
+
+    /// `Upgrade: websocket` (RFC 6455 §4.1).
+    public static func isWebSocketUpgrade(_ request: Request) -> Bool {
+        request.headers[.upgrade]?.lowercased().contains("websocket") == true
     }
 
     /// Compares in time that depends only on the expected token's length, so a wrong guess

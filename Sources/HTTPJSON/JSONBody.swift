@@ -47,6 +47,20 @@ public enum JSONBody {
         return text
     }
 
+    /// A required non-empty string field of at most `maxLength` characters.
+    public static func string(_ body: [String: JSONValue], _ field: String, maxLength: Int) throws -> String {
+        let text = try string(body, field)
+        guard text.count <= maxLength else { throw APIError.invalid(field, "at most \(maxLength) characters") }
+        return text
+    }
+
+    /// An optional string field of at most `maxLength` characters.
+    public static func optionalString(_ body: [String: JSONValue], _ field: String, maxLength: Int) throws -> String? {
+        let text = try optionalString(body, field)
+        if let text, text.count > maxLength { throw APIError.invalid(field, "at most \(maxLength) characters") }
+        return text
+    }
+
     /// An optional string field (absent or null: nil).
     public static func optionalString(_ body: [String: JSONValue], _ field: String) throws -> String? {
         switch body[field] {

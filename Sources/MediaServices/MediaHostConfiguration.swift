@@ -14,10 +14,14 @@ public struct MediaHostConfiguration: Codable, Sendable, Equatable {
     public var rtpPorts: ClosedRange<Int> = 40000...49999
     /// Calls served at once; more are refused with 503, so callers cannot exhaust the host.
     public var maxSessions = 500
+    /// Meet-me conference rooms this host serves (the call server's own host gets pbx.yaml's).
+    public var conferences: [ConferenceRoomConfiguration] = []
+    /// Seconds without RTP after which a conference participant is taken out of its room.
+    public var rtpTimeoutSeconds = 30.0
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case host, port, musicOnHold, rtpPorts, maxSessions }
+    enum CodingKeys: String, CodingKey { case host, port, musicOnHold, rtpPorts, maxSessions, conferences, rtpTimeoutSeconds }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -26,6 +30,8 @@ public struct MediaHostConfiguration: Codable, Sendable, Equatable {
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? defaults.port
         musicOnHold = try c.decodeIfPresent(String.self, forKey: .musicOnHold)
         maxSessions = try c.decodeIfPresent(Int.self, forKey: .maxSessions) ?? defaults.maxSessions
+        conferences = try c.decodeIfPresent([ConferenceRoomConfiguration].self, forKey: .conferences) ?? []
+        rtpTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .rtpTimeoutSeconds) ?? defaults.rtpTimeoutSeconds
         if let text = try c.decodeIfPresent(String.self, forKey: .rtpPorts) {
             let bounds = text.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard bounds.count == 2, bounds[0] >= 1024, bounds[0] < bounds[1], bounds[1] <= 65535 else {
@@ -44,6 +50,8 @@ public struct MediaHostConfiguration: Codable, Sendable, Equatable {
         try c.encodeIfPresent(musicOnHold, forKey: .musicOnHold)
         try c.encode("\(rtpPorts.lowerBound)-\(rtpPorts.upperBound)", forKey: .rtpPorts)
         try c.encode(maxSessions, forKey: .maxSessions)
+        if !conferences.isEmpty { try c.encode(conferences, forKey: .conferences) }
+        try c.encode(rtpTimeoutSeconds, forKey: .rtpTimeoutSeconds)
     }
 
     public static func load(_ url: URL) throws -> MediaHostConfiguration {
@@ -55,6 +63,8 @@ public struct MediaHostConfiguration: Codable, Sendable, Equatable {
     func validate(source: String) throws {
         guard (0...65535).contains(port) else { throw ConfigurationError("\(source): port must be 0–65535") }
         guard maxSessions > 0 else { throw ConfigurationError("\(source): maxSessions must be positive") }
+        guard rtpTimeoutSeconds >= 1 else { throw ConfigurationError("\(source): rtpTimeoutSeconds must be at least 1") }
+        try ConferenceRoomConfiguration.validate(conferences, key: "\(source): conferences")
         if let musicOnHold, !FileManager.default.isReadableFile(atPath: musicOnHold) {
             throw ConfigurationError("\(source): musicOnHold: \(musicOnHold) cannot be read")
         }

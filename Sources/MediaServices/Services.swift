@@ -1,5 +1,6 @@
 // The media services a call server reaches over SIP: each answers a call itself, by the user part
-// of the Request-URI (sip:echo@host, sip:moh@host). Pure descriptions; the host runs them.
+// of the Request-URI (sip:echo@host, sip:moh@host, sip:queue@host). Pure descriptions; the host
+// runs them.
 
 import Audio
 import Foundation
@@ -11,9 +12,20 @@ public enum MediaService: String, Sendable, CaseIterable, Codable {
     case echo
     /// Music for a party on hold: sends only.
     case musicOnHold = "moh"
+    /// A caller waiting on an ACD path: music with its position announced (Queue.swift).
+    case queue
+    /// Mailboxes: leaving a message, listening to them (Voicemail.swift).
+    case voicemail
+    /// Meet-me rooms (Conference.swift): the call server names the room in `ConferenceRoom.header`.
+    case conference
+
+    /// The services a number in the numbering plan may lead to (the queue is reached through an
+    /// ACD path only, voicemail through its feature codes and forwarding, a conference through
+    /// the rooms' numbers).
+    public static var dialable: [MediaService] { allCases.filter { $0 != .queue && $0 != .voicemail && $0 != .conference } }
 
     /// Whether the service only sends (the far end's audio is not wanted).
-    var sendsOnly: Bool { self == .musicOnHold }
+    var sendsOnly: Bool { self != .echo && self != .voicemail && self != .conference }
 }
 
 /// Source and sink at once: what the call brought in is played back out, 20 ms frames in order.

@@ -11,6 +11,10 @@ extension SessionDescription {
         var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
         lines.removeAll { $0.isEmpty }
+        // No line may hold a NUL or a CR of its own (RFC 8866 §9: text is any byte but NUL, CR, LF).
+        if lines.contains(where: { $0.unicodeScalars.contains { $0 == "\0" || $0 == "\r" } }) {
+            throw SDPError("an SDP line contains a NUL or a bare CR")
+        }
         guard let first = lines.first, first.hasPrefix("v=") else { throw SDPError("SDP must start with v=") }
         guard first == "v=0" else { throw SDPError("unsupported SDP version \(first)") }
         var origin: Origin?
@@ -66,10 +70,16 @@ extension SessionDescription {
     static func parseMedia(_ value: String) throws(SDPError) -> MediaDescription {
         let parts = value.split(separator: " ").map(String.init)
         guard parts.count >= 3 else { throw SDPError("malformed m= line '\(value)'") }
-        let portParts = parts[1].split(separator: "/")
-        guard let port = Int(portParts[0]), (0...65535).contains(port) else { throw SDPError("bad port in m= line '\(value)'") }
+        // <port> or <port>/<number of ports> (RFC 8866 §5.14); "/" alone, "5004/", "/2" are errors.
+        let portParts = parts[1].split(separator: "/", omittingEmptySubsequences: false)
+        guard portParts.count <= 2, let first = portParts.first, let port = Int(first), (0...65535).contains(port) else {
+            throw SDPError("bad port in m= line '\(value)'")
+        }
         var media = MediaDescription(media: parts[0], port: port, proto: parts[2], formats: Array(parts.dropFirst(3)))
-        if portParts.count == 2 { media.portCount = Int(portParts[1]) }
+        if portParts.count == 2 {
+            guard let count = Int(portParts[1]), count >= 1 else { throw SDPError("bad number of ports in m= line '\(value)'") }
+            media.portCount = count
+        }
         return media
     }
 

@@ -22,6 +22,12 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case devicesChanged = "devices.changed"
     case featuresChanged = "features.changed"
     case agentChanged = "agent.changed"
+    case pathChanged = "path.changed"
+    case securityBanned = "security.banned"
+    case messageWaiting = "voicemail.waiting"
+    case conferenceJoined = "conference.joined"
+    case conferenceLeft = "conference.left"
+    case conferenceTalking = "conference.talking"
 }
 
 extension StreamEvent {

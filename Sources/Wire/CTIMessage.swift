@@ -25,8 +25,21 @@ public enum CTIMessage: Sendable, Equatable {
     case devicesChanged(user: String, devices: [String])
     case featuresChanged(user: String, settings: CallSettings)
     /// An ACD agent's state: `status` one of loggedOut, available, makeBusy, offered, onACDCall,
-    /// onOtherCall, wrapUp; `reason` for make busy; `device` where it is logged in.
-    case agentChanged(agent: String, status: String, reason: String?, device: String?)
+    /// onOtherCall, wrapUp; `reason` for make busy; `device` where it is logged in; in wrap-up,
+    /// when its work time ends by itself.
+    case agentChanged(agent: String, status: String, reason: String?, device: String?, wrapUpEndsAt: Date? = nil)
+    /// An ACD path's queue changed (a caller arrived, was answered, abandoned or left): how many
+    /// wait now. Its full figures are `GET /cti/v1/paths`.
+    case pathChanged(path: String, waiting: Int)
+    /// A source address was banned: its requests are dropped for `seconds`.
+    case securityBanned(address: String, reason: String, seconds: Int)
+    /// A mailbox changed: messages new (unheard) and old.
+    case messageWaiting(user: String, new: Int, old: Int)
+    /// A participant (by its call) came into a meet-me room, or left it.
+    case conferenceJoined(room: String, participant: String)
+    case conferenceLeft(room: String, participant: String)
+    /// A participant began or stopped talking.
+    case conferenceTalking(room: String, participant: String, talking: Bool)
 
     public var event: CTIEvent {
         switch self {
@@ -48,6 +61,12 @@ public enum CTIMessage: Sendable, Equatable {
         case .devicesChanged: .devicesChanged
         case .featuresChanged: .featuresChanged
         case .agentChanged: .agentChanged
+        case .pathChanged: .pathChanged
+        case .securityBanned: .securityBanned
+        case .messageWaiting: .messageWaiting
+        case .conferenceJoined: .conferenceJoined
+        case .conferenceLeft: .conferenceLeft
+        case .conferenceTalking: .conferenceTalking
         }
     }
 
@@ -59,7 +78,8 @@ public enum CTIMessage: Sendable, Equatable {
              .callTransferring(let call, _, _), .callTransferred(let call, _, _, _, _), .callTransferFailed(let call, _, _),
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
-        case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged:
+        case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged, .pathChanged, .securityBanned, .messageWaiting,
+             .conferenceJoined, .conferenceLeft, .conferenceTalking:
             nil
         }
     }
@@ -98,8 +118,19 @@ public enum CTIMessage: Sendable, Equatable {
             ["user": .string(user), "devices": .array(devices.map(JSONValue.string))]
         case .featuresChanged(let user, let settings):
             ((try? JSONValue(encoding: settings))?.objectValue ?? [:]).merging(["user": .string(user)]) { _, user in user }
-        case .agentChanged(let agent, let status, let reason, let device):
-            ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device)]
+        case .agentChanged(let agent, let status, let reason, let device, let wrapUpEndsAt):
+            ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device),
+             "wrapUpEndsAt": .optional(wrapUpEndsAt.map { $0.formatted(.iso8601) })]
+        case .pathChanged(let path, let waiting):
+            ["path": .string(path), "waiting": .int(Int64(waiting))]
+        case .securityBanned(let address, let reason, let seconds):
+            ["address": .string(address), "reason": .string(reason), "seconds": .int(Int64(seconds))]
+        case .messageWaiting(let user, let new, let old):
+            ["user": .string(user), "new": .int(Int64(new)), "old": .int(Int64(old))]
+        case .conferenceJoined(let room, let participant), .conferenceLeft(let room, let participant):
+            ["room": .string(room), "participant": .string(participant)]
+        case .conferenceTalking(let room, let participant, let talking):
+            ["room": .string(room), "participant": .string(participant), "talking": .bool(talking)]
         }
     }
 
@@ -163,7 +194,23 @@ public enum CTIMessage: Sendable, Equatable {
             self = .featuresChanged(user: user, settings: decoded)
         case .agentChanged:
             guard let agent = text("agent"), let status = text("status") else { return nil }
-            self = .agentChanged(agent: agent, status: status, reason: text("reason"), device: text("device"))
+            self = .agentChanged(agent: agent, status: status, reason: text("reason"), device: text("device"),
+                                 wrapUpEndsAt: text("wrapUpEndsAt").flatMap { try? Date($0, strategy: .iso8601) })
+        case .pathChanged:
+            guard let path = text("path"), case .int(let waiting)? = f["waiting"] else { return nil }
+            self = .pathChanged(path: path, waiting: Int(waiting))
+        case .securityBanned:
+            guard let address = text("address"), let reason = text("reason"), case .int(let seconds)? = f["seconds"] else { return nil }
+            self = .securityBanned(address: address, reason: reason, seconds: Int(seconds))
+        case .messageWaiting:
+            guard let user = text("user"), case .int(let new)? = f["new"], case .int(let old)? = f["old"] else { return nil }
+            self = .messageWaiting(user: user, new: Int(new), old: Int(old))
+        case .conferenceJoined, .conferenceLeft:
+            guard let room = text("room"), let participant = text("participant") else { return nil }
+            self = kind == .conferenceJoined ? .conferenceJoined(room: room, participant: participant) : .conferenceLeft(room: room, participant: participant)
+        case .conferenceTalking:
+            guard let room = text("room"), let participant = text("participant"), let talking = f["talking"]?.boolValue else { return nil }
+            self = .conferenceTalking(room: room, participant: participant, talking: talking)
         }
     }
 }

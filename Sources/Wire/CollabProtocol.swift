@@ -42,6 +42,7 @@ public enum CollabMethod: String, Sendable, CaseIterable {
     case callTransfer = "call.transfer"
     case callConsult = "call.consult"
     case callTrade = "call.trade"
+    case callConference = "call.conference"
     case callCallback = "call.callback"
     case loginNotifyAdd = "loginNotify.add"
     case loginNotifyRemove = "loginNotify.remove"
@@ -52,7 +53,14 @@ public enum CollabMethod: String, Sendable, CaseIterable {
     case acdLogin = "acd.login"
     case acdLogout = "acd.logout"
     case acdState = "acd.state"
+    /// Ends the agent's wrap-up before its timer does.
+    case acdEndWrapUp = "acd.endWrapUp"
     case acdStatus = "acd.status"
+    /// Visual voicemail: the user's mailbox (waiting counts and messages), a message heard or
+    /// saved (`folder`), a message deleted. The audio is `GET /api/v1/voicemail/{id}/audio`.
+    case voicemailList = "voicemail.list"
+    case voicemailMove = "voicemail.move"
+    case voicemailDelete = "voicemail.delete"
 }
 
 /// The events the collaboration server pushes to a user's sessions (an `event` frame's
@@ -72,6 +80,8 @@ public enum CollabEvent: String, Sendable, CaseIterable {
     case callbackExpired = "callback.expired"
     /// The user's ACD agent changed state (an `AgentInfo`).
     case acdChanged = "acd.changed"
+    /// The user's mailbox changed (`new`, `old`): the phone lists it again.
+    case voicemailChanged = "voicemail.changed"
 }
 
 extension StreamEvent {

@@ -136,6 +136,8 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
 
 /// The call-handling settings the call server keeps for a user (read and changed through CTI).
 public struct CallSettings: Codable, Sendable, Equatable {
+    /// A forwarding target that is the user's own mailbox.
+    public static let voicemail = "voicemail"
     public var doNotDisturb: Bool
     /// "Send my calls to"
     public var forwardAlways: String?

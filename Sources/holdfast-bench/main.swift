@@ -105,6 +105,24 @@ if let index = arguments.firstIndex(of: "--json"), arguments.index(after: index)
     jsonPath = arguments[arguments.index(after: index)]
 }
 
+// `conference --port P --pid PID --rooms 10,25 [--first 6000] [--seconds 10]`: load on a media host.
+if arguments.first == "conference" {
+    func option(_ name: String) -> String? {
+        guard let index = arguments.firstIndex(of: name), arguments.index(after: index) < arguments.endIndex else { return nil }
+        return arguments[arguments.index(after: index)]
+    }
+    guard let port = option("--port").flatMap(Int.init), let pid = option("--pid").flatMap(Int32.init) else {
+        FileHandle.standardError.write(Data("conference needs --port (the media host's SIP port) and --pid (its process)\n".utf8))
+        exit(2)
+    }
+    let steps = (option("--rooms") ?? "10,25,50").split(separator: ",").compactMap { Int($0) }
+    let figures = try await ConferenceLoad.run(host: "127.0.0.1", port: port, pid: pid, steps: steps,
+                                               firstRoom: option("--first").flatMap(Int.init) ?? 6000, seconds: option("--seconds").flatMap(Double.init) ?? 10)
+    for figure in figures { print("\(figure.name): \(figure.value) \(figure.unit) (goal \(figure.goal))") }
+    if let path = option("--json") { try JSONEncoder().encode(["figures": figures]).write(to: URL(fileURLWithPath: path)) }
+    exit(0)
+}
+
 if ProcessInfo.processInfo.environment["HOLDFAST_BENCH_ONLY"] == "invite" {
     print(measure("parse INVITE with SDP", bytes: Array(Samples.invite.utf8)).value)
     exit(0)
@@ -133,6 +151,7 @@ if suites.isEmpty || suites.contains("parser") {
 }
 if suites.isEmpty || suites.contains("media") {
     figures += MediaBench.mixer()
+    figures += ConferenceBench.mix()
     figures += try await MediaBench.streams(100, seconds: max(5, benchSeconds * 5))
 }
 

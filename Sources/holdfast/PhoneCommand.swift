@@ -43,8 +43,9 @@ struct PhoneCommand: AsyncParsableCommand {
         let core = try PhoneCore(configuration: configuration, dataDirectory: directory, audio: PhoneAudio(input: audioIn, output: audioOut))
         let token = try LocalAPI.token(in: directory)
         let app = LocalAPI.application(core: core, token: token, host: configuration.api.host, port: configuration.api.port) { port in
-            let ui = (try? LocalAPI.writeUIURL(in: directory, host: configuration.api.host, port: port, token: token)) ?? ""
-            FileHandle.standardError.write(Data("phone: \(configuration.user) API on http://\(configuration.api.host):\(port)/api (token in \(directory.path)/api-token), collaboration server \(configuration.collab)\nphone: window \(ui)\n".utf8))
+            // The window's address with its token goes to a 0600 file, never to the log.
+            _ = try? LocalAPI.writeUIURL(in: directory, host: configuration.api.host, port: port, token: token)
+            FileHandle.standardError.write(Data("phone: \(configuration.user) API on http://\(configuration.api.host):\(port)/api (token in \(directory.path)/api-token), collaboration server \(configuration.collab)\nphone: window http://\(configuration.api.host):\(port)/ (open the address in \(directory.path)/ui-url, which carries the token)\n".utf8))
         }
         await core.start()
         try await app.runService()

@@ -30,10 +30,26 @@ import Testing
         #expect(AudioAnalysis.dominantFrequency(samples) == 1000)
     }
 
+    @Test func readsMuLawAndALaw() throws {
+        var tone = ToneSource(frequency: 440)
+        let samples = (0..<10).flatMap { _ in tone.nextFrame() }
+        for (format, codec) in [(7, PCMU() as any AudioCodec), (6, PCMA() as any AudioCodec)] {
+            let encoded = codec.encode(samples)
+            var bytes = WAV.encode([Int16](repeating: 0, count: encoded.count / 2))
+            bytes[20] = UInt8(format)
+            bytes[32] = 1  // block align
+            bytes[34] = 8  // bits per sample
+            bytes[28...31] = [0x40, 0x1F, 0x00, 0x00]  // byte rate 8000
+            bytes.replaceSubrange(44..., with: encoded)
+            bytes[40...43] = [UInt8(encoded.count & 0xFF), UInt8(encoded.count >> 8), 0, 0]
+            #expect(try WAV.decode(bytes) == codec.decode(encoded), "format \(format) reads as the codec decodes it")
+        }
+    }
+
     @Test func unsupportedFormatIsAClearError() {
         var bytes = WAV.encode([0, 1, 2])
         bytes[20] = 3  // IEEE float
-        #expect(throws: WAVError("WAV: unsupported WAV encoding 3 (only integer PCM)")) { try WAV.decode(bytes) }
+        #expect(throws: WAVError("WAV: unsupported WAV encoding 3 (only integer PCM, mu-law or A-law)")) { try WAV.decode(bytes) }
         #expect(throws: WAVError("WAV is not a RIFF/WAVE file")) { try WAV.decode(Array("hello".utf8)) }
     }
 }

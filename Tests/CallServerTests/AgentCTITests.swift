@@ -53,6 +53,13 @@ import Wire
         let lines = try await client.request("GET", "queue-log?after=1")
         #expect(lines.array.compactMap { $0.objectValue?["event"]?.stringValue } == ["agentState", "agentState", "agentLogout"], "\(lines.array)")
         #expect(lines.array.first?.objectValue?["agent"] == .string("7001"))
+        // Every field present, null when unset; the time to the millisecond, and it reads back.
+        let first = try #require(lines.array.first?.objectValue)
+        #expect(first["path"] == .null && first["call"] == .null, "\(first)")
+        let time = try #require(first["time"]?.stringValue)
+        #expect(time.range(of: #"\.\d{3}Z$"#, options: .regularExpression) != nil, "\(time)")
+        let decoded = try JSONValue.object(first).decode(QueueLogLine.self)
+        #expect(abs(decoded.time.timeIntervalSince1970 - (try server.store.queueLog(after: 1).first?.entry.time ?? 0)) < 0.001)
         #expect(try await client.request("GET", "queue-log?limit=0")["field"] == .string("limit"))
         await events.close(); await cti.shutdown(); await server.shutdown()
     }

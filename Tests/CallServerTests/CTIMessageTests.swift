@@ -6,6 +6,10 @@ import Wire
 
 @Suite struct CTIMessageTests {
     static let messages: [CTIMessage] = [
+        .messageWaiting(user: "2002", new: 1, old: 2),
+        .conferenceJoined(room: "5100", participant: "c1@host"),
+        .conferenceLeft(room: "adhoc-1f", participant: "c2@host;callee"),
+        .conferenceTalking(room: "5100", participant: "c1@host", talking: true),
         .callOffered(call: "c1", caller: "2001", callerName: "Ada Lovelace", dialed: "2002"),
         .callOffered(call: "c1", caller: "2001", callerName: nil, dialed: "*43"),
         .callOriginated(call: "c2", caller: "2001", dialed: "2003"),
@@ -28,6 +32,8 @@ import Wire
         .featuresChanged(user: "2001", settings: CallSettings(doNotDisturb: true, forwardNoAnswer: "2004", noAnswerSeconds: 15)),
         .agentChanged(agent: "7001", status: "makeBusy", reason: "lunch", device: "2002"),
         .agentChanged(agent: "7001", status: "loggedOut", reason: nil, device: nil),
+        .pathChanged(path: "5000", waiting: 3),
+        .securityBanned(address: "127.0.0.9", reason: "digest failures", seconds: 600),
     ]
 
     @Test(arguments: messages.indices)

@@ -127,7 +127,10 @@ import Testing
         let ringing = try await events.next(type: "call.ringing")
         guard case .string(let id)? = ringing["call"] else { Issue.record("no call id"); return }
         #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#)["error"] == .string("invalid_state"))
-        let deflected = try await client.request("POST", "calls/\(id)/deflect", body: #"{"to": "2003"}"#)
+        // A user's phone may redirect only a call ringing it: 2004 cannot take 2002's call away.
+        let stranger = try await client.request("POST", "calls/\(id)/deflect", body: #"{"to": "2004", "party": "2004"}"#)
+        #expect(stranger.status == 422 && stranger["error"] == .string("not_a_party"), "\(stranger.json)")
+        let deflected = try await client.request("POST", "calls/\(id)/deflect", body: #"{"to": "2003", "party": "2002"}"#)
         #expect(deflected.status == 200, "\(deflected.json)")
         let reached = try await p["2003"]!.nextInvite()
         #expect(reached.body == phoneSDP("2001"))

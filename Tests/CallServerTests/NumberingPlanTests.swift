@@ -28,6 +28,24 @@ import Testing
         #expect(plan.resolve(dialed) == expected, "\(dialed)")
     }
 
+    @Test func conferenceRoomsAreInThePlanAndCannotTakeAnotherNumber() throws {
+        var configuration = officeConfiguration()
+        configuration.conferences = [.init(number: "5100", name: "Open"), .init(number: "5101", name: "Board", pin: "4321")]
+        #expect(NumberingPlan(configuration).resolve("5100") == .conference("5100"))
+        #expect(NumberingPlan(configuration).resolve("5102") == .unknown)
+        let base = "users:\n  - { extension: \"2001\", name: A, password: p }\n"
+        for (yaml, named) in [
+            (base + "conferences:\n  - { number: \"2001\", name: X }\n", "conferences[0].number 2001"),
+            (base + "conferences:\n  - { number: \"5100\", name: X, pin: \"12\" }\n", "conferences[0].pin"),
+            (base + "conferences:\n  - { number: \"5100\" }\n  - { number: \"5100\" }\n", "conferences[1].number 5100"),
+            (base + "numbering:\n  - { dial: \"*50\", service: conference }\n", "numbering[0].service"),
+        ] {
+            #expect { try PBXConfiguration.parse(yaml, source: "pbx.yaml") } throws: { "\($0)".contains(named) }
+        }
+        let parsed = try PBXConfiguration.parse(base + "conferences:\n  - { number: \"5100\" }\n", source: "pbx.yaml")
+        #expect(parsed.conference("5100")?.name == "Conference 5100" && parsed.conference("5100")?.maxParticipants == 32)
+    }
+
     @Test func theDefaultPlanHasTheEchoTest() {
         #expect(PBXConfiguration().numbering == [.init(dial: "*43", service: .echo)])
     }

@@ -24,6 +24,28 @@ import Testing
         #expect(registrar.lookup("2001", now: 300).isEmpty)
     }
 
+    @Test func aUserCannotRegisterMoreDevicesThanAllowed() {
+        var registrar = Registrar(maxContacts: 2)
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>", "<sip:2001@127.0.0.1:5071>"]), aor: "2001", source: "s", transport: "UDP", now: 0)
+        #expect(registrar.register(register(["<sip:2001@127.0.0.1:5072>"], callID: "c2"), aor: "2001", source: "s", transport: "UDP", now: 1)
+            == .reject(status: 403, reason: "Too many registrations (2 devices at most)", minExpires: nil))
+        #expect(registrar.lookup("2001", now: 1).count == 2, "nothing of the refused REGISTER was kept")
+        // Refreshing a device already bound is always allowed.
+        let refreshed = registrar.register(register(["<sip:2001@127.0.0.1:5070>"], cseq: 2), aor: "2001", source: "s", transport: "UDP", now: 2)
+        #expect({ if case .ok = refreshed { true } else { false } }(), "\(refreshed)")
+        #expect(registrar.lookup("2001", now: 2).count == 2)
+    }
+
+    @Test func aRegisterWhoseWriteFailedIsUndone() {
+        var registrar = Registrar()
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>"]), aor: "2001", source: "s", transport: "UDP", now: 0)
+        let before = registrar.bindings["2001"]
+        _ = registrar.register(register(["<sip:2001@127.0.0.1:5071>"], callID: "c2"), aor: "2001", source: "s", transport: "UDP", now: 1)
+        #expect(registrar.lookup("2001", now: 1).count == 2)
+        registrar.reset("2001", to: before)
+        #expect(registrar.lookup("2001", now: 1).map(\.contact.uri.description) == ["sip:2001@127.0.0.1:5070"])
+    }
+
     @Test func wildcardNeedsExpiresZero() {
         var registrar = Registrar()
         _ = registrar.register(register(["<sip:2001@127.0.0.1:5070>"]), aor: "2001", source: "s", transport: "UDP", now: 0)

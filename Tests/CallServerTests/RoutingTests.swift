@@ -54,7 +54,7 @@ import Wire
     }
 
     @Test func unknownNumberForeignDomainAndUnregisteredTarget() async throws {
-        let (server, _) = try await startServer()
+        let (server, _) = try await startServer(voicemail: false)
         let ada = try await Phone.register("2001", server: server)
         await #expect(throws: UserAgentError.self) { try await ada.call("2999", server: server) }
         do { _ = try await ada.call("2999", server: server) } catch UserAgentError.rejected(let code, _) { #expect(code == 404) }
@@ -134,8 +134,8 @@ import Wire
         await ada.shutdown(); await brook.shutdown(); await cy.shutdown(); await server.shutdown()
     }
 
-    @Test func noAnswerWithoutForwardingGets480() async throws {
-        let (server, _) = try await startServer(ringTimeout: 0.5)
+    @Test func noAnswerWithoutForwardingOrMailboxGets480() async throws {
+        let (server, _) = try await startServer(ringTimeout: 0.5, voicemail: false)
         let ada = try await Phone.register("2001", server: server)
         let brook = try await Phone.register("2002", server: server)
         await brook.behaviour.set(.answer(body: officeSDP, contentType: .sdp, ringFor: .seconds(30)))
@@ -143,6 +143,25 @@ import Wire
             #expect(code == 480)
         }
         #expect(try server.store.records(after: 0).last?.outcome == "noAnswer")
+        await ada.shutdown(); await brook.shutdown(); await server.shutdown()
+    }
+
+    @Test func noAnswerWithoutForwardingGoesToTheMailboxAsDoesForwardingToVoicemail() async throws {
+        let (server, _) = try await startServer(ringTimeout: 0.5)
+        let ada = try await Phone.register("2001", server: server)
+        let brook = try await Phone.register("2002", server: server)
+        await brook.behaviour.set(.answer(body: officeSDP, contentType: .sdp, ringFor: .seconds(30)))
+        let leg = try await ada.call("2002", server: server)
+        #expect(leg.remoteBody.isEmpty == false, "the mailbox answers with its session")
+        try await ada.ua.hangUp(leg.dialog.id)
+        let record = try #require(try server.store.records(after: 0).last)
+        #expect(record.path.suffix(2) == ["forwardNoAnswer", "voicemail"] && record.outcome == "answered", "\(record)")
+        // "Send my calls to" the mailbox.
+        _ = try await server.updateFeatures(of: "2003", try CallSettings.Change(["forwardAlways": "voicemail"]))
+        let toMailbox = try await ada.call("2003", server: server)
+        try await ada.ua.hangUp(toMailbox.dialog.id)
+        #expect(try server.store.records(after: 0).last?.path.suffix(2) == ["forwardAlways", "voicemail"])
+        await #expect(throws: ControlError.self) { try await server.updateFeatures(of: "2003", try CallSettings.Change(["forwardBusy": "voicemale"])) }
         await ada.shutdown(); await brook.shutdown(); await server.shutdown()
     }
 
@@ -191,5 +210,27 @@ import Wire
         let next = reopened.append(CallRecord(callID: "c2", caller: "2001", callerName: nil, dialed: "2003", callee: "2003", startedAt: Date(), answeredAt: nil, endedAt: Date(), outcome: "noAnswer", path: []))
         #expect(next.sequence == 2)
         #expect(try reopened.records(after: 1).map(\.callID) == ["c2"])
+    }
+
+    @Test func pastItsCapacityTheServerAnswersANewCall503WithRetryAfter() async throws {
+        var configuration = officeConfiguration()
+        configuration.security.maxCalls = 1
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-maxcalls-\(UUID().uuidString)")
+        let server = try await CallServer.start(configuration: configuration, dataDirectory: directory)
+        var p: [String: Phone] = [:]
+        for number in ["2001", "2002", "2003", "2004"] { p[number] = try await Phone.register(number, server: server) }
+        await p["2002"]!.behaviour.use(phoneSDP("2002"), ringFor: .seconds(30))
+        let caller = p["2001"]!
+        let first = Task { try await caller.call("2002", server: server) }
+        _ = await p["2002"]!.behaviour.nextInvite()  // the one call allowed is ringing
+        do {
+            _ = try await p["2003"]!.call("2004", server: server)
+            Issue.record("a second call went through with maxCalls 1")
+        } catch UserAgentError.rejected(let status, let reason) {
+            #expect(status == 503 && reason.contains("1 calls in progress"), "\(status) \(reason)")
+        }
+        first.cancel()
+        for phone in p.values { await phone.shutdown() }
+        await server.shutdown()
     }
 }

@@ -15,17 +15,20 @@ func officeConfiguration(ringTimeout: Double = 20) -> PBXConfiguration {
     configuration.listen.port = 0
     configuration.ringTimeout = ringTimeout
     configuration.users = [
-        .init(extensionNumber: "2001", name: "Ada Lovelace", password: "pw2001"),
-        .init(extensionNumber: "2002", name: "Brook Taylor", password: "pw2002"),
-        .init(extensionNumber: "2003", name: "Cy Young", password: "pw2003"),
-        .init(extensionNumber: "2004", name: "Dee Okafor", password: "pw2004"),
+        .init(extensionNumber: "2001", name: "Ada Lovelace", password: "pw2001", voicemailPIN: "12001"),
+        .init(extensionNumber: "2002", name: "Brook Taylor", password: "pw2002", voicemailPIN: "12002"),
+        .init(extensionNumber: "2003", name: "Cy Young", password: "pw2003", voicemailPIN: "12003"),
+        .init(extensionNumber: "2004", name: "Dee Okafor", password: "pw2004", voicemailPIN: "12004"),
     ]
     return configuration
 }
 
-func startServer(ringTimeout: Double = 20, directory: URL? = nil) async throws -> (CallServer, URL) {
+/// `voicemail: false` gives the users no mailboxes (calls nobody answers get 480).
+func startServer(ringTimeout: Double = 20, directory: URL? = nil, voicemail: Bool = true) async throws -> (CallServer, URL) {
     let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
-    let server = try await CallServer.start(configuration: officeConfiguration(ringTimeout: ringTimeout), dataDirectory: directory)
+    var configuration = officeConfiguration(ringTimeout: ringTimeout)
+    configuration.voicemail.enabled = voicemail
+    let server = try await CallServer.start(configuration: configuration, dataDirectory: directory)
     return (server, directory)
 }
 

@@ -2,6 +2,9 @@
 
 import Collab
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import HummingbirdTesting
 import Testing
 import TestSupport
@@ -36,10 +39,82 @@ import Wire
                 #expect(wrong.status == 401 && wrong.json["error"] == "invalid_credentials", "\(wrong.json)")
             }
             let limited = try await http.send("POST", "api/v1/login", json: #"{"user": "2002", "password": "pw2002"}"#)
-            #expect(limited.status == 429 && limited.json["error"] == "too_many_attempts", "even the right password waits: \(limited.json)")
+            #expect(limited.status == 429 && limited.json["error"] == "too_many_attempts", "the guessing address waits, right password or not: \(limited.json)")
             #expect(Int(limited.json["retryAfter"]?.stringValue ?? "") ?? 0 > 0)
             // Another user is not affected.
             _ = try await http.login("2003")
+        }
+    }
+
+    /// `curl --interface 127.0.0.2`: a login from another loopback address.
+    static func loginFrom(_ address: String, port: Int, user: String, password: String) async throws -> Int {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", address, "-H", "Content-Type: application/json",
+                          "--data", #"{"user": "\#(user)", "password": "\#(password)"}"#, "http://127.0.0.1:\(port)/api/v1/login"]
+        let out = Pipe()
+        curl.standardOutput = out
+        try curl.run()
+        let data = try await withTimeout(20, "curl to answer") { out.fileHandleForReading.readDataToEndOfFile() }
+        curl.waitUntilExit()
+        return Int(String(decoding: data, as: UTF8.self)) ?? 0
+    }
+
+    @Test func someoneElsesGuessesDoNotLockTheRealUserOut() async throws {
+        var configuration = Office.configuration()
+        configuration.loginAttempts = 3
+        try await withCollab(configuration) { _, http in
+            for _ in 0..<4 { _ = try await http.send("POST", "api/v1/login", json: #"{"user": "2002", "password": "guess"}"#) }
+            #expect(try await http.send("POST", "api/v1/login", json: #"{"user": "2002", "password": "pw2002"}"#).status == 429, "the guesser at 127.0.0.1 waits")
+            #expect(try await Self.loginFrom("127.0.0.2", port: http.port, user: "2002", password: "pw2002") == 200, "2002 at 127.0.0.2 still logs in")
+        }
+    }
+
+    @Test func namesAndPasswordsWithNULOrControlCharactersAreRefusedAndCostNoMemory() async throws {
+        try await withCollab { core, http in
+            // SQLite would cut "2001\u0000…" to 2001, with a fresh failure counter for each variant.
+            for (json, field) in [(#"{"user": "2001\u0000", "password": "pw2001"}"#, "user"), (#"{"user": "2001\u0000\u0000", "password": "x"}"#, "user"),
+                                  (#"{"user": "2001\n2002", "password": "x"}"#, "user"), (#"{"user": "2001", "password": "pw2001\u0000junk"}"#, "password"),
+                                  (#"{"user": "\#(String(repeating: "9", count: 5000))", "password": "x"}"#, "user")] {
+                let refused = try await http.send("POST", "api/v1/login", json: json)
+                #expect(refused.status == 400 && refused.json["error"] == "invalid_value" && refused.json["field"] == .string(field), "\(json.prefix(60)): \(refused.json)")
+            }
+            // Made-up users cost one entry for the address, not one each.
+            for n in 0..<60 { _ = try await http.send("POST", "api/v1/login", json: #"{"user": "9\#(n)", "password": "x"}"#) }
+            #expect(core.loginFailureKeys <= 1, "\(core.loginFailureKeys) keys held for 60 made-up users from one address")
+        }
+    }
+
+    @Test func aLoginMustBeJSONFromThisSite() async throws {
+        try await withCollab { _, http in
+            let plain = try await http.send("POST", "api/v1/login", json: #"{"user": "2001", "password": "pw2001"}"#, contentType: "text/plain")
+            #expect(plain.status == 415 && plain.json["error"] == "unsupported_media_type", "a cross-site text/plain POST: \(plain.json)")
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(http.port)/api/v1/login")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue("https://evil.example", forHTTPHeaderField: "Origin")
+            request.httpBody = Data(#"{"user": "2001", "password": "pw2001"}"#.utf8)
+            let (_, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 403, "another site's page")
+            request.setValue("http://127.0.0.1:\(http.port)", forHTTPHeaderField: "Origin")
+            let (_, same) = try await URLSession.shared.data(for: request)
+            #expect((same as? HTTPURLResponse)?.statusCode == 200, "the server's own page (the wallboard) logs in")
+        }
+    }
+
+    @Test func logoutEndsTheSessionsOpenedWithTheTokenAndQueryTokensOnlyOpenWebSockets() async throws {
+        try await withCollab { _, http in
+            let token = try await http.login("2001")
+            #expect(try await http.send("GET", "api/v1/provisioning?token=\(token)").status == 401, "?token= is for WebSocket upgrades only")
+            let session = SessionClient(port: http.port, token: token)
+            _ = try await session.next("welcome") { $0["type"] == "welcome" }
+            let other = SessionClient(port: http.port, token: try await http.login("2001"))
+            _ = try await other.next("welcome") { $0["type"] == "welcome" }
+            #expect(try await http.send("POST", "api/v1/logout", token: token).status == 200)
+            _ = try? await session.next("nothing more", within: 5) { _ in false }
+            #expect(await session.isClosed, "the session opened with the token ended with it")
+            #expect(try await other.call("contacts.list")["result"] != nil, "a session of another login goes on")
+            await other.close()
         }
     }
 

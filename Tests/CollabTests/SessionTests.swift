@@ -15,8 +15,9 @@ import Wire
             let welcome = try await session.next("welcome") { $0["type"] == "welcome" }
             #expect(welcome["resumed"] == false && welcome["heartbeatSeconds"] == 2 && welcome["snapshot"] != nil)
             session.send(["type": "heartbeat", "id": 41])
-            let beat = try await session.next("the heartbeat reply") { $0["type"] == "heartbeat" }
-            #expect(beat["id"] == 41 && beat["time"]?.stringValue != nil)
+            // The client's own keep-alive heartbeats are answered too: the one sent here is found by its id.
+            let beat = try await session.next("the heartbeat reply to id 41") { $0["type"] == "heartbeat" && $0["id"] == 41 }
+            #expect(beat["time"]?.stringValue != nil)
             await session.close()
         }
     }
@@ -25,7 +26,7 @@ import Wire
         try await withCollab(Office.configuration(heartbeat: 0.5)) { _, http in
             let ada = SessionClient(port: http.port, token: try await http.login("2001"), heartbeat: 0.5)
             _ = try await ada.next("welcome") { $0["type"] == "welcome" }
-            let brook = SessionClient(port: http.port, token: try await http.login("2002"))
+            let brook = SessionClient(port: http.port, token: try await http.login("2002"), heartbeat: nil)
             _ = try await brook.next("welcome") { $0["type"] == "welcome" }
             _ = try await ada.event("presence.changed") { $0["user"] == "2002" && $0["state"] == "available" }
             // Brook sends nothing more: after three heartbeat intervals (at least 3 s) the server closes its session.
@@ -169,8 +170,27 @@ import Wire
         }
     }
 
-    @Test func recordingsAreUploadedListedAndOnlyTheOwnerDownloadsThem() async throws {
+    @Test func notesNamesAndNumbersHaveLengthLimits() async throws {
         try await withCollab { _, http in
+            let ada = SessionClient(port: http.port, token: try await http.login("2001"))
+            _ = try await ada.next("welcome") { $0["type"] == "welcome" }
+            let long = String(repeating: "x", count: 900 * 1024)
+            for (method, params, field) in [("presence.set", ["state": JSONValue.string("away"), "note": .string(long)], "note"),
+                                            ("contacts.add", ["name": .string(long), "number": "2002"], "name"),
+                                            ("contacts.add", ["name": "Plumber", "number": .string(String(repeating: "1", count: 100))], "number"),
+                                            ("contacts.add", ["name": "Plumber", "number": "2002", "note": .string(long)], "note")] {
+                let refused = try await ada.call(method, params)
+                let error = refused["error"]?.objectValue
+                #expect(error?["error"] == "invalid_value" && error?["field"] == .string(field), "\(method) \(field): \(String(describing: error))")
+            }
+            #expect(try await ada.call("presence.set", ["state": "away", "note": .string(String(repeating: "x", count: 256))])["result"] != nil, "256 characters pass")
+            await ada.close()
+        }
+    }
+
+    @Test func recordingsAreUploadedListedAndOnlyTheOwnerDownloadsThem() async throws {
+        let directory = Office.temporaryDirectory()
+        try await withCollab(directory: directory) { _, http in
             let ada = try await http.login("2001")
             var wav = Data("RIFF".utf8) + Data([36, 0, 0, 0]) + Data("WAVEfmt ".utf8)
             wav += Data(repeating: 0, count: 60)
@@ -185,6 +205,14 @@ import Wire
             #expect(try await http.send("GET", "api/v1/recordings/\(id)", token: brook).status == 404)
             let notWAV = try await http.send("POST", "api/v1/recordings", token: ada, body: Data("hello".utf8), contentType: "audio/wav")
             #expect(notWAV.status == 415 && notWAV.json["error"] == "invalid_recording")
+            // Owner-only on disk: the data directory, the database, the recordings and their folder.
+            func mode(_ path: String) throws -> Int {
+                (try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(path).path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+            }
+            for (path, expected) in [("", 0o700), ("recordings", 0o700), ("collab.sqlite", 0o600), ("recordings/\(id).wav", 0o600)] {
+                let actual = try mode(path)
+                #expect(actual == expected, "\(path.isEmpty ? "the data directory" : path) is \(String(actual, radix: 8))")
+            }
         }
     }
 }

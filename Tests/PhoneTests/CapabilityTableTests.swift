@@ -61,10 +61,17 @@ private extension Dictionary where Key == CapabilityID {
     }
 
     @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
-        for id in ["hotdesk.login", "voicemail.call", "recall.receive", "conference.join", "desktopConsole.select"] {
+        for id in ["hotdesk.login", "recall.receive", "desktopConsole.select"] {
             #expect(CapabilityTable.global(online)[id] == .unavailable(.notBuilt), "\(id)")
         }
-        #expect(CapabilityTable.forCall(.connected, online)[.callConference] == .unavailable(.notBuilt))
+        // Voicemail is the call server's: its mailbox answers offline as online.
+        let offline = CapabilityTable.Context(server: .offline, registered: true)
+        #expect(CapabilityTable.global(online)["voicemail.call"] == .available && CapabilityTable.global(offline)["voicemail.call"] == .available)
+        // So are the meet-me rooms: joining one is an ordinary call.
+        #expect(CapabilityTable.global(online)["conference.join"] == .available && CapabilityTable.global(offline)["conference.join"] == .available)
+        // Ad-hoc conferences are the call server's too, but built through the collaboration server.
+        #expect(CapabilityTable.forCall(.connected, online)[.callConference] == .available)
+        #expect(CapabilityTable.forCall(.held, offline)[.callConference] == .unavailable(.serverOffline))
     }
 
     @Test func anAgentLogsInAndOutOnlineOnlyAndItsStatusIsGreyedOffline() {

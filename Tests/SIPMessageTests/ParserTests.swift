@@ -119,6 +119,15 @@ a=rtpmap:0 PCMU/8000\r
         #expect(response?.callID == "x")
     }
 
+    @Test func aRequestLineSeparatedByTabsIsRefusedWith400() {
+        let text = "INVITE\tsip:a@b\tSIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        let error = #expect(throws: SIPParseError.self) { try parser.parse(text) }
+        #expect(error?.errorResponse(toTag: "abc")?.statusCode == 400)
+        #expect(error?.reason.contains("not tabs") == true, "\(String(describing: error))")
+        // Several spaces stay accepted (RFC 4475 §3.1.2.9).
+        #expect(throws: Never.self) { try parser.parse(text.replacingOccurrences(of: "\t", with: "  ")) }
+    }
+
     @Test func responseWithoutReasonPhraseParses() throws {
         let text = "SIP/2.0 180 \r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>;tag=2\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
         guard case .response(let response) = try parser.parse(text) else { Issue.record("not a response"); return }

@@ -34,6 +34,7 @@ struct CollabProcess {
           - { extension: "2002", name: Brook Taylor, password: pw2002 }
           - { extension: "2003", name: Cy Young, password: pw2003 }
           - { extension: "2004", name: Dee Okafor, password: pw2004 }
+        supervisors: ["2004"]
         """.write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["collab", "--config", config.path, "--data-dir", directory.path],
                                           name: "collab", workingDirectory: directory)
@@ -55,13 +56,20 @@ struct CollabProcess {
 
     /// A session, once the server has said welcome.
     func session(_ token: String, hello: [String: JSONValue] = ["type": "hello"]) async throws -> SessionClient {
-        let session = SessionClient(port: port, token: token, hello: hello, heartbeat: 1)
+        let session = SessionClient(port: port, token: token, hello: hello)
         _ = try await session.next("welcome") { $0["type"] == "welcome" }
         return session
     }
 }
 
 @Suite(.serialized) struct CollabInteropTests {
+    /// Path 5000 "Sales" for agents 7001 and 7002.
+    static let salesPath = """
+        acd:
+          groups: [ { name: Sales agents, agents: ["7001", "7002"] } ]
+          paths: [ { number: "5000", name: Sales, groups: [Sales agents] } ]
+        """
+
     /// 2001 calls 2002, who is on DND: a short call with a CDR (outcome busy).
     static func busyCall(_ pbx: PBXProcess, name: String) async throws {
         let call = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:2002@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001", "--json"],
@@ -115,11 +123,7 @@ struct CollabProcess {
     }
 
     @Test func anAgentLogsInAndOutThroughTheSessionAndHearsOfItsChanges() async throws {
-        let pbx = try await PBXProcess.start(extra: """
-            acd:
-              groups: [ { name: Sales agents, agents: ["7001", "7002"] } ]
-              paths: [ { number: "5000", name: Sales, groups: [Sales agents] } ]
-            """)
+        let pbx = try await PBXProcess.start(extra: Self.salesPath)
         defer { pbx.process.terminate() }
         let collab = try await CollabProcess.start(pbx: pbx)
         defer { collab.process.terminate() }
@@ -141,6 +145,50 @@ struct CollabProcess {
         #expect(try await ada.event("acd.changed", within: 10) { $0["status"] == "loggedOut" }["device"] == .null, "the logout reaches the user it was at")
         await ada.close()
         await brook.close()
+    }
+
+    @Test func aSupervisorsWallboardShowsEveryPathAndAgentLiveAndOthersAreRefused() async throws {
+        let pbx = try await PBXProcess.start(extra: Self.salesPath)
+        defer { pbx.process.terminate() }
+        let collab = try await CollabProcess.start(pbx: pbx)
+        defer { collab.process.terminate() }
+        func get(_ path: String, token: String?) async throws -> (Int, Data) {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(collab.port)\(path)")!)
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        }
+        let (pageStatus, page) = try await get("/wallboard", token: nil)
+        #expect(pageStatus == 200 && String(decoding: page, as: UTF8.self).contains("Contact center wallboard"), "the page is served to anyone; its data is not")
+        #expect(try await get("/api/v1/wallboard", token: nil).0 == 401)
+        let (refused, why) = try await get("/api/v1/wallboard", token: try await collab.login("2001"))
+        let refusal = try JSONDecoder().decode(JSONValue.self, from: why)
+        #expect(refused == 403 && refusal.objectValue?["error"] == "not_supervisor", "2001 is no supervisor: \(refusal)")
+        let token = try await collab.login("2004")
+        let (status, body) = try await get("/api/v1/wallboard", token: token)
+        let first = try JSONDecoder().decode(JSONValue.self, from: body)
+        #expect(status == 200 && first.objectValue?["callServer"] == "connected", "\(first)")
+        #expect(first.objectValue?["paths"]?.arrayValue?.first?.objectValue?["number"] == "5000" && first.objectValue?["agents"]?.arrayValue?.count == 2, "\(first)")
+        // Live: an agent logs in, a caller waits and hangs up, each pushed to the board.
+        let board = SessionClient(port: collab.port, token: token, path: "/api/v1/wallboard/live", hello: nil)
+        _ = try await board.next("the first snapshot") { $0["paths"] != nil }
+        let caller = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:5000@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",
+                                                                      "--hangup-after", "3", "--json"], name: "wallboard-caller")
+        let waiting = try await board.next("a caller waiting on 5000", within: 10) { $0["paths"]?.arrayValue?.first?.objectValue?["waiting"] == 1 }
+        let longest = waiting["paths"]?.arrayValue?.first?.objectValue?["longestWait"]
+        #expect(longest != nil && longest != .null, "the longest wait is shown: \(waiting)")
+        _ = try await caller.waitForExit(within: 20)
+        let abandoned = try await board.next("the caller counted abandoned", within: 10) { $0["paths"]?.arrayValue?.first?.objectValue?["abandoned"] == 1 }
+        #expect(abandoned["paths"]?.arrayValue?.first?.objectValue?["waiting"] == 0)
+        _ = try await CTIClient(port: pbx.ctiPort).request("POST", "agents/7002/login", body: #"{"device": "2003"}"#)
+        let agents = try await board.next("7002 shown available", within: 10) { snapshot in
+            snapshot["agents"]?.arrayValue?.contains { $0.objectValue?["agent"] == "7002" && $0.objectValue?["status"] == "available" } == true
+        }
+        #expect(agents["callServer"] == "connected")
+        // The call server goes: the board says its figures are the last ones.
+        pbx.process.terminate()
+        _ = try await board.next("the board marked unreachable", within: 15) { $0["callServer"] == "unreachable" }
+        await board.close()
     }
 
     @Test func settingsChangedOnASessionAreKeptByTheCallServerAndAnnounced() async throws {

@@ -21,7 +21,8 @@ struct Baresip {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("snd"), withIntermediateDirectories: true)
         sipPort = ExternalProcess.freePort()
         var tone = ToneSource(frequency: sourceFrequency)
-        try WAV.write((0..<500).flatMap { _ in tone.nextFrame() }, to: directory.appendingPathComponent("source.wav"))
+        // baresip hangs up when its aufile source ends, so the source (2 minutes) outlasts any test's call.
+        try WAV.write((0..<6_000).flatMap { _ in tone.nextFrame() }, to: directory.appendingPathComponent("source.wav"))
         let config = """
         poll_method epoll
         sip_listen 127.0.0.1:\(sipPort)

@@ -1,6 +1,6 @@
 // The call server's media services against real phones: baresip dials the echo test and hears
 // itself, inside the call server and on a `holdfast media` host of its own; a baresip held through
-// CTI hears music instead of silence.
+// CTI hears music instead of silence; callers waiting on an ACD path hear where they stand.
 
 import Audio
 import Foundation
@@ -95,5 +95,55 @@ import Testing
         let holderLevel = try await Sox.rmsAmplitude(holderHeard)
         #expect(heldLevel > 0.01 && heldTone > 300 && heldTone < 1000, "2002, held, heard the built-in tune: RMS \(heldLevel), \(heldTone) Hz")
         #expect(holderLevel < 0.002, "2001, who held, heard silence (RMS \(holderLevel)): the music went to the held party only")
+    }
+
+    /// A prompt as shipped (the committed WAV), and the index where a stretch of its middle
+    /// occurs in `heard`, sample for sample (G.711 carries it unchanged), if it does.
+    static func prompt(_ name: String) throws -> [Int16] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try WAV.read(root.appendingPathComponent("Sources/MediaServices/Prompts/\(name).wav"))
+    }
+
+    static func find(_ prompt: [Int16], in heard: [Int16]) -> Int? {
+        let needle = Array(prompt[(prompt.count / 2)..<(prompt.count / 2 + 80)])
+        guard heard.count >= needle.count else { return nil }
+        return (0...(heard.count - needle.count)).first { start in
+            heard[start] == needle[0] && heard[start..<(start + needle.count)].elementsEqual(needle)
+        }
+    }
+
+    @Test func callersWaitingOnAnACDPathHearTheirPositionAndItMovesUpWhenOneAheadLeaves() async throws {
+        // Nobody logged in: both callers wait, announced every 5 s (the shortest allowed).
+        let pbx = try await PBXProcess.start(extra: """
+            acd:
+              groups: [ { name: Sales agents, agents: ["7001"] } ]
+              paths: [ { number: "5000", name: Sales, groups: [Sales agents], announceSeconds: 5 } ]
+            """)
+        defer { pbx.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-queue-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let firstHeard = directory.appendingPathComponent("first.wav"), secondHeard = directory.appendingPathComponent("second.wav")
+        let first = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:5000@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",
+                                                                     "--record", firstHeard.path, "--hangup-after", "7", "--json"], name: "queue-first")
+        _ = try await events.next("the first caller answered by the queue", within: 10) { $0["type"]?.stringValue == "call.answered" }
+        let second = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:5000@127.0.0.1:\(pbx.port)", "--user", "2002", "--password", "pw2002",
+                                                                      "--record", secondHeard.path, "--hangup-after", "16", "--json"], name: "queue-second")
+        #expect(try await first.waitForExit(within: 30) == 0, "\(first.outputTail())")
+        #expect(try await second.waitForExit(within: 30) == 0, "\(second.outputTail())")
+        await events.close()
+        let one = try Self.prompt("n1"), two = try Self.prompt("n2"), callerNumber = try Self.prompt("caller-number")
+        let heardFirst = try WAV.read(firstHeard), heardSecond = try WAV.read(secondHeard)
+        #expect(Self.find(callerNumber, in: heardFirst) != nil, "the first caller heard 'You are caller number'")
+        #expect(Self.find(one, in: heardFirst) != nil, "the first caller heard 'one'")
+        #expect(Self.find(two, in: heardFirst) == nil, "the first caller never heard 'two'")
+        let secondTwo = Self.find(two, in: heardSecond)
+        #expect(secondTwo != nil, "the second caller heard 'two' while the first waited ahead of it")
+        // After the first caller hung up, the second is told it moved up.
+        let secondOne = Self.find(one, in: Array(heardSecond.dropFirst(secondTwo ?? 0)))
+        #expect(secondOne != nil, "the second caller then heard 'one'")
+        let paths = try await CTIClient(port: pbx.ctiPort).request("GET", "paths")
+        #expect(paths.array.first?.objectValue?["abandoned"] == .int(2), "both callers hung up waiting: \(paths.json)")
     }
 }

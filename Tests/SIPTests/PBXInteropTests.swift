@@ -32,10 +32,10 @@ struct PBXProcess {
         listen: { host: 127.0.0.1, port: \(port) }
         ringTimeout: 20
         users:
-          - { extension: "2001", name: Ada Lovelace, password: pw2001 }
-          - { extension: "2002", name: Brook Taylor, password: pw2002 }
-          - { extension: "2003", name: Cy Young, password: pw2003 }
-          - { extension: "2004", name: Dee Okafor, password: pw2004 }
+          - { extension: "2001", name: Ada Lovelace, password: pw2001, voicemailPIN: "12001" }
+          - { extension: "2002", name: Brook Taylor, password: pw2002, voicemailPIN: "12002" }
+          - { extension: "2003", name: Cy Young, password: pw2003, voicemailPIN: "12003" }
+          - { extension: "2004", name: Dee Okafor, password: pw2004, voicemailPIN: "12004" }
         cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
         \(primary.map { "follows: { cti: \"http://127.0.0.1:\($0.ctiPort)\", secret: \(ctiSecret) }" } ?? "")
         \(extra)

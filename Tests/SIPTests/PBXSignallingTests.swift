@@ -6,6 +6,7 @@ import CallServer
 import Foundation
 import TestSupport
 import Testing
+import Wire
 
 @Suite(.serialized) struct PBXSignallingTests {
     /// The authenticated SIPp caller (scenarios whose INVITE answers a 407) as `user`, calling `callee`.
@@ -66,6 +67,94 @@ import Testing
         #expect(served == (0..<20).map { ["7001", "7002", "7003"][$0 % 3] }, "the agents in turn, longest idle first: \(served)")
         let paths = try await cti.request("GET", "paths")
         #expect(paths.array.first?.objectValue?["answered"] == .int(20))
+    }
+
+    /// The contact center's timers against real phones: SIPp callers into path 5001, whose first
+    /// group's agent 7001 (a SIPp phone that rings and never answers) and whose second group's
+    /// agent 7003 (`holdfast sip answer`) are logged in. The first call rings 7001 until the ring
+    /// time (ring-no-answer: 7001 made busy, reason `no answer`), reaches the second group by the
+    /// overflow timer and is answered by 7003, who goes into wrap-up after it and comes out by the
+    /// work timer; a second call, with 7003 logged out and 7001 busy, goes to the interflow
+    /// destination 2004 by its timer; a third caller hangs up waiting and is counted abandoned.
+    @Test func sippCallersMeetRingNoAnswerOverflowWrapUpInterflowAndAbandon() async throws {
+        let pbx = try await PBXProcess.start(extra: """
+            acd:
+              groups: [ { name: First, agents: ["7001"] }, { name: Second, agents: ["7003"], wrapUpSeconds: 3 } ]
+              paths: [ { number: "5001", name: Support, groups: [First, Second], overflowSeconds: 3, ringSeconds: 5, interflow: { after: 8, to: "2004" } } ]
+            """)
+        defer { pbx.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let cti = CTIClient(port: pbx.ctiPort)
+        var phones: [ExternalProcess] = []
+        defer { for phone in phones { phone.terminate() } }
+        // 7001 at 2002: rings, never answers.
+        let silentPort = ExternalProcess.freePort()
+        let silent = try SIPp.start("uas_ring_no_answer.xml", remote: nil, localPort: silentPort, service: "2002")
+        phones.append(silent)
+        try await SIPp.registerCallee("2002", pbxPort: pbx.port, uasPort: silentPort)
+        // 7003 at 2003 and the interflow destination 2004: phones that answer.
+        for user in ["2003", "2004"] {
+            let port = ExternalProcess.freePort()
+            let phone = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "answer", "--bind", "127.0.0.1:\(port)", "--calls", "10"], name: "answer-\(user)")
+            try await phone.waitForOutput("listening on", "sip answer \(user) to listen")
+            phones.append(phone)
+            try await SIPp.registerCallee(user, pbxPort: pbx.port, uasPort: port)
+        }
+        for (agent, device) in [("7001", "2002"), ("7003", "2003")] {
+            #expect(try await cti.request("POST", "agents/\(agent)/login", body: #"{"device": "\#(device)"}"#)["status"] == .string("available"))
+        }
+        func queueLog() async throws -> [[String: JSONValue]] {
+            try await cti.request("GET", "queue-log?after=0&limit=1000").array.compactMap(\.objectValue)
+        }
+
+        // 1. Ring-no-answer, overflow, answer by the second group, wrap-up.
+        let first = try SIPp.start("uac_acd_caller.xml", remote: "127.0.0.1:\(pbx.port)", localPort: ExternalProcess.freePort(), service: "5001",
+                                   extra: ["-au", "2001", "-ap", "pw2001", "-set", "caller", "2001"])
+        try await SIPp.expectSuccess(first, within: 40)
+        try await SIPp.expectSuccess(silent, within: 20)
+        let busy = try await cti.request("GET", "agents/7001")
+        #expect(busy["status"] == .string("makeBusy") && busy["reason"] == .string("no answer"), "7001 did not answer: \(busy.json)")
+        _ = try await events.next("7003 in wrap-up", within: 10) { $0["type"] == "agent.changed" && $0["agent"] == "7003" && $0["status"] == "wrapUp" }
+        _ = try await events.next("7003 out of wrap-up by the timer", within: 10) {
+            $0["type"] == "agent.changed" && $0["agent"] == "7003" && $0["status"] == "available"
+        }
+        func steps() async throws -> [String] {
+            try await queueLog().compactMap { line -> String? in
+                let event = line["event"]?.stringValue ?? "", agent = line["agent"]?.stringValue ?? ""
+                return event.hasPrefix("agent") ? nil : agent.isEmpty ? event : "\(event) \(agent)"
+            }
+        }
+        var log = try await steps()
+        let expected: [String] = ["enter", "offer 7001", "ringNoAnswer 7001", "offer 7003", "connect 7003", "complete 7003"]
+        #expect(Array(log.prefix(6)) == expected, "the queue log of the first call: \(log)")
+        let lines = try await queueLog()
+        let offered = lines.first { $0["event"] == "offer" && $0["agent"] == "7003" }?["time"]?.stringValue
+        let entered = lines.first { $0["event"] == "enter" }?["time"]?.stringValue
+        if let offered, let entered, let a = try? Date(offered, strategy: .iso8601), let b = try? Date(entered, strategy: .iso8601) {
+            #expect(a.timeIntervalSince(b) >= 4.5, "7003 (second group) was offered after 7001's ring time, past the overflow timer: \(a.timeIntervalSince(b)) s")
+        }
+
+        // 2. Nobody free: interflow to 2004 by its timer (the caller hears music while 2004 rings,
+        // then 2004: two re-INVITEs, which `holdfast sip call` follows).
+        _ = try await cti.request("POST", "agents/7003/logout")
+        let second = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:5001@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",
+                                                                      "--hangup-after", "12", "--json"], name: "interflowing-caller")
+        _ = try await events.next("2004 takes the interflowed call", within: 20) { $0["type"] == "call.transferred" && $0["callee"] == "2004" }
+        #expect(try await second.waitForExit(within: 20) == 0, "\(second.outputTail())")
+        log = try await steps()
+        #expect(log.contains("interflow"), "the second call interflowed: \(log)")
+        let records = try FeatureStore(directory: pbx.dataDirectory).records(after: 0).filter { $0.dialed == "5001" }
+        #expect(records.count == 2 && records.last?.path.contains("interflow") == true && records.last?.callee == "2004", "\(records.map { ($0.callee, $0.path) })")
+
+        // 3. A caller who hangs up while waiting is counted abandoned.
+        let third = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:5001@127.0.0.1:\(pbx.port)", "--user", "2001", "--password", "pw2001",
+                                                                     "--hangup-after", "2", "--json"], name: "abandoning-caller")
+        _ = try await third.waitForExit(within: 20)
+        let figures = try await cti.request("GET", "paths").array.first?.objectValue ?? [:]
+        let counted: [JSONValue?] = [figures["answered"], figures["interflowed"], figures["abandoned"]]
+        #expect(counted == [.int(1), .int(1), .int(1)], "answered, interflowed, abandoned: \(figures)")
+        await events.close()
     }
 
     @Test func aBYEOnTheEarlyDialogStopsTheRinging() async throws {

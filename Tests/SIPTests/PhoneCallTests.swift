@@ -5,6 +5,11 @@
 
 import Audio
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import NIOCore
+import NIOPosix
 import Testing
 import TestSupport
 import Wire
@@ -59,6 +64,36 @@ import Wire
             collab.process.terminate()
             pbx.process.terminate()
         }
+    }
+
+    @Test func anINVITEStraightToThePhoneFromAnyoneButItsCallServersIsRefused() async throws {
+        let sipPort = ExternalProcess.freePort()
+        let office = try await Office.start(phoneExtra: "sipPort: \(sipPort)", baresip: nil)
+        defer { office.stop() }
+        let spoofer = try await RawUDPPeer(group: MultiThreadedEventLoopGroup.singleton, host: "127.0.0.2")
+        let invite = """
+        INVITE sip:2001@127.0.0.1:\(sipPort) SIP/2.0\r
+        Via: SIP/2.0/UDP 127.0.0.2:\(spoofer.port);branch=z9hG4bKspoof;rport\r
+        Max-Forwards: 70\r
+        From: "Bank Security Dept" <sip:security@bank.example>;tag=spoof\r
+        To: <sip:2001@127.0.0.1>\r
+        Call-ID: spoof@127.0.0.2\r
+        CSeq: 1 INVITE\r
+        Content-Length: 0\r
+        \r
+
+        """
+        try await spoofer.send(invite, to: try SocketAddress(ipAddress: "127.0.0.1", port: sipPort))
+        let reply = try await spoofer.received.first(within: 10, "the phone's answer") { _ in true }
+        #expect(String(decoding: reply.prefix(30), as: UTF8.self).hasPrefix("SIP/2.0 403"), "\(String(decoding: reply, as: UTF8.self))")
+        let state = try await office.phone.request("GET", "state")
+        #expect(state.json["calls"]?.arrayValue?.isEmpty == true, "nothing rang: \(String(describing: state.json["calls"]))")
+        #expect(state.json["sipRefused"] == .int(1), "counted")
+        // The API token in a URL opens WebSockets only, not plain requests.
+        let inURL = URLRequest(url: URL(string: "http://127.0.0.1:\(office.phone.apiPort)/api/state?token=\(office.phone.token)")!)
+        let (_, response) = try await URLSession.shared.data(for: inURL)
+        #expect((response as? HTTPURLResponse)?.statusCode == 401, "?token= on a plain GET")
+        await spoofer.close()
     }
 
     @Test func aCallOutlivesTheCollaborationServerAndTransferComesBackWithIt() async throws {

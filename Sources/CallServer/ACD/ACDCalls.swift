@@ -25,7 +25,7 @@ extension CallServer {
         case .queue(let key, _, _):
             // Answered by the queue's music while it waits.
             guard let call = calls[key], call.life.isUnanswered, call.service == nil else { break }
-            call.service = .musicOnHold
+            call.service = .queue
             await route(call)
         case .offer(let key, let agent, let device, let ringSeconds):
             guard let call = calls[key], let path = call.acd.flatMap({ configuration.acd.path($0.path) }) else { break }
@@ -122,11 +122,44 @@ extension CallServer {
         await completeTransfer(call, leaving: .callee, to: destination, session: call.offer)
     }
 
-    /// A call that is not an ACD call connected: agents logged in at its parties' phones take no
-    /// ACD offer while it lasts (and keep their idle time).
-    func agentsInCall(_ call: Call) async {
-        guard call.acd == nil, !contactCenter.agents.isEmpty else { return }
-        let parties = Set([call.caller, call.target])
+    /// Tells each waiting caller's queue service where the caller now stands, when its position
+    /// changed or its expected wait moved by half a minute or more from what it was told.
+    func announceStanding() {
+        let now = now()
+        var changes: [(Call, QueueStatus)] = []
+        for (key, status) in contactCenter.standing(now: now) {
+            guard let call = calls[key], call.service == .queue, call.dialog(.callee) != nil else { continue }
+            if let last = call.acd?.announced, last.status.position == status.position, last.status.interval == status.interval {
+                let told = last.status.expectedWait.map { $0 - Int((now - last.at).rounded()) }
+                switch (told, status.expectedWait) {
+                case (nil, nil): continue
+                case (let told?, let expected?) where abs(told - expected) < 30: continue
+                default: break
+                }
+            }
+            call.acd?.announced = (status, now)
+            changes.append((call, status))
+        }
+        guard !changes.isEmpty else { return }
+        Task {
+            for (call, status) in changes { await self.sendStanding(status, to: call) }
+        }
+    }
+
+    private func sendStanding(_ status: QueueStatus, to call: Call) async {
+        guard call.service == .queue, var dialog = call.dialog(.callee), let target = call.legTarget(.callee) else { return }
+        var info = dialog.makeRequest(.info)
+        call.setDialog(.callee, dialog)
+        info.setBody(Array(status.text.utf8), contentType: QueueStatus.contentType)
+        _ = await finalResponse(info, to: target)
+    }
+
+    /// A call that is not an ACD call is placed from an agent's phone, or connected: agents logged
+    /// in at its parties' phones take no ACD offer while it lasts (and keep their idle time).
+    func agentsInCall(_ call: Call, parties: Set<String>? = nil) async {
+        guard !contactCenter.agents.isEmpty else { return }
+        // An ACD caller may itself be an agent's phone; the agent who answers is on the ACD call.
+        let parties = parties ?? (call.acd == nil ? [call.caller, call.target] : [call.caller])
         for agent in contactCenter.agents.values where agent.device.map(parties.contains) == true && agent.activity == .idle {
             call.agentsOnOtherCall.append(agent.id)
             try? await acd(.otherCallStarted(agent: agent.id))

@@ -43,7 +43,8 @@ extension CallServer {
         guard let state = contactCenter.agents[agent] else { throw Self.refusal(.unknownAgent(agent), reasons: configuration.acd.reasons) }
         let groups = configuration.acd.groups.filter { $0.agents.contains(agent) }.map(\.name)
         let paths = configuration.acd.paths.filter { !Set($0.groups).isDisjoint(with: groups) }.map { AgentInfo.Path(number: $0.number, name: $0.name) }
-        return AgentInfo(agent: agent, status: state.status, reason: state.reason, device: state.device, groups: groups, paths: paths)
+        return AgentInfo(agent: agent, status: state.status, reason: state.reason, device: state.device, groups: groups, paths: paths,
+                         reasons: configuration.acd.reasons, wrapUpEndsAt: state.wrapUpEndsAt.map { Date(timeIntervalSince1970: $0) })
     }
 
     public func agents() -> [AgentInfo] {
@@ -55,12 +56,14 @@ extension CallServer {
             let members = Set(path.groups.compactMap(configuration.acd.group).flatMap(\.agents))
             let agents = contactCenter.agents.values.filter { members.contains($0.id) && $0.loggedIn }
             let figures = contactCenter.statistics[path.number] ?? PathStatistics()
-            return PathInfo(number: path.number, name: path.name, groups: path.groups, waiting: contactCenter.waiting.filter { $0.path == path.number }.count,
+            let waiting = contactCenter.waiting.filter { $0.path == path.number }
+            return PathInfo(number: path.number, name: path.name, groups: path.groups, waiting: waiting.count,
                             agentsAvailable: agents.filter { $0.status == "available" }.count,
                             agentsBusy: agents.filter { ["offered", "onACDCall", "onOtherCall", "makeBusy"].contains($0.status) }.count,
                             agentsInWrapUp: agents.filter { $0.status == "wrapUp" }.count,
                             answered: figures.answered, abandoned: figures.abandoned, interflowed: figures.interflowed,
-                            averageSpeedOfAnswer: figures.averageSpeedOfAnswer, serviceLevel: figures.serviceLevel)
+                            averageSpeedOfAnswer: figures.averageSpeedOfAnswer, serviceLevel: figures.serviceLevel,
+                            longestWait: waiting.map(\.enteredAt).min().map { max(0, now() - $0) })
         }
     }
 
@@ -94,14 +97,17 @@ extension CallServer {
     func acd(_ event: ContactCenter.Event) async throws {
         var refusal: ContactCenter.Refusal?
         var changed = false
+        var saved: [UInt64] = []
+        let waitingBefore = contactCenter.waitingPerPath
         for action in contactCenter.handle(event) {
             switch action {
             case .refuse(let why):
                 refusal = why
             case .agentChanged(let id):
                 guard let agent = contactCenter.agents[id] else { break }
-                store.saveAgent(id, device: agent.device, reason: agent.reason)
-                events.append(.agentChanged(agent: id, status: agent.status, reason: agent.reason, device: agent.device))
+                saved.append(store.saveAgent(id, device: agent.device, reason: agent.reason))
+                events.append(.agentChanged(agent: id, status: agent.status, reason: agent.reason, device: agent.device,
+                                            wrapUpEndsAt: agent.wrapUpEndsAt.map { Date(timeIntervalSince1970: $0) }))
                 changed = true
             case .log(let entry):
                 store.appendQueueLog(entry)
@@ -117,7 +123,16 @@ extension CallServer {
                 await acdCallAction(action)
             }
         }
-        if changed { await store.durable() }
+        let waitingAfter = contactCenter.waitingPerPath
+        for path in Set(waitingBefore.keys).union(waitingAfter.keys) where waitingBefore[path] != waitingAfter[path] {
+            events.append(.pathChanged(path: path, waiting: waitingAfter[path] ?? 0))
+        }
+        announceStanding()
+        if changed {
+            var stored = true
+            for ticket in saved where !(await store.durable(through: ticket)) { stored = false }
+            if !stored { throw ControlError(.failed, "storage_failed", "the agent's change could not be stored; try again") }
+        }
         if let refusal { throw Self.refusal(refusal, reasons: configuration.acd.reasons) }
     }
 

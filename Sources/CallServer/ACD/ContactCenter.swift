@@ -6,6 +6,8 @@
 // next after the overflow timer). An agent has at most one offer at a time and a call at most one
 // agent: an answer from an agent who does not hold the call's offer is refused.
 
+import MediaServices
+
 struct Agent: Sendable, Equatable {
     /// What the agent sets.
     enum Intent: Sendable, Equatable {
@@ -34,6 +36,8 @@ struct Agent: Sendable, Equatable {
     var activity = Activity.idle
     /// When the agent last became free for ACD calls (the last ACD call ended, or login).
     var idleSince: Double = 0
+    /// When the agent's work time ends by itself, while in wrap-up.
+    var wrapUpEndsAt: Double?
 
     var loggedIn: Bool { device != nil }
     var takesOffers: Bool { loggedIn && intent == .available && activity == .idle }
@@ -57,6 +61,7 @@ struct Agent: Sendable, Equatable {
     /// Back to idle: what was asked meanwhile applies now.
     mutating func becomeIdle(now: Double?) {
         activity = .idle
+        wrapUpEndsAt = nil
         if let now { idleSince = now }
         if let pending = pendingIntent {
             intent = pending
@@ -189,6 +194,27 @@ struct ContactCenter: Sendable, Equatable {
         agents[agent]?.idleSince = now
     }
 
+    /// Where each waiting caller stands, as its announcements say it: its position on its path,
+    /// and the wait to expect from now, which is the path's average speed of answer less what the
+    /// caller has waited (as Asterisk's queue reckons it; nil before the path answered a call).
+    func standing(now: Double) -> [String: QueueStatus] {
+        var standing: [String: QueueStatus] = [:]
+        var ahead: [String: Int] = [:]
+        for entry in waiting.sorted(by: { $0.enteredAt < $1.enteredAt }) {
+            guard let path = configuration.path(entry.path) else { continue }
+            let position = (ahead[entry.path] ?? 0) + 1
+            ahead[entry.path] = position
+            let expected = statistics[entry.path]?.averageSpeedOfAnswer.map { max(0, Int(($0 - (now - entry.enteredAt)).rounded())) }
+            standing[entry.call] = QueueStatus(position: position, expectedWait: expected, interval: max(1, Int(path.announceSeconds.rounded())))
+        }
+        return standing
+    }
+
+    /// How many callers wait on each path that has any.
+    var waitingPerPath: [String: Int] {
+        waiting.reduce(into: [:]) { $0[$1.path, default: 0] += 1 }
+    }
+
     func position(of call: String) -> Int? {
         guard let entry = waiting.first(where: { $0.call == call }) else { return nil }
         return waiting.filter { $0.path == entry.path && $0.enteredAt <= entry.enteredAt }.count
@@ -311,6 +337,7 @@ struct ContactCenter: Sendable, Equatable {
             actions = [.log(QueueLogEntry(time: now, kind: .complete, path: path, call: call, agent: id))]
             if wrapUp > 0 {
                 agents[id]?.activity = .wrapUp(path: path)
+                agents[id]?.wrapUpEndsAt = now + wrapUp
                 actions.append(.startTimer(.wrapUp(agent: id), seconds: wrapUp))
             } else {
                 agents[id]?.becomeIdle(now: now)

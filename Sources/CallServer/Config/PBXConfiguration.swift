@@ -4,6 +4,7 @@
 import ConfigFile
 import Foundation
 import MediaServices
+import Voicemail
 import Yams
 
 public struct PBXConfiguration: Codable, Sendable, Equatable {
@@ -25,10 +26,23 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var name: String
         /// SIP digest password (auth user = extension).
         public var password: String
+        /// The mailbox's PIN until its user changes it from the keypad (then a stored hash wins);
+        /// without one, the mailbox opens only from the user's own phone.
+        public var voicemailPIN: String?
+        /// Message-waiting NOTIFYs to this user's devices that did not subscribe (default: `voicemail.unsolicitedMWI`).
+        public var unsolicitedMWI: Bool?
+
+        public init(extensionNumber: String, name: String, password: String, voicemailPIN: String? = nil, unsolicitedMWI: Bool? = nil) {
+            self.extensionNumber = extensionNumber
+            self.name = name
+            self.password = password
+            self.voicemailPIN = voicemailPIN
+            self.unsolicitedMWI = unsolicitedMWI
+        }
 
         enum CodingKeys: String, CodingKey {
             case extensionNumber = "extension"
-            case name, password
+            case name, password, voicemailPIN, unsolicitedMWI
         }
     }
 
@@ -61,10 +75,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var remote: String?
         /// The WAV (8 kHz, mono, 16-bit) a party on hold hears; nil plays the built-in tune.
         public var musicOnHold: String?
+        /// Seconds without RTP after which a conference participant leaves its room (a dead phone).
+        public var rtpTimeoutSeconds: Double?
 
-        public init(remote: String? = nil, musicOnHold: String? = nil) {
+        public init(remote: String? = nil, musicOnHold: String? = nil, rtpTimeoutSeconds: Double? = nil) {
             self.remote = remote
             self.musicOnHold = musicOnHold
+            self.rtpTimeoutSeconds = rtpTimeoutSeconds
         }
     }
 
@@ -112,12 +129,52 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public static let defaultNumbering = [NumberingEntry(dial: "*43", service: .echo)]
     /// The contact center: agent groups and ACD paths (none by default).
     public var acd = ACDConfiguration()
+    /// Digest failures, bans and limits (docs/pbx-config.md, `security:`).
+    public var security = Security()
+    /// Mailboxes (docs/pbx-config.md, `voicemail:`).
+    public var voicemail = VoicemailSettings()
+    /// Meet-me conference rooms (docs/pbx-config.md, `conferences:`), dialed by their numbers.
+    public var conferences: [ConferenceRoomConfiguration] = []
+
+    public func conference(_ number: String) -> ConferenceRoomConfiguration? { conferences.first { $0.number == number } }
+
+    public struct Security: Codable, Sendable, Equatable {
+        /// Failed digests from one address within `authWindowSeconds` before it is banned.
+        public var authFailures = 10
+        public var authWindowSeconds: Double = 60
+        /// How long a banned address's requests are dropped unanswered.
+        public var banSeconds: Double = 600
+        /// Contacts one user may register (devices); more get 403.
+        public var maxRegistrationsPerUser = 10
+        /// TCP connections accepted at most, in total and from one address.
+        public var maxConnections = 4096
+        public var maxConnectionsPerSource = 64
+        /// A connection on which nothing authenticated is closed after this much idleness.
+        public var unauthenticatedIdleSeconds: Double = 30
+        /// Calls in progress at most; a new call beyond gets 503 with Retry-After.
+        public var maxCalls = 10_000
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Security()
+            authFailures = try c.decodeIfPresent(Int.self, forKey: .authFailures) ?? d.authFailures
+            authWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .authWindowSeconds) ?? d.authWindowSeconds
+            banSeconds = try c.decodeIfPresent(Double.self, forKey: .banSeconds) ?? d.banSeconds
+            maxRegistrationsPerUser = try c.decodeIfPresent(Int.self, forKey: .maxRegistrationsPerUser) ?? d.maxRegistrationsPerUser
+            maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? d.maxConnections
+            maxConnectionsPerSource = try c.decodeIfPresent(Int.self, forKey: .maxConnectionsPerSource) ?? d.maxConnectionsPerSource
+            unauthenticatedIdleSeconds = try c.decodeIfPresent(Double.self, forKey: .unauthenticatedIdleSeconds) ?? d.unauthenticatedIdleSeconds
+            maxCalls = try c.decodeIfPresent(Int.self, forKey: .maxCalls) ?? d.maxCalls
+        }
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
-             media, numbering, acd
+             media, numbering, acd, security, voicemail, conferences
     }
 
     public init(from decoder: any Decoder) throws {
@@ -138,6 +195,9 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
         numbering = try c.decodeIfPresent([NumberingEntry].self, forKey: .numbering) ?? Self.defaultNumbering
         acd = try c.decodeIfPresent(ACDConfiguration.self, forKey: .acd) ?? ACDConfiguration()
+        security = try c.decodeIfPresent(Security.self, forKey: .security) ?? Security()
+        voicemail = try c.decodeIfPresent(VoicemailSettings.self, forKey: .voicemail) ?? VoicemailSettings()
+        conferences = try c.decodeIfPresent([ConferenceRoomConfiguration].self, forKey: .conferences) ?? []
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -171,6 +231,16 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError("\(source): digestAlgorithms[\(index)] '\(name)' is not one of \(known.joined(separator: ", "))")
         }
         guard !digestAlgorithms.isEmpty else { throw ConfigurationError("\(source): digestAlgorithms is empty") }
+        guard security.authFailures >= 1 else { throw ConfigurationError("\(source): security.authFailures must be 1 or more") }
+        guard security.authWindowSeconds > 0, security.banSeconds > 0 else {
+            throw ConfigurationError("\(source): security.authWindowSeconds and security.banSeconds must be positive")
+        }
+        guard (1...1000).contains(security.maxRegistrationsPerUser) else { throw ConfigurationError("\(source): security.maxRegistrationsPerUser must be 1–1000") }
+        guard security.maxConnections >= 1, (1...security.maxConnections).contains(security.maxConnectionsPerSource) else {
+            throw ConfigurationError("\(source): security.maxConnections must be 1 or more, and maxConnectionsPerSource 1–maxConnections")
+        }
+        guard security.maxCalls >= 1 else { throw ConfigurationError("\(source): security.maxCalls must be 1 or more") }
+        guard security.unauthenticatedIdleSeconds >= 1 else { throw ConfigurationError("\(source): security.unauthenticatedIdleSeconds must be 1 or more") }
         if let follows {
             guard let url = URL(string: follows.cti), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ConfigurationError("\(source): follows.cti must be the primary's CTI URL, such as http://127.0.0.1:5080")
@@ -186,15 +256,26 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
             }
             guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+            if let pin = user.voicemailPIN, let problem = MailboxStore.pinProblem(pin, mailbox: user.extensionNumber) {
+                throw ConfigurationError("\(source): users[\(index)].voicemailPIN: \(problem)")
+            }
         }
+        if let problem = voicemail.problem() { throw ConfigurationError("\(source): \(problem)") }
         try validateNumbering(source: source)
-        try acd.validate(source: source, taken: { number in user(number) != nil || numbering.contains { $0.dial == number } },
+        try ConferenceRoomConfiguration.validate(conferences, key: "\(source): conferences")
+        for (index, room) in conferences.enumerated() where user(room.number) != nil || numbering.contains(where: { $0.dial == room.number }) {
+            throw ConfigurationError("\(source): conferences[\(index)].number \(room.number) is already an extension or a numbering entry")
+        }
+        try acd.validate(source: source, taken: { number in user(number) != nil || numbering.contains { $0.dial == number } || conference(number) != nil },
                          isTarget: { number in user(number) != nil || numbering.contains { $0.dial == number } })
         if let remote = media.remote {
             let parts = remote.split(separator: ":")
             guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
                 throw ConfigurationError("\(source): media.remote must be host:port, such as 127.0.0.1:5070")
             }
+        }
+        if let timeout = media.rtpTimeoutSeconds, timeout < 1 {
+            throw ConfigurationError("\(source): media.rtpTimeoutSeconds must be at least 1")
         }
         if let music = media.musicOnHold, !FileManager.default.isReadableFile(atPath: music) {
             throw ConfigurationError("\(source): media.musicOnHold: \(music) cannot be read")
@@ -211,11 +292,15 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             guard seen.insert(entry.dial).inserted else { throw ConfigurationError("\(key).dial \(entry.dial) appears twice") }
             guard user(entry.dial) == nil else { throw ConfigurationError("\(key).dial \(entry.dial) is a user's extension") }
             switch (entry.service, entry.user) {
+            case (.some(.queue), nil):
+                throw ConfigurationError("\(key).service: queue is the ACD paths' own service; dial a path's number (acd.paths) instead")
+            case (.some(.voicemail), nil), (.some(.conference), nil):
+                throw ConfigurationError("\(key).service: \(entry.service!.rawValue) is reached by its own numbers (voicemail's feature codes, conferences' rooms)")
             case (.some, nil): break
             case (nil, .some(let target)):
                 guard user(target) != nil else { throw ConfigurationError("\(key).user: there is no extension \(target)") }
             default:
-                throw ConfigurationError("\(key) needs exactly one of service (\(MediaService.allCases.map(\.rawValue).joined(separator: ", "))) or user")
+                throw ConfigurationError("\(key) needs exactly one of service (\(MediaService.dialable.map(\.rawValue).joined(separator: ", "))) or user")
             }
         }
     }

@@ -118,9 +118,13 @@ extension CallServer {
         await advance(call, .cleared)
     }
 
-    /// Sends a ringing call elsewhere (the devices ringing now stop).
-    public func deflect(_ id: String, to destination: String) async throws -> CallSnapshot {
+    /// Sends a ringing call elsewhere (the devices ringing now stop). With `party`, only the party
+    /// the call rings may send it on (a user's phone redirecting its own call).
+    public func deflect(_ id: String, to destination: String, party: String? = nil) async throws -> CallSnapshot {
         guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
+        if let party, party != call.target {
+            throw ControlError(.invalid, "not_a_party", "\(party) is not the party call \(id) rings; only it may redirect the call", details: ["call": id, "party": party])
+        }
         guard call.life.isUnanswered else {
             throw ControlError(.conflict, "invalid_state", "only a ringing call can be deflected; call \(id) is \(snapshot(call).state)", details: ["call": id])
         }
@@ -242,10 +246,15 @@ extension CallServer {
 
     // MARK: - Helpers
 
-    func connectedCall(_ id: String, party: String) throws -> (Call, Call.Side) {
+    /// A connected call of `party`'s. A call in an ad-hoc conference is the room's: hold,
+    /// transfer and the like are refused on it (`inConference` lets the conference add to it).
+    func connectedCall(_ id: String, party: String, inConference: Bool = false) throws -> (Call, Call.Side) {
         guard let call = calls[id], call.state != .ended else { throw ControlError.noSuchCall(id) }
         guard call.state == .answered else {
             throw ControlError(.conflict, "invalid_state", "call \(id) is \(snapshot(call).state), not connected", details: ["call": id])
+        }
+        guard inConference || call.adHocRoom == nil else {
+            throw ControlError(.conflict, "in_conference", "call \(id) is in conference \(call.adHocRoom ?? ""): leave it by hanging up", details: ["call": id])
         }
         guard let side = call.side(of: party) else {
             throw ControlError(.invalid, "not_a_party", "\(party) is not a party to call \(id)", details: ["call": id, "party": party])

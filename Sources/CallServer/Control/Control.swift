@@ -93,6 +93,12 @@ extension CallServer {
         }
         for key in [CallSettings.CodingKeys.forwardAlways, .forwardBusy, .forwardNoAnswer] {
             guard let setting = key.forwardingTarget, change.touches(key), let target = change.settings[keyPath: setting] else { continue }
+            if target == CallSettings.voicemail {
+                guard configuration.voicemail.enabled else {
+                    throw ControlError(.invalid, "invalid_target", "\(key.rawValue): this call server has no mailboxes", details: ["field": key.rawValue, "target": target])
+                }
+                continue
+            }
             guard configuration.user(target) != nil else {
                 throw ControlError(.invalid, "invalid_target", "\(key.rawValue): there is no extension \(target)", details: ["field": key.rawValue, "target": target])
             }

@@ -17,8 +17,9 @@ struct ServiceLeg: Sendable {
 
 extension CallServer {
     /// Opens a leg to `service` offering `session` (a party's own SDP, so the service sends to it).
-    func openServiceLeg(_ service: MediaService, offer session: [UInt8], for party: String) async -> ServiceLeg? {
+    func openServiceLeg(_ service: MediaService, offer session: [UInt8], for party: String, headers: [(String, String)] = []) async -> ServiceLeg? {
         var invite = makeInvite(to: service, callee: party, from: party, body: session, contentType: .sdp)
+        for (name, value) in headers { invite.request.headers.add(HeaderName(name), value) }
         let contact = serverContactAddress(invite.target.kind)
         invite.request.headers.add(.contact, contact.description)
         guard let final = await finalResponse(invite.request, to: invite.target), final.isSuccess, !final.body.isEmpty,

@@ -37,10 +37,13 @@ public struct Registrar: Sendable {
     private var lastSweep = -Double.infinity
     public var minExpires: UInt32
     public var maxExpires: UInt32
+    /// Contacts one address of record may hold; a REGISTER that would add more is refused.
+    public var maxContacts: Int
 
-    public init(minExpires: UInt32 = 60, maxExpires: UInt32 = 3600) {
+    public init(minExpires: UInt32 = 60, maxExpires: UInt32 = 3600, maxContacts: Int = 10) {
         self.minExpires = minExpires
         self.maxExpires = maxExpires
+        self.maxContacts = maxContacts
     }
 
     /// Applies an (already authenticated) REGISTER for `aor` (§10.3 steps 6–8).
@@ -85,9 +88,16 @@ public struct Registrar: Sendable {
                                        instance: instance, regID: regID, source: source, transport: transport))
             }
         }
+        if current.count > maxContacts {
+            // Nothing of this REGISTER is kept: the phone must remove a binding first.
+            return .reject(status: 403, reason: "Too many registrations (\(maxContacts) devices at most)", minExpires: nil)
+        }
         bindings[aor] = current.isEmpty ? nil : current
         return .ok(current)
     }
+
+    /// Puts an address of record's bindings back as they were (a REGISTER whose write failed).
+    public mutating func reset(_ aor: String, to previous: [Binding]?) { bindings[aor] = previous }
 
     /// Bindings read back from the store at start.
     public mutating func restore(_ stored: [String: [Binding]]) { bindings = stored }

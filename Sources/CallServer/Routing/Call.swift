@@ -60,6 +60,10 @@ final class Call: @unchecked Sendable {
     var maxForwards = 70
     /// The media service that answers the call, when the numbering plan sent it to one.
     var service: MediaService?
+    /// What the voicemail service is asked, when the call goes there.
+    var voicemail: VoicemailRequest?
+    /// The meet-me room the call is for (its service is the conference).
+    var conferenceRoom: String?
     /// A call to an ACD path: its path, and the agent it is offered to or connected with.
     struct ACDState {
         var path: String
@@ -69,6 +73,8 @@ final class Call: @unchecked Sendable {
         /// The agent's device that answered, until the contact center says whether it is the call's.
         var reached: [String: CallServer.Reached] = [:]
         var connected = false
+        /// The caller's standing as its queue service last heard it, and when.
+        var announced: (status: QueueStatus, at: Double)?
     }
     var acd: ACDState?
     /// Agents whose phone is in this call, which is not an ACD call: no ACD offer while it lasts.
@@ -78,6 +84,12 @@ final class Call: @unchecked Sendable {
     var answeredWaiters: [CheckedContinuation<Void, Never>] = []
     /// Music for a party held through the server: its leg with the music-on-hold service.
     var music: [Side: ServiceLeg] = [:]
+    /// In an ad-hoc conference: each side's leg with the conference service, and the room.
+    /// A side in a conference talks to its leg, not to the other side.
+    var conferenceLegs: [Side: ServiceLeg] = [:]
+    var adHocRoom: String?
+    /// A conference is being built from this call (its legs move one by one, across awaits).
+    var conferencing = false
     /// REFERs relayed to a leg, by the CSeq they carry there, to the CSeq of the REFER as it came
     /// from the other side: the NOTIFYs they bring back name the sender's REFER (RFC 3515 §2.4.6).
     var referIDs: [Side: [UInt32: UInt32]] = [:]

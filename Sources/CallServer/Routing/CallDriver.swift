@@ -58,10 +58,13 @@ extension CallServer {
                 }
             case .stopMusic:
                 stopMusic(call)
+                leaveConference(call)
             case .record(let outcome):
                 writeRecord(call, outcome: outcome)
             case .durable:
-                await store.durable()
+                if !(await store.durable()) {
+                    logger.error("the call's record could not be stored", metadata: ["call": "\(call.key)"])
+                }
             case .forget:
                 if calls[call.key] === call { calls[call.key] = nil }
                 releaseAnswerWaiters(call)

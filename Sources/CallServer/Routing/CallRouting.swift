@@ -8,6 +8,7 @@ import NIOCore
 import SIP
 import SIPCore
 import SIPMessage
+import Voicemail
 
 extension CallServer {
     func handleInvite(_ incoming: IncomingRequest) async {
@@ -22,11 +23,22 @@ extension CallServer {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "Not responsible for \(uri.host) (no relaying)", toTag: Self.newTag()), to: incoming)
             return
         }
-        guard case .sip(let fromURI)? = request.from?.uri, let caller = fromURI.user, configuration.user(caller) != nil else {
-            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "Unknown caller", toTag: Self.newTag()), to: incoming)
+        // An unknown caller is challenged as a known one is (and never authenticates).
+        guard case .sip(let fromURI)? = request.from?.uri, let caller = fromURI.user else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 403, reasonPhrase: "From must be a sip: URI with a user", toTag: Self.newTag()),
+                                     to: incoming, retransmit: false)
             return
         }
         guard await authenticate(incoming, as: caller, header: .proxyAuthorization, challenge: 407) else { return }
+        // Past its capacity the server says so (and when to come back) rather than failing calls
+        // it has taken (Asterisk's maxcalls; RFC 3261 §21.5.4).
+        guard calls.count < configuration.security.maxCalls || calls[request.callID ?? ""] != nil else {
+            var busy = SIPResponse(replyingTo: request, statusCode: 503,
+                                   reasonPhrase: "Service Unavailable (\(configuration.security.maxCalls) calls in progress)", toTag: Self.newTag())
+            busy.headers.add(.retryAfter, "5")
+            try? await stack.respond(busy, to: incoming)
+            return
+        }
         if request.headers.contains(.replaces) {
             await handleReplaces(incoming, caller: caller)
             return
@@ -34,7 +46,7 @@ extension CallServer {
         let dialed = uri.user ?? ""
         let destination = NumberingPlan(configuration).resolve(dialed)
         switch destination {
-        case .user, .service, .acdPath: break
+        case .user, .service, .acdPath, .voicemail, .conference: break
         case .incomplete:
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 484, reasonPhrase: "Address Incomplete (\(dialed) begins a feature code)", toTag: Self.newTag()), to: incoming)
             return
@@ -52,11 +64,28 @@ extension CallServer {
             call.path.append(user)
         case .service(let service): call.service = service
         case .acdPath(let path): call.acd = Call.ACDState(path: path)
+        case .conference(let room):
+            call.service = .conference
+            call.conferenceRoom = room
+        case .voicemail(let access):
+            call.service = .voicemail
+            switch access {
+            case .own:
+                // The caller authenticated as the mailbox's user: their own phone needs no PIN.
+                call.voicemail = VoicemailRequest(.retrieve(mailbox: caller, verified: !configuration.voicemail.askPINOnOwnPhone))
+            case .login: call.voicemail = VoicemailRequest(.login)
+            case .deposit(let mailbox):
+                call.target = mailbox
+                call.path.append(mailbox)
+                call.voicemail = VoicemailRequest(.deposit(mailbox: mailbox, greeting: .unavailable))
+            }
         default: break
         }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
         events.append(.callOffered(call: key, caller: caller, callerName: call.callerName, dialed: dialed))
+        // An agent whose phone dials out takes no ACD offer meanwhile (it would only find it busy).
+        await agentsInCall(call, parties: [caller])
         if call.acd != nil {
             await acdArrive(call)
         } else {
@@ -71,6 +100,21 @@ extension CallServer {
             var fork = makeInvite(to: service, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
             fork.request.headers.add(Self.callHeader, call.key)
             fork.request.headers.set(.maxForwards, String(call.maxForwards))
+            if service == .voicemail {
+                guard let asked = call.voicemail, let key = voicemailKey else {
+                    await advance(call, .unanswered(status: 480, reason: "Temporarily Unavailable (no voicemail on this server)", outcome: .unavailable))
+                    return
+                }
+                fork.request.headers.add(HeaderName(VoicemailRequest.header), asked.signed(callID: fork.request.callID ?? "", key: key))
+            }
+            if service == .conference, let room = call.conferenceRoom {
+                fork.request.headers.add(HeaderName(ConferenceRoom.header), room)
+            }
+            if service == .queue, let status = contactCenter.standing(now: now())[call.key] {
+                // Where the caller stands, for its first announcement.
+                fork.request.headers.add(QueueStatus.header, status.text)
+                call.acd?.announced = (status, now())
+            }
             await ring(call, forks: [RingRound.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")], seconds: nil)
             return
         }
@@ -91,6 +135,8 @@ extension CallServer {
         guard !bindings.isEmpty else {
             if let destination = features.forwardNoAnswer, call.hops < 5 {
                 await retarget(call, to: destination, reason: "forwardNoAnswer")
+            } else if hasMailbox(call.target), call.hops < 5 {
+                await toVoicemail(call, greeting: .unavailable, reason: "forwardNoAnswer")
             } else {
                 await advance(call, .unanswered(status: 480, reason: "Temporarily Unavailable (\(call.target) is not registered)", outcome: .unavailable))
             }
@@ -102,6 +148,10 @@ extension CallServer {
     }
 
     func retarget(_ call: Call, to destination: String, reason: String) async {
+        if destination == CallSettings.voicemail {
+            await toVoicemail(call, greeting: reason == "forwardBusy" ? .busy : .unavailable, reason: reason)
+            return
+        }
         await advance(call, .rerouted)
         guard configuration.user(destination) != nil else {
             await advance(call, .unanswered(status: 404, reason: "Forwarding target \(destination) does not exist", outcome: .notFound))
@@ -118,6 +168,21 @@ extension CallServer {
         }
         await route(call)
     }
+
+    /// The callee's mailbox takes the call (their forwarding says so, or they did not answer and
+    /// have a mailbox): its greeting, then the caller's message.
+    func toVoicemail(_ call: Call, greeting: VoicemailGreeting, reason: String) async {
+        await advance(call, .rerouted)
+        call.hops += 1
+        call.path += [reason, CallSettings.voicemail]
+        events.append(.callForwarded(call: call.key, from: call.target, to: CallSettings.voicemail, reason: reason))
+        call.service = .voicemail
+        call.voicemail = VoicemailRequest(.deposit(mailbox: call.target, greeting: greeting))
+        await route(call)
+    }
+
+    /// Whether a call not answered by `user` goes to their mailbox.
+    func hasMailbox(_ user: String) -> Bool { configuration.voicemail.enabled && voicemailKey != nil && configuration.user(user) != nil }
 
     func makeFork(_ call: Call, binding: Binding) -> RingRound.Fork {
         var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)

@@ -11,6 +11,7 @@ import SIP
 import SIPAuth
 import SIPCore
 import SIPMessage
+import Voicemail
 
 public actor CallServer {
     public let configuration: PBXConfiguration
@@ -20,7 +21,7 @@ public actor CallServer {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { stack.unownedExecutor }
     public nonisolated let store: FeatureStore
     /// Call and device events for CTI consumers.
-    public nonisolated let events = EventLog()
+    public nonisolated let events: EventLog
     let logger = Logger(label: "holdfast.pbx")
     var registrar: Registrar
     var digest: DigestServer
@@ -30,6 +31,11 @@ public actor CallServer {
     /// Callback requests waiting for their target to be free.
     var callbacks: [String: Callback] = [:]
     let now: @Sendable () -> Double
+    /// Digest failures per source and the bans they bring (Security/SIPGuard.swift).
+    let sourceGuard: SourceGuard
+    /// Digests that failed, and bans, since start (for /metrics and tests).
+    public private(set) var authFailures = 0
+    public private(set) var bans = 0
     /// Where calls for media services go: the host inside this process, or a `holdfast media` host.
     let mediaTarget: SIPTarget
     /// The media services of this process (nil when they run on another host).
@@ -43,6 +49,14 @@ public actor CallServer {
     /// center's word (by "call|agent").
     var acdOffers: [String: Task<Void, Never>] = [:]
     var acdAnswers: [String: Reached] = [:]
+    /// The mailboxes (nil when voicemail is off), the key voicemail requests are signed with (nil:
+    /// the media services run elsewhere, without them), and message-waiting subscriptions.
+    public nonisolated let mailboxes: MailboxStore?
+    let voicemailKey: [UInt8]?
+    var subscriptions: [DialogID: MWISubscription] = [:]
+    /// Legs with the conference service, by their dialog: whose side of which call each carries
+    /// (the media services may end one with a BYE).
+    var serviceLegs: [DialogID: (call: String, side: Call.Side)] = [:]
 
     /// Starts listening on the configured UDP and TCP port (0 picks a free one).
     public static func start(
@@ -50,13 +64,40 @@ public actor CallServer {
         transportConfiguration: SIPTransport.Configuration = SIPTransport.Configuration()
     ) async throws -> CallServer {
         let store = try FeatureStore(directory: dataDirectory)
+        var transportConfiguration = transportConfiguration
+        let security = configuration.security
+        transportConfiguration.maxConnections = security.maxConnections
+        transportConfiguration.maxConnectionsPerSource = security.maxConnectionsPerSource
+        transportConfiguration.untrustedIdleTimeout = .milliseconds(Int64(security.unauthenticatedIdleSeconds * 1000))
         let transport = SIPTransport(group: group, configuration: transportConfiguration)
         try await transport.listenUDPAndTCP(host: configuration.listen.host, port: configuration.listen.port)
         var stackConfiguration = SIPStack.Configuration()
         stackConfiguration.userAgent = "Holdfast PBX"
-        let (mediaTarget, mediaHost) = try await startMedia(configuration, group: group)
+        let mailboxes = configuration.voicemail.enabled ? try MailboxStore(directory: dataDirectory, minimumSeconds: configuration.voicemail.minSeconds) : nil
+        let key = VoicemailContext.newKey()
+        let events = EventLog()
+        let voicemail = mailboxes.map { store in
+            VoicemailContext(store: store, settings: configuration.voicemail,
+                             pins: Dictionary(configuration.users.compactMap { user in user.voicemailPIN.map { (user.extensionNumber, $0) } }, uniquingKeysWith: { a, _ in a }),
+                             key: key, securityEvent: { mailbox, caller, lockedFor in
+                                 // `seconds`: how long the mailbox now takes no PIN (0: the call ended, nothing locked).
+                                 events.append(.securityBanned(address: caller, reason: "voicemail PIN failures for mailbox \(mailbox)", seconds: lockedFor))
+                             })
+        }
+        let (mediaTarget, mediaHost) = try await startMedia(configuration, voicemail: voicemail, group: group) { change in
+            switch change {
+            case .joined(let room, let participant): events.append(.conferenceJoined(room: room, participant: participant))
+            case .left(let room, let participant): events.append(.conferenceLeft(room: room, participant: participant))
+            case .talking(let room, let participant, let talking): events.append(.conferenceTalking(room: room, participant: participant, talking: talking))
+            }
+        }
         let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store,
-                                mediaTarget: mediaTarget, mediaHost: mediaHost)
+                                mediaTarget: mediaTarget, mediaHost: mediaHost, events: events, mailboxes: mailboxes,
+                                voicemailKey: mediaHost != nil && mailboxes != nil ? key : nil)
+        mailboxes?.onChange { [weak server] mailbox in
+            guard let server else { return }
+            Task { await server.mailboxChanged(mailbox) }
+        }
         await server.learnContacts()
         await server.restoreRegistrations()
         await server.restoreAgents()
@@ -66,26 +107,37 @@ public actor CallServer {
 
     /// The media services inside this process on a free port of the SIP host, unless the
     /// configuration names a `holdfast media` host.
-    static func startMedia(_ configuration: PBXConfiguration, group: any EventLoopGroup) async throws -> (SIPTarget, MediaServiceHost?) {
+    static func startMedia(_ configuration: PBXConfiguration, voicemail: VoicemailContext?, group: any EventLoopGroup,
+                           conferenceEvent: @escaping @Sendable (ConferenceRoom.ConferenceEvent) -> Void) async throws -> (SIPTarget, MediaServiceHost?) {
         if let remote = configuration.media.remote, let colon = remote.lastIndex(of: ":"), let port = Int(remote[remote.index(after: colon)...]) {
             return (SIPTarget(kind: .udp, host: String(remote[..<colon]), port: port), nil)
         }
         var media = MediaHostConfiguration()
         media.host = configuration.listen.host
         media.musicOnHold = configuration.media.musicOnHold
-        let host = try await MediaServiceHost.start(media, group: group)
+        media.conferences = configuration.conferences
+        if let timeout = configuration.media.rtpTimeoutSeconds { media.rtpTimeoutSeconds = timeout }
+        let host = try await MediaServiceHost.start(media, voicemail: voicemail, conferenceEvent: conferenceEvent, group: group)
         return (SIPTarget(kind: .udp, host: media.host, port: await host.port), host)
     }
 
     init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, mediaTarget: SIPTarget, mediaHost: MediaServiceHost?,
+         events: EventLog = EventLog(), mailboxes: MailboxStore? = nil, voicemailKey: [UInt8]? = nil,
          now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.configuration = configuration
+        self.events = events
+        self.mailboxes = mailboxes
+        self.voicemailKey = voicemailKey
         self.mediaTarget = mediaTarget
         self.mediaHost = mediaHost
         self.stack = stack
         self.store = store
         self.now = now
-        registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires)
+        let security = configuration.security
+        sourceGuard = SourceGuard(.init(authFailures: security.authFailures, windowSeconds: security.authWindowSeconds, banSeconds: security.banSeconds),
+                                  now: now)
+        registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires,
+                              maxContacts: configuration.security.maxRegistrationsPerUser)
         contactCenter = ContactCenter(configuration.acd)
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
@@ -118,6 +170,9 @@ public actor CallServer {
     /// Each request is handled in its own task, started on this actor; the stack hands it over
     /// on the executor both share.
     private func run() async {
+        // A banned source's requests are dropped before they cost a transaction.
+        let sourceGuard = self.sourceGuard
+        await stack.setAdmission { sourceGuard.admission($0) }
         await stack.setRequestHandler { [weak self] incoming in
             _ = self?.assumeIsolated { server in
                 Task { await server.handle(incoming) }
@@ -130,11 +185,20 @@ public actor CallServer {
 
     func handle(_ incoming: IncomingRequest) async {
         let request = incoming.request
+        // Banned while it waited here: no answer at all.
+        if sourceGuard.admission(incoming.origin.source) == .drop {
+            await stack.drop(incoming)
+            return
+        }
         if let invite = incoming.cancelledInvite {
             await callerCancelled(invite)
             return
         }
         if request.to?.tag != nil, let id = DialogID.forIncoming(request) {
+            if request.method == .subscribe {
+                await refreshSubscription(incoming, id: id)
+                return
+            }
             await handleInDialog(incoming, id: id)
             return
         }
@@ -154,6 +218,7 @@ public actor CallServer {
         case .register: await handleRegister(incoming)
         case .options: await respondOptions(incoming)
         case .invite: await handleInvite(incoming)
+        case .subscribe: await handleSubscribe(incoming)
         case .ack: break
         case .refer:
             // RFC 3515 allows a REFER outside a dialog; this server takes transfers only inside a call.
@@ -164,8 +229,8 @@ public actor CallServer {
         }
     }
 
-    static let allowedMethods: Set<SIPMethod> = [.invite, .ack, .cancel, .bye, .options, .register, .info, .update, .refer, .notify, .prack]
-    static let allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY"
+    static let allowedMethods: Set<SIPMethod> = [.invite, .ack, .cancel, .bye, .options, .register, .info, .update, .refer, .notify, .prack, .subscribe]
+    static let allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE"
     static let supported = "path, outbound, replaces"
     var serverCapabilities: UASCapabilities {
         UASCapabilities(allowedMethods: [], supportedExtensions: ["path", "outbound", "replaces"],
@@ -196,8 +261,10 @@ public actor CallServer {
 
     private func handleRegister(_ incoming: IncomingRequest) async {
         let request = incoming.request
-        guard case .sip(let aorURI)? = request.to?.uri, let user = aorURI.user, configuration.user(user) != nil else {
-            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No such user", toTag: Self.newTag()), to: incoming)
+        // An unknown user is challenged as a known one is (and never authenticates): the answer
+        // does not tell which extensions exist.
+        guard case .sip(let aorURI)? = request.to?.uri, let user = aorURI.user else {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 400, reasonPhrase: "To must be a sip: URI with a user", toTag: Self.newTag()), to: incoming)
             return
         }
         guard isOurDomain(aorURI.host) else {
@@ -206,10 +273,18 @@ public actor CallServer {
         }
         guard await authenticate(incoming, as: user, header: .authorization, challenge: 401) else { return }
         let source = "\(incoming.origin.source.ipAddress ?? "127.0.0.1"):\(incoming.origin.source.port ?? 5060)"
+        let previous = registrar.bindings[user]
         switch registrar.register(request, aor: user, source: source, transport: incoming.origin.kind.rawValue, now: now()) {
         case .ok(let bindings):
             // Stored before the 200: a call server killed right after still knows the phone.
-            await store.saveBindings(user, bindings)
+            guard await store.saveBindings(user, bindings) else {
+                // Not stored: a 200 would promise a registration a restart forgets, so the
+                // registrar forgets it too.
+                registrar.reset(user, to: previous)
+                try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 500, reasonPhrase: "The registration could not be stored",
+                                                     toTag: Self.newTag()), to: incoming)
+                return
+            }
             var ok = SIPResponse(replyingTo: request, statusCode: 200, toTag: Self.newTag())
             for contact in Registrar.contactHeader(bindings, now: now()) { ok.headers.add(.contact, contact) }
             if request.headers.contains(.path) {
@@ -221,6 +296,9 @@ public actor CallServer {
             events.append(.devicesChanged(user: user, devices: bindings.map(\.deviceName)))
             if !callbacks.isEmpty { serveCallbacks() }
             try? await stack.respond(ok, to: incoming)
+            // A device new to the user hears at once of messages already waiting.
+            let known = Set((previous ?? []).map { $0.contact.uri.description })
+            await tellWaiting(user, devices: bindings.filter { !known.contains($0.contact.uri.description) })
         case .reject(let status, let reason, let minExpires):
             var response = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason, toTag: Self.newTag())
             if let minExpires { response.headers.add(.minExpires, String(minExpires)) }
@@ -233,13 +311,19 @@ public actor CallServer {
         let request = incoming.request
         let realm = configuration.domain
         var stale = false
-        if let value = request.headers[header], let credentials = try? DigestCredentials(parsing: value),
-           credentials.username == user, let password = configuration.user(user)?.password {
-            switch digest.verify(credentials, method: request.method.rawValue, realm: realm, password: password, now: now()) {
-            case .valid: return true
-            case .stale: stale = true
-            case .replay, .invalid: break
+        if let value = request.headers[header] {
+            var failed = true
+            if let credentials = try? DigestCredentials(parsing: value), credentials.username == user, let password = configuration.user(user)?.password {
+                switch digest.verify(credentials, method: request.method.rawValue, realm: realm, password: password, now: now()) {
+                case .valid:
+                    // A connection that authenticated may stay open and idle as long as a phone keeps it.
+                    if let connection = incoming.origin.connection { stack.transport.markTrusted(connection) }
+                    return true
+                case .stale: stale = true; failed = false
+                case .replay, .invalid: break
+                }
             }
+            if failed { authFailed(incoming, user: user) }
         }
         var response = SIPResponse(replyingTo: request, statusCode: status, toTag: Self.newTag())
         let challengeHeader: HeaderName = status == 401 ? .wwwAuthenticate : .proxyAuthenticate
@@ -248,8 +332,22 @@ public actor CallServer {
         for c in digest.challenges(realm: realm, stale: stale, now: now(), random: random) {
             response.headers.add(challengeHeader, c.headerValue)
         }
-        try? await stack.respond(response, to: incoming)
+        // Sent once (and again per retransmitted request): a challenge reflects no more than it gets.
+        try? await stack.respond(response, to: incoming, retransmit: false)
         return false
+    }
+
+    /// A digest that failed: counted against its source, which is banned past the threshold.
+    func authFailed(_ incoming: IncomingRequest, user: String) {
+        let address = incoming.origin.source.ipAddress ?? "?"
+        authFailures += 1
+        guard case .banned(let until) = sourceGuard.authFailed(address) else { return }
+        let seconds = Int((until - now()).rounded())
+        // One line per ban, in a form fail2ban can match: `SIP source banned … address=A`.
+        logger.warning("SIP source banned for failed digests", metadata: ["address": "\(address)", "user": "\(user)", "seconds": "\(seconds)",
+                                                                        "failures": "\(configuration.security.authFailures)"])
+        bans += 1
+        events.append(.securityBanned(address: address, reason: "digest failures", seconds: seconds))
     }
 
     func isOurDomain(_ host: String) -> Bool {

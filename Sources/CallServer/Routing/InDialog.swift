@@ -11,6 +11,7 @@ extension CallServer {
     func handleInDialog(_ incoming: IncomingRequest, id: DialogID) async {
         let request = incoming.request
         guard let entry = dialogs[id], let call = calls[entry.call] else {
+            if request.method == .bye, await serviceLegEnded(incoming) { return }
             if request.method == .bye, await endEarlyDialog(incoming) { return }
             if request.method != .ack {
                 try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481), to: incoming)
@@ -32,6 +33,7 @@ extension CallServer {
             return
         }
         guard let hops = await forwardedHops(incoming) else { return }
+        if await handleInConference(incoming, call: call, side: entry.side, id: id) { return }
         if request.method == .bye, call.state != .answered {
             // The originator of a call placed through CTI hangs up while its target still rings.
             await advance(call, .hungUp(by: entry.side), bye: ByeRelay(incoming: incoming))

@@ -8,12 +8,25 @@ public enum Destination: Sendable, Equatable {
     case service(MediaService)
     /// An ACD path: the caller queues for its agents.
     case acdPath(String)
+    /// Voicemail's feature codes: `*97` your own mailbox, `*98` any (asked for), `*99` + an
+    /// extension leaves a message there without ringing it.
+    case voicemail(VoicemailAccess)
+    /// A meet-me conference room, by its number.
+    case conference(String)
     /// The start of a feature code: more digits are needed (484, RFC 3261 §21.4.22).
     case incomplete
     case unknown
 }
 
+public enum VoicemailAccess: Sendable, Equatable {
+    case own
+    case login
+    case deposit(String)
+}
+
 public struct NumberingPlan: Sendable {
+    public static let ownMailbox = "*97", anyMailbox = "*98", leaveMessage = "*99"
+
     let configuration: PBXConfiguration
 
     public init(_ configuration: PBXConfiguration) { self.configuration = configuration }
@@ -25,6 +38,15 @@ public struct NumberingPlan: Sendable {
             if let user = entry.user { return .user(user) }
         }
         if configuration.acd.path(dialed) != nil { return .acdPath(dialed) }
+        if configuration.conference(dialed) != nil { return .conference(dialed) }
+        if configuration.voicemail.enabled {
+            if dialed == Self.ownMailbox { return .voicemail(.own) }
+            if dialed == Self.anyMailbox { return .voicemail(.login) }
+            if dialed == Self.leaveMessage { return .incomplete }
+            if dialed.hasPrefix(Self.leaveMessage), configuration.user(String(dialed.dropFirst(3))) != nil {
+                return .voicemail(.deposit(String(dialed.dropFirst(3))))
+            }
+        }
         if dialed.hasPrefix("*"), configuration.numbering.contains(where: { $0.dial.count > dialed.count && $0.dial.hasPrefix(dialed) }) {
             return .incomplete
         }

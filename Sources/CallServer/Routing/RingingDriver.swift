@@ -282,6 +282,8 @@ extension CallServer {
         call.ringing = nil
         if let destination = (try? store.features(call.target))?.forwardNoAnswer, call.hops < 5 {
             await retarget(call, to: destination, reason: "forwardNoAnswer")
+        } else if call.acd == nil, hasMailbox(call.target), call.hops < 5 {
+            await toVoicemail(call, greeting: .unavailable, reason: "forwardNoAnswer")
         } else {
             await advance(call, .unanswered(status: 480, reason: "Temporarily Unavailable (no answer)", outcome: .noAnswer))
         }

@@ -23,14 +23,16 @@ struct BindingRow: Codable, FetchableRecord, PersistableRecord {
 extension FeatureStore {
     /// Replaces the stored bindings of `aor` (none: the AOR is unregistered).
     /// Returns once they are stored (written with whatever else is queued: see GroupCommit).
-    public nonisolated(nonsending) func saveBindings(_ aor: String, _ bindings: [Binding]) async {
+    /// False when the write failed: the REGISTER must not be answered 200.
+    @discardableResult
+    public nonisolated(nonsending) func saveBindings(_ aor: String, _ bindings: [Binding]) async -> Bool {
         // Prepared once per connection and with the path written as JSON directly: at thousands of
         // registrations a second, the record layer's encoding cost more than SQLite.
         let rows = bindings.enumerated().map { position, binding -> StatementArguments in
             [aor, position, binding.contact.description, binding.expires, binding.callID, Int64(binding.cseq),
              JSONText.array(binding.path), binding.instance, binding.regID, binding.source, binding.transport]
         }
-        writer.enqueue { db in
+        let ticket = writer.enqueue { db in
             try db.cachedStatement(sql: "DELETE FROM bindings WHERE aor = ?").execute(arguments: [aor])
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO bindings (aor, position, contact, expires, callID, cseq, path, instance, regID, source, transport)
@@ -38,7 +40,7 @@ extension FeatureStore {
                 """)
             for row in rows { try insert.execute(arguments: row) }
         }
-        await writer.durable()
+        return await writer.durable(through: ticket)
     }
 
     /// The bindings still alive at `now`, by AOR, in their stored order.

@@ -2,6 +2,7 @@
 // forwarding, device selection), registrations, and the CDR log with its monotonic sequence. Committed
 // transactions survive SIGKILL (WAL journal).
 
+import ConfigFile
 import Foundation
 import GRDB
 import Wire
@@ -80,7 +81,7 @@ public final class FeatureStore: Sendable {
 
     /// Opens (creating if needed) `DIR/pbx.sqlite`.
     public convenience init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try PrivateFiles.directory(directory)
         var configuration = Configuration()
         configuration.journalMode = .wal
         // Another connection (a reader, a second store on the same directory) may hold the lock
@@ -90,7 +91,14 @@ public final class FeatureStore: Sendable {
         // loses nothing; only an operating-system crash may lose the last commits before a checkpoint.
         // Syncing every commit to disk (FULL) would cost one fsync per REGISTER and per call.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        try self.init(database: DatabaseQueue(path: directory.appendingPathComponent("pbx.sqlite").path, configuration: configuration))
+        let file = directory.appendingPathComponent("pbx.sqlite")
+        do {
+            try self.init(database: DatabaseQueue(path: file.path, configuration: configuration))
+        } catch {
+            // Read-only, corrupt, not a database: said with the file's name.
+            throw ConfigurationError("\(file.path) cannot be used: \(error)")
+        }
+        PrivateFiles.restrict(PrivateFiles.database(file))
     }
 
     private init(database: DatabaseQueue) throws {
@@ -168,7 +176,8 @@ public final class FeatureStore: Sendable {
 
     /// An agent's login, kept so a restart keeps it logged in (`device` nil: logged out).
     /// `reason`: the make-busy reason, nil when available.
-    func saveAgent(_ agent: String, device: String?, reason: String?) {
+    @discardableResult
+    func saveAgent(_ agent: String, device: String?, reason: String?) -> UInt64 {
         writer.enqueue { db in
             if let device {
                 try db.execute(sql: "INSERT OR REPLACE INTO agents (agent, device, reason) VALUES (?, ?, ?)", arguments: [agent, device, reason])
@@ -241,9 +250,16 @@ public final class FeatureStore: Sendable {
         return record
     }
 
-    /// Returns once every CDR and registration queued so far is stored.
-    public nonisolated(nonsending) func durable() async {
+    /// Returns once every CDR and registration queued so far is stored; false when one of those
+    /// in flight failed.
+    @discardableResult
+    public nonisolated(nonsending) func durable() async -> Bool {
         await writer.durable()
+    }
+
+    /// Returns once the write of `ticket` is committed: whether it was stored.
+    nonisolated(nonsending) func durable(through ticket: UInt64) async -> Bool {
+        await writer.durable(through: ticket)
     }
 
     /// CDRs with sequence > `after`, oldest first, at most `limit` (every CDR queued so far included).

@@ -17,7 +17,9 @@ final class GroupCommit: Sendable {
         var queued: UInt64 = 0
         var finished: UInt64 = 0
         var draining = false
-        var waiters: [(through: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [(since: UInt64, through: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
+        /// Numbers (1-based, in queueing order) of the latest writes that failed, at most 1,000.
+        var failed: [UInt64] = []
     }
 
     private let database: DatabaseQueue
@@ -29,28 +31,47 @@ final class GroupCommit: Sendable {
         self.database = database
     }
 
-    /// Queues a write; the writer starts if it is idle.
-    func enqueue(_ job: @escaping Job) {
-        let start = state.withLock { state -> Bool in
+    /// Queues a write; the writer starts if it is idle. Returns the write's ticket, for
+    /// `durable(through:)`.
+    @discardableResult
+    func enqueue(_ job: @escaping Job) -> UInt64 {
+        let (start, ticket) = state.withLock { state -> (Bool, UInt64) in
             state.pending.append(job)
             state.queued += 1
-            if state.draining { return false }
+            if state.draining { return (false, state.queued) }
             state.draining = true
-            return true
+            return (true, state.queued)
         }
         if start { queue.async { self.drain() } }
+        return ticket
     }
 
-    /// Returns once every write queued before the call is committed. Runs on the caller's
+    /// Returns once the write of `ticket` (and every one before it) is committed: whether that
+    /// write was stored.
+    nonisolated(nonsending) func durable(through ticket: UInt64) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answer = state.withLock { state -> Bool? in
+                if state.finished >= ticket { return !state.failed.contains(ticket) }
+                state.waiters.append((ticket - 1, ticket, continuation))
+                return nil
+            }
+            if let answer { continuation.resume(returning: answer) }
+        }
+    }
+
+    /// Returns once every write queued before the call is committed: true when all of those
+    /// still in flight at the call were stored, false when one of them failed (the caller's own
+    /// may be it, so the caller must not answer as if it were durable). Runs on the caller's
     /// executor (the call server's event loop): no hop to the global executor and back.
-    nonisolated(nonsending) func durable() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    @discardableResult
+    nonisolated(nonsending) func durable() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let done = state.withLock { state -> Bool in
                 if state.finished >= state.queued { return true }
-                state.waiters.append((state.queued, continuation))
+                state.waiters.append((state.finished, state.queued, continuation))
                 return false
             }
-            if done { continuation.resume() }
+            if done { continuation.resume(returning: true) }
         }
     }
 
@@ -68,33 +89,43 @@ final class GroupCommit: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            commit(batch)
-            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let first = state.withLock { $0.finished } + 1
+            let failures = commit(batch).map { first + UInt64($0) }
+            let ready = state.withLock { state -> [(CheckedContinuation<Bool, Never>, Bool)] in
                 state.finished += UInt64(batch.count)
-                let finished = state.finished
-                let ready = state.waiters.filter { $0.through <= finished }.map(\.continuation)
+                state.failed += failures
+                if state.failed.count > 1000 { state.failed.removeFirst(state.failed.count - 1000) }
+                let finished = state.finished, failed = state.failed
+                let ready = state.waiters.filter { $0.through <= finished }.map { waiter in
+                    (waiter.continuation, !failed.contains { $0 > waiter.since && $0 <= waiter.through })
+                }
                 state.waiters.removeAll { $0.through <= finished }
                 return ready
             }
-            for continuation in ready { continuation.resume() }
+            for (continuation, stored) in ready { continuation.resume(returning: stored) }
         }
     }
 
     /// One transaction for the batch. Should a write fail, the batch is undone and its writes
-    /// made one transaction each, so only the failing one (logged) is lost.
-    private func commit(_ batch: [Job]) {
+    /// made one transaction each, so only the failing one (logged) is lost. Returns the indexes
+    /// in the batch of the writes that failed.
+    private func commit(_ batch: [Job]) -> [Int] {
         do {
             try database.write { db in
                 for job in batch { try job(db) }
             }
+            return []
         } catch {
-            for job in batch {
+            var failed: [Int] = []
+            for (index, job) in batch.enumerated() {
                 do {
                     try database.write { db in try job(db) }
                 } catch {
+                    failed.append(index)
                     logger.error("a write was not stored", metadata: ["error": "\(error)"])
                 }
             }
+            return failed
         }
     }
 }

@@ -13,6 +13,7 @@ struct CallServerWatcher: Sendable {
     let follower: CTIEventFollower
     let hub: SessionHub
     let history: HistorySync
+    let wallboard: Wallboard
     let logger: Logger
     /// Where each agent is logged in, so its logout reaches the user it was logged in at.
     let agentUsers = AgentUsers()
@@ -24,10 +25,12 @@ struct CallServerWatcher: Sendable {
             case .connected(let resumed):
                 logger.info("following the call server's events", metadata: ["resumed": "\(resumed)"])
                 if !resumed { await resynchronise() }
+                await wallboard.changed()
                 await history.sync()
             case .event(let event):
                 await apply(event)
             case .disconnected:
+                await wallboard.lost()
                 logger.warning("call server's event stream lost; reconnecting")
             }
         }
@@ -65,16 +68,22 @@ struct CallServerWatcher: Sendable {
             await hub.publish(.settingsChanged, settings, to: [user])
         case .devicesChanged(let user, _):
             await hub.publish(.devicesChanged, message.fields, to: [user])
-        case .agentChanged(let agent, let status, let reason, let device):
+        case .pathChanged:
+            await wallboard.changed()
+        case .agentChanged(let agent, let status, let reason, let device, let wrapUpEndsAt):
+            await wallboard.changed()
             // To the user whose phone the agent is (or was, when it logs out) logged in at.
             guard let user = agentUsers.moved(agent, to: device) else { break }
-            await hub.publish(.acdChanged, ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device)], to: [user])
+            await hub.publish(.acdChanged, ["agent": .string(agent), "status": .string(status), "reason": .optional(reason), "device": .optional(device),
+                                            "wrapUpEndsAt": .optional(wrapUpEndsAt.map { $0.formatted(.iso8601) })], to: [user])
         case .callbackRequested(_, let requester, _):
             await hub.publish(.callbackRequested, message.fields, to: [requester])
         case .callbackPlaced(_, _, let requester, _):
             await hub.publish(.callbackPlaced, message.fields, to: [requester])
         case .callbackExpired(_, let requester, _):
             await hub.publish(.callbackExpired, message.fields, to: [requester])
+        case .messageWaiting(let user, let new, let old):
+            await hub.publish(.voicemailChanged, ["new": .int(Int64(new)), "old": .int(Int64(old))], to: [user])
         default:
             break
         }

@@ -96,13 +96,15 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
     public var users: [User] = []
     /// External numbers in the corporate directory.
     public var directory: [External] = []
+    /// Users who may watch the contact center's wallboard (`/wallboard`).
+    public var supervisors: [String] = []
     public var dialingRules = DialingRules()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case listen, heartbeatSeconds, sessionHours, bcryptCost, loginAttempts, loginWindowSeconds, eventHistory, recordingMaxBytes
-        case callServer, users, directory, dialingRules
+        case callServer, users, directory, supervisors, dialingRules
     }
 
     public init(from decoder: any Decoder) throws {
@@ -119,6 +121,7 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
         callServer = try c.decodeIfPresent(CallServer.self, forKey: .callServer) ?? d.callServer
         users = try c.decodeIfPresent([User].self, forKey: .users) ?? []
         directory = try c.decodeIfPresent([External].self, forKey: .directory) ?? []
+        supervisors = try c.decodeIfPresent([String].self, forKey: .supervisors) ?? []
         dialingRules = try c.decodeIfPresent(DialingRules.self, forKey: .dialingRules) ?? d.dialingRules
     }
 
@@ -154,6 +157,9 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
                 throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
             }
             guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+        }
+        for (index, supervisor) in supervisors.enumerated() where user(supervisor) == nil {
+            throw ConfigurationError("\(source): supervisors[\(index)]: there is no user \(supervisor)")
         }
         for (index, entry) in directory.enumerated() where entry.number.isEmpty || entry.name.isEmpty {
             throw ConfigurationError("\(source): directory[\(index)] needs a name and a number")

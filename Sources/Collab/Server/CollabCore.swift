@@ -18,6 +18,8 @@ public final class CollabCore: Sendable {
     let cti: CTIClient
     let follower: CTIEventFollower
     let history: HistorySync
+    let wallboard: Wallboard
+    let tokenSessions = TokenSessions()
     let directory: DirectorySnapshot
     let names: [String: String]
     let recordingsDirectory: URL
@@ -33,7 +35,8 @@ public final class CollabCore: Sendable {
         self.logger = logger
         self.now = now
         recordingsDirectory = dataDirectory.appendingPathComponent("recordings")
-        try FileManager.default.createDirectory(at: recordingsDirectory, withIntermediateDirectories: true)
+        try PrivateFiles.directory(dataDirectory)
+        try PrivateFiles.directory(recordingsDirectory)
         accounts = Accounts(store: store, configuration: configuration)
         try accounts.seed()
         let users = configuration.users.map(\.extensionNumber)
@@ -49,10 +52,14 @@ public final class CollabCore: Sendable {
         let digest = SHA256.hash(data: (try? JSONEncoder().encode(entries)) ?? Data())
         directory = DirectorySnapshot(version: digest.prefix(8).map { String(format: "%02x", $0) }.joined(), entries: entries)
         history = HistorySync(cti: cti, store: store, hub: hub, names: names, logger: logger)
+        wallboard = Wallboard(cti: cti, logger: logger, now: now)
         metrics = CollabMetrics()
     }
 
-    var watcher: CallServerWatcher { CallServerWatcher(cti: cti, follower: follower, hub: hub, history: history, logger: logger) }
+    /// How many keys the login limits hold now (bounded whatever is tried).
+    public var loginFailureKeys: Int { accounts.failureKeys }
+
+    var watcher: CallServerWatcher { CallServerWatcher(cti: cti, follower: follower, hub: hub, history: history, wallboard: wallboard, logger: logger) }
 
     func knownUser(_ number: String, field: String) throws -> String {
         guard names[number] != nil else {

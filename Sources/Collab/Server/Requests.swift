@@ -25,7 +25,8 @@ struct Requests: Sendable {
             guard let state = PresenceState(rawValue: text), state != .offline else {
                 throw APIError.invalid("state", "one of available, away, busy, doNotDisturb")
             }
-            let note: String?? = p.keys.contains("note") ? .some(try JSONBody.optionalString(p, "note")) : .none
+            // A note goes to everyone who sees this user's presence: a line, not a document.
+            let note: String?? = p.keys.contains("note") ? .some(try JSONBody.optionalString(p, "note", maxLength: Self.noteLength)) : .none
             return try JSONValue(encoding: try await core.hub.setPresence(user, state: state, note: note))
 
         case .chatSend:
@@ -60,16 +61,19 @@ struct Requests: Sendable {
             return try JSONValue(encoding: try core.store.contacts(of: user).filter { DirectorySearch.matches(name: $0.name, number: $0.number, query: query) })
         case .contactsAdd:
             try JSONBody.only(["name", "number", "note"], in: p)
-            let contact = try core.store.addContact(owner: user, name: try JSONBody.string(p, "name"), number: try Self.number(p, "number"),
-                                                    note: try JSONBody.optionalString(p, "note"), at: core.now())
+            guard try core.store.contacts(of: user).count < Self.maxContacts else {
+                throw APIError(.conflict, "too_many_contacts", "a user keeps at most \(Self.maxContacts) contacts; remove one first")
+            }
+            let contact = try core.store.addContact(owner: user, name: try JSONBody.string(p, "name", maxLength: Self.nameLength), number: try Self.number(p, "number"),
+                                                    note: try JSONBody.optionalString(p, "note", maxLength: Self.noteLength), at: core.now())
             await core.hub.publish(.contactsChanged, ["added": try JSONValue(encoding: contact)], to: [user])
             return try JSONValue(encoding: contact)
         case .contactsUpdate:
             try JSONBody.only(["id", "name", "number", "note"], in: p)
             guard let id = try JSONBody.optionalInteger(p, "id", in: 1...Int64.max) else { throw APIError.missing("id") }
-            let name = p["name"] == nil ? nil : try JSONBody.string(p, "name")
+            let name = p["name"] == nil ? nil : try JSONBody.string(p, "name", maxLength: Self.nameLength)
             let number = p["number"] == nil ? nil : try Self.number(p, "number")
-            let note: String?? = p.keys.contains("note") ? .some(try JSONBody.optionalString(p, "note")) : .none
+            let note: String?? = p.keys.contains("note") ? .some(try JSONBody.optionalString(p, "note", maxLength: Self.noteLength)) : .none
             guard let contact = try core.store.updateContact(owner: user, id: id, name: name, number: number, note: note, at: core.now()) else {
                 throw APIError(.notFound, "unknown_contact", "there is no contact \(id)", details: ["field": "id"])
             }
@@ -117,7 +121,9 @@ struct Requests: Sendable {
         case .callRedirect:
             try JSONBody.only(["call", "to"], in: p)
             let to = try core.dial(try JSONBody.string(p, "to"), field: "to")
-            return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/deflect", body: ["to": .string(to)])
+            // Only a call ringing this user can be redirected by this user.
+            return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/deflect",
+                                              body: ["to": .string(to), "party": .string(user)])
         case .callTransfer:
             try JSONBody.only(["call", "to", "consultation"], in: p)
             let call = CTIClient.pathComponent(try JSONBody.string(p, "call"))
@@ -134,6 +140,10 @@ struct Requests: Sendable {
         case .callTrade:
             try JSONBody.only(["call", "with"], in: p)
             return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/trade",
+                                              body: ["party": .string(user), "with": .string(try JSONBody.string(p, "with"))])
+        case .callConference:
+            try JSONBody.only(["call", "with"], in: p)
+            return try await core.cti.request("POST", "calls/\(CTIClient.pathComponent(try JSONBody.string(p, "call")))/conference",
                                               body: ["party": .string(user), "with": .string(try JSONBody.string(p, "with"))])
         case .callCallback:
             try JSONBody.only(["to"], in: p)
@@ -174,16 +184,44 @@ struct Requests: Sendable {
             var body: [String: JSONValue] = ["state": .string(try JSONBody.string(p, "state"))]
             if let reason = try JSONBody.optionalString(p, "reason") { body["reason"] = .string(reason) }
             return try JSONValue(encoding: try await agentStatus(try await core.cti.request("PUT", "agents/\(agent)/state", body: body)))
+        case .acdEndWrapUp:
+            try JSONBody.only([], in: p)
+            let agent = try await agentOf(user)
+            return try JSONValue(encoding: try await agentStatus(try await core.cti.request("POST", "agents/\(agent)/wrap-up/end")))
         case .acdStatus:
             try JSONBody.only([], in: p)
             guard let info = try await loggedInAgent(user) else { return .null }
             return try JSONValue(encoding: try await agentStatus(info))
 
+        case .voicemailList:
+            try JSONBody.only([], in: p)
+            return try await core.cti.request("GET", "users/\(user)/voicemail")
+        case .voicemailMove:
+            try JSONBody.only(["id", "folder"], in: p)
+            let id = try Self.messageID(p)
+            guard let folder = VoicemailFolder(rawValue: try JSONBody.string(p, "folder")) else {
+                throw APIError.invalid("folder", "one of INBOX, Old, Saved")
+            }
+            return try await core.cti.request("PATCH", "users/\(user)/voicemail/\(id)", body: ["folder": .string(folder.rawValue)])
+        case .voicemailDelete:
+            try JSONBody.only(["id"], in: p)
+            return try await core.cti.request("DELETE", "users/\(user)/voicemail/\(try Self.messageID(p))")
+
         }
     }
 
+    static func messageID(_ p: [String: JSONValue]) throws -> Int64 {
+        guard case .int(let id)? = p["id"], id > 0 else { throw APIError.invalid("id", "a message id (a positive number)") }
+        return id
+    }
+
+    /// Longest presence or contact note, contact name, and number accepted (characters).
+    static let noteLength = 256, nameLength = 128, numberLength = 64
+    /// Contacts one user may keep.
+    static let maxContacts = 1000
+
     static func number(_ p: [String: JSONValue], _ field: String) throws -> String {
-        let number = try JSONBody.string(p, field)
+        let number = try JSONBody.string(p, field, maxLength: numberLength)
         guard number.allSatisfy({ $0.isNumber || " +-().*#/".contains($0) }), number.contains(where: \.isNumber) else {
             throw APIError.invalid(field, "a phone number (digits, spaces, + - ( ) . / * #)")
         }

@@ -14,6 +14,8 @@ import Wire
 struct PhoneSession {
     let core: CollabCore
     let user: String
+    /// The login token the session was opened with: logging out with it ends the session.
+    let token: String
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let (out, outContinuation) = AsyncStream<String>.makeStream()
@@ -50,7 +52,15 @@ struct PhoneSession {
         }
         try? await core.deliverPending(to: user)
 
+        let (registration, loggedOut) = core.tokenSessions.open(token)
+        defer { core.tokenSessions.closed(token, registration) }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [core, user] in
+                for await _ in loggedOut {
+                    core.logger.info("phone session ended by logout", metadata: ["user": "\(user)"])
+                    try await outbound.close(.policyViolation, reason: "logged out")
+                }
+            }
             // One writer, so responses and events never interleave inside a frame.
             group.addTask {
                 for await text in out { try await outbound.write(.text(text)) }

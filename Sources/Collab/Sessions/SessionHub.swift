@@ -3,6 +3,7 @@
 
 import Foundation
 import Logging
+import Synchronization
 import Wire
 
 public actor SessionHub {
@@ -116,4 +117,35 @@ public actor SessionHub {
     static func json(_ presence: Presence) -> [String: JSONValue] {
         (try? JSONValue(encoding: presence))?.objectValue ?? ["user": .string(presence.user)]
     }
+}
+
+/// The WebSocket sessions open with each login token, so a logout ends them at once.
+final class TokenSessions: Sendable {
+    private let sessions = Mutex<[String: [UUID: AsyncStream<Void>.Continuation]]>([:])
+
+    /// Registers a session of `token`; the stream yields once when the token is logged out.
+    func open(_ token: String) -> (UUID, AsyncStream<Void>) {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        sessions.withLock { $0[token, default: [:]][id] = continuation }
+        return (id, stream)
+    }
+
+    func closed(_ token: String, _ id: UUID) {
+        sessions.withLock { table in
+            table[token]?.removeValue(forKey: id)?.finish()
+            if table[token]?.isEmpty == true { table[token] = nil }
+        }
+    }
+
+    /// Ends every session of `token`.
+    func close(_ token: String) {
+        let ending = sessions.withLock { $0.removeValue(forKey: token) ?? [:] }
+        for continuation in ending.values {
+            continuation.yield()
+            continuation.finish()
+        }
+    }
+
+    var count: Int { sessions.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 }

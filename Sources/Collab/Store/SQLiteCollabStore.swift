@@ -1,5 +1,6 @@
 // The embedded store: SQLite through GRDB under the data directory, in WAL mode.
 
+import ConfigFile
 import Foundation
 import GRDB
 import Wire
@@ -9,13 +10,20 @@ public final class SQLiteCollabStore: CollabStore {
 
     /// Opens (creating if needed) `DIR/collab.sqlite`.
     public init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try PrivateFiles.directory(directory)
         var configuration = Configuration()
         configuration.journalMode = .wal
         // A commit is in the write-ahead log before it returns: a killed process loses nothing.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        database = try DatabaseQueue(path: directory.appendingPathComponent("collab.sqlite").path, configuration: configuration)
-        try Self.migrator.migrate(database)
+        let file = directory.appendingPathComponent("collab.sqlite")
+        do {
+            database = try DatabaseQueue(path: file.path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            // Read-only, corrupt, not a database: said with the file's name.
+            throw ConfigurationError("\(file.path) cannot be used: \(error)")
+        }
+        PrivateFiles.restrict(PrivateFiles.database(file))
     }
 
     /// An in-memory store for unit tests.

@@ -30,6 +30,51 @@ struct CallRoutes: Sendable {
             let id = try await core.calls.place(number)
             return JSONResponse.make(["id": id, "to": number], status: .created)
         }
+        // Voicemail: what waits (from the call server's message-summary NOTIFYs, so offline too),
+        // and a call to your own mailbox (*97), which the call server answers in every mode.
+        api.get("voicemail") { _, _ in
+            var waiting = (await core.calls.messageWaiting).flatMap { try? JSONValue(encoding: $0) } ?? .null
+            // Online, the list too (visual voicemail); offline, what message waiting said.
+            var messages = JSONValue.null
+            if await core.mode == .online, case .object(let mailbox)? = try? await core.link.request(.voicemailList) {
+                messages = mailbox["messages"] ?? .null
+                if waiting == .null { waiting = mailbox["waiting"] ?? .null }
+            }
+            return JSONResponse.make(["waiting": waiting, "messages": messages])
+        }
+        api.get("voicemail/:id/audio") { _, context in
+            let id = try Self.messageID(context)
+            try await Self.requireOnline(core, "listening in the window")
+            let data = try await core.link.voicemailAudio(id)
+            return Response(status: .ok, headers: [.contentType: "audio/wav"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        api.post("voicemail/:id/heard") { _, context in
+            let id = try Self.messageID(context)
+            try await Self.requireOnline(core, "marking a message heard")
+            return JSONResponse.make(try await core.link.request(.voicemailMove, ["id": .int(id), "folder": "Old"]))
+        }
+        api.delete("voicemail/:id") { _, context in
+            let id = try Self.messageID(context)
+            try await Self.requireOnline(core, "deleting a message")
+            return JSONResponse.make(try await core.link.request(.voicemailDelete, ["id": .int(id)]))
+        }
+        api.post("voicemail/call") { request, _ in
+            try JSONBody.only([], in: try await JSONBody.optionalObject(request))
+            try await core.require(.voicemailCall)
+            let id = try await core.calls.place("*97")
+            return JSONResponse.make(["id": id, "to": "*97"], status: .created)
+        }
+        // A meet-me room is dialed like any number, so this works online and offline alike; a
+        // room's PIN is keyed in the call (`dtmf`), ended by #.
+        api.post("conference/join") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["room"], in: body)
+            let room = try JSONBody.string(body, "room")
+            guard !room.isEmpty, room.count <= 16, room.allSatisfy(\.isNumber) else { throw APIError.invalid("room", "a conference room's number (digits)") }
+            try await core.require(.conferenceJoin)
+            let id = try await core.calls.place(room)
+            return JSONResponse.make(["id": id, "to": room], status: .created)
+        }
         api.post("calls/:id/:action") { request, context in
             // Call ids are SIP Call-IDs ("…@host"): pages percent-encode them.
             let raw = try context.parameters.require("id")
@@ -81,6 +126,7 @@ struct CallRoutes: Sendable {
             case "consult": return try await serverAction(action, .callConsult, id: id, body: body)
             case "redirect": return try await serverAction(action, .callRedirect, id: id, body: body)
             case "trade": return try await serverAction(action, .callTrade, id: id, body: body)
+            case "conference": return try await serverAction(action, .callConference, id: id, body: body)
             case "callback": return try await serverAction(action, .callCallback, id: id, body: body)
             default:
                 throw APIError(.notFound, "not_found", "no call action \(action)")
@@ -105,7 +151,7 @@ struct CallRoutes: Sendable {
         case "consult", "redirect":
             try JSONBody.only(["to"], in: body)
             params["to"] = .string(try JSONBody.string(body, "to"))
-        case "trade":
+        case "trade", "conference":
             try JSONBody.only(["with"], in: body)
             let other = try JSONBody.string(body, "with")
             params["with"] = .string(await core.calls.serverCall(of: other) ?? other)
@@ -121,5 +167,21 @@ struct CallRoutes: Sendable {
             throw APIError(.internalServerError, "internal", "\(capability.rawValue) is not a request of the collaboration server")
         }
         return JSONResponse.make(try await core.link.request(method, params), status: .accepted)
+    }
+}
+
+extension CallRoutes {
+    static func messageID(_ context: BasicWebSocketRequestContext) throws -> Int64 {
+        guard let id = context.parameters.get("id").flatMap({ Int64($0) }), id > 0 else { throw APIError.invalid("id", "a message id (a positive number)") }
+        return id
+    }
+
+    /// Visual voicemail goes through the collaboration server; offline the mailbox is still a
+    /// call away (`*97`, `voicemail.call`).
+    static func requireOnline(_ core: PhoneCore, _ what: String) async throws {
+        guard await core.mode == .online else {
+            throw APIError(.conflict, "capability_unavailable", "\(what) needs the collaboration server; call your mailbox (*97) instead",
+                           details: ["reason": "server_offline"])
+        }
     }
 }

@@ -83,17 +83,27 @@ struct LocalOnlyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard ["127.0.0.1", "localhost"].contains(hostName) else {
             throw APIError(.forbidden, "forbidden_host", "the phone's API answers only to 127.0.0.1 or localhost, not \(host)")
         }
-        if let origin = request.headers[.origin], !Self.isLocal(origin: origin, port: host.split(separator: ":").last.flatMap { Int($0) }) {
+        if let origin = request.headers[.origin], !LocalOrigin.isLocal(origin: origin, port: host.split(separator: ":").last.flatMap { Int($0) }) {
             throw APIError(.forbidden, "forbidden_origin", "requests from \(origin) are not allowed")
         }
         return try await next(request, context)
     }
+}
 
-    /// A page of this API itself (a WebSocket client without a page says `ws://127.0.0.1`).
+enum LocalOrigin {
+    /// A page of this API itself: `http://127.0.0.1:PORT` or `http://localhost:PORT`, this port
+    /// named. Any other loopback page (another program's port, or no port: port 80) is another
+    /// site and refused. A `ws://` loopback origin is what a WebSocket client that is no page says
+    /// of itself (swift-websocket sends `ws://127.0.0.1`); no browser sends one (a page's Origin is
+    /// its own http(s) origin), so it opens nothing to another site and is let through.
     static func isLocal(origin: String, port: Int?) -> Bool {
         guard let url = URL(string: origin), let host = url.host, ["127.0.0.1", "localhost"].contains(host),
-              ["http", "ws"].contains(url.scheme ?? "") else { return false }
-        return url.port == nil || url.port == port
+              url.path.isEmpty || url.path == "/" else { return false }
+        switch url.scheme {
+        case "http": return port != nil && url.port == port
+        case "ws": return url.port == nil || url.port == port
+        default: return false
+        }
     }
 }
 
@@ -228,6 +238,10 @@ struct PhoneRoutes: Sendable {
             // Changing the agent's state goes through the server, as logging in does.
             try await core.require(.acdLogin)
             return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdState, body)))
+        }
+        api.post("acd/wrap-up/end") { _, _ in
+            try await core.require(.acdLogin)
+            return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdEndWrapUp)))
         }
         api.put("presence") { request, _ in
             let body = try await JSONBody.object(request)

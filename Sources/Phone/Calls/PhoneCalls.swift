@@ -141,6 +141,9 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     private var entries: [String: Entry] = [:]
+    /// What the call server last said of this user's mailbox (RFC 3842 message-summary), kept
+    /// whether or not the collaboration server is up; nil until it has said anything.
+    public private(set) var messageWaiting: MessageWaiting?
     /// Placed calls whose outcome someone waits for (see `outcome(of:)`).
     private var outcomeWaiters: [String: CheckedContinuation<(Int, String), Never>] = [:]
     private var order: [String] = []
@@ -394,8 +397,78 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     public func otherRequest(_ request: SIPRequest) async -> SIPResponse? {
+        if request.method == .notify, request.headers[.event]?.lowercased().hasPrefix("message-summary") == true {
+            guard let waiting = Self.messageSummary(request.bodyText) else {
+                return SIPResponse(replyingTo: request, statusCode: 400, reasonPhrase: "Bad message-summary body (RFC 3842)")
+            }
+            if request.headers[.subscriptionState]?.lowercased().hasPrefix("terminated") == true,
+               let id = DialogID.forIncoming(request), mailboxSubscription?.id == id {
+                mailboxSubscription = nil  // subscribed again at the next turn of `watchMailbox`
+            }
+            if waiting != messageWaiting {
+                messageWaiting = waiting
+                await changed()
+            }
+            return SIPResponse(replyingTo: request, statusCode: 200)
+        }
         guard let callID = request.callID, let entry = entries[callID], let media = entry.media else { return nil }
         return await media.handleInDialog(request)
+    }
+
+    // MARK: - Message waiting (RFC 3842)
+
+    private var mailboxWatch: Task<Void, Never>?
+    private var mailboxSubscription: (id: DialogID, target: SIPTarget)?
+
+    /// Subscribes to the user's mailbox (`message-summary`) on the registered call server and
+    /// keeps the subscription refreshed, again on the new server after a failover; the NOTIFYs
+    /// set `messageWaiting`, which the collaboration server is not needed for.
+    func watchMailbox(user: String) {
+        guard mailboxWatch == nil else { return }
+        mailboxWatch = Task { [weak self] in
+            while !Task.isCancelled {
+                let wait = await self?.keepMailboxSubscription(user) ?? 60
+                try? await Task.sleep(for: .seconds(wait))
+            }
+        }
+    }
+
+    /// Subscribes, or refreshes the subscription; the seconds until the next turn.
+    private func keepMailboxSubscription(_ user: String) async -> Double {
+        guard let ua, let target, let uri = try? SIPURI("sip:\(user)@\(domain)") else { return 5 }
+        if let current = mailboxSubscription, current.target == target {
+            if let granted = try? await ua.refreshSubscription(current.id, event: "message-summary", expires: 600), granted > 0 {
+                return max(30, Double(granted) / 2)
+            }
+            mailboxSubscription = nil
+        }
+        do {
+            let (id, granted) = try await ua.subscribe(event: "message-summary", accept: "application/simple-message-summary", to: uri,
+                                                       via: target, expires: 600)
+            mailboxSubscription = (id, target)
+            return max(30, Double(granted) / 2)
+        } catch {
+            logger.info("mailbox not watched", metadata: ["error": "\(error)"])
+            return 30
+        }
+    }
+
+    /// Reads `Messages-Waiting` and `Voice-Message: new/old` (RFC 3842 §5.2).
+    static func messageSummary(_ body: String) -> MessageWaiting? {
+        var waiting: Bool?, counts: MessageWaiting?
+        for line in body.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            switch parts[0].lowercased() {
+            case "messages-waiting": waiting = parts[1].lowercased() == "yes"
+            case "voice-message":
+                let numbers = parts[1].split(separator: " ").first?.split(separator: "/").compactMap { Int($0) } ?? []
+                if numbers.count == 2 { counts = MessageWaiting(new: numbers[0], old: numbers[1]) }
+            default: break
+            }
+        }
+        guard let waiting else { return nil }
+        return counts ?? MessageWaiting(new: waiting ? 1 : 0, old: 0)
     }
 
     // MARK: - In the call

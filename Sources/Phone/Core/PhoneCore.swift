@@ -5,7 +5,9 @@
 import ConfigFile
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
+import Synchronization
 import SIP
 import SIPCore
 import SIPMessage
@@ -170,6 +172,28 @@ public actor PhoneCore {
 
     // MARK: - SIP registration
 
+    /// SIP requests refused because they came from none of the phone's servers.
+    let sipRefused = Counter()
+
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func add() { value.withLock { $0 += 1 } }
+        var count: Int { value.withLock { $0 } }
+    }
+
+    /// The IP addresses of the servers (IP literals as they are; names resolved once).
+    static func addresses(of servers: [SIPServerAddress]) -> Set<String> {
+        var found = Set<String>()
+        for server in servers {
+            if let address = try? SocketAddress(ipAddress: server.host, port: server.port), let ip = address.ipAddress {
+                found.insert(ip)
+            } else if let resolved = try? SocketAddress.makeAddressResolvingHost(server.host, port: server.port), let ip = resolved.ipAddress {
+                found.insert(ip)
+            }
+        }
+        return found
+    }
+
     private func startSIP(_ provisioning: Provisioning) async {
         guard !sipStarted else { return }
         sipStarted = true
@@ -178,6 +202,17 @@ public actor PhoneCore {
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
             let stack = SIPStack(transport: transport)
             let sip = provisioning.sip
+            // SIP requests only from this phone's call servers and border proxy: anyone else's
+            // INVITE (a spoofed caller ID, no call server, no CDR) gets 403 and is counted.
+            let servers = Self.addresses(of: [sip.primary, sip.secondary, sip.borderProxy].compactMap { $0 })
+            let refused = sipRefused
+            await stack.setAdmission { source in
+                guard let address = source.ipAddress, servers.contains(address) else {
+                    refused.add()
+                    return .refuse(status: 403, reason: "Forbidden (only this phone's call servers may send it requests)")
+                }
+                return .admit
+            }
             let ua = UserAgent(stack: stack, identity: .init(user: sip.username, displayName: provisioning.name, domain: sip.domain,
                                                              credentials: DigestAuthenticator(username: sip.username, password: sip.password)),
                                delegate: calls)
@@ -284,6 +319,8 @@ public actor PhoneCore {
         logger.info("registration", metadata: ["status": "\(status)"])
         registrationStatus = status
         if case .failed = status { await perform(failover.registrationFailed()) }
+        // Registered: the mailbox is watched on this call server (message waiting, RFC 3842).
+        if case .registered = status, let sip { await calls.watchMailbox(user: sip.username) }
         await publish()
     }
 
@@ -329,6 +366,7 @@ public actor PhoneCore {
         current["session"] = ["loggedIn": .bool(await link.loggedIn)]
         current["notices"] = .array(notices.map(JSONValue.string))
         current["recordings"] = (try? JSONValue(encoding: await recordings.counts)) ?? .null
+        current["voicemail"] = (await calls.messageWaiting).flatMap { try? JSONValue(encoding: $0) } ?? .null
         return .object(current)
     }
 
@@ -351,6 +389,7 @@ public actor PhoneCore {
             "server": ["mode": .string(mode.rawValue), "since": .string(Self.iso(modeSince))],
             "banner": mode == .offline ? .string(Self.banner) : .null,
             "registration": registration,
+            "sipRefused": .int(Int64(sipRefused.count)),
             "capabilities": .object(capabilities),
             "unavailable": .object(unavailable),
             "calls": .array([]),
@@ -373,6 +412,8 @@ public actor PhoneCore {
             "status": .string(acd.status),
             "reason": .optional(acd.reason),
             "paths": (try? JSONValue(encoding: acd.paths)) ?? .array([]),
+            "reasons": .array(acd.reasons.map(JSONValue.string)),
+            "wrapUpEndsAt": .optional(acd.wrapUpEndsAt.map(Self.iso)),
             "stale": .bool(mode == .offline),
             "updatedAt": .optional(cached.acdUpdatedAt.map(Self.iso)),
         ])

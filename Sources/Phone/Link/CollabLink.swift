@@ -101,6 +101,20 @@ public actor CollabLink {
         }
     }
 
+    /// A voicemail message's audio (WAV) from the server, which has it from the call server.
+    public func voicemailAudio(_ id: Int64) async throws -> Data {
+        guard supervisor.mode == .online, let token = cached.token else { throw LinkError.offline }
+        var request = URLRequest(url: account.baseURL.appendingPathComponent("api/v1/voicemail/\(id)/audio"))
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await session.data(for: request)
+        guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+            let error = (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue
+            throw LinkError.refused(code: error?["error"]?.stringValue ?? "http_\((response as? HTTPURLResponse)?.statusCode ?? 0)",
+                                    message: error?["message"]?.stringValue ?? "the server has no such message", details: ["field": "id"])
+        }
+        return data
+    }
+
     /// Logs out on the server (when reachable) and forgets the token.
     public func logout() async {
         // Offline the server cannot be told (a silent one would hold Log out for the request's
@@ -363,7 +377,9 @@ public actor CollabLink {
             guard let agent = event.fields["agent"]?.stringValue, let status = event.fields["status"]?.stringValue else { return }
             let known = cached.acd?.agent == agent ? cached.acd : nil
             cached.acd = AgentInfo(agent: agent, status: status, reason: event.fields["reason"]?.stringValue,
-                                   device: event.fields["device"]?.stringValue, groups: known?.groups ?? [], paths: known?.paths ?? [])
+                                   device: event.fields["device"]?.stringValue, groups: known?.groups ?? [], paths: known?.paths ?? [],
+                                   reasons: known?.reasons ?? [],
+                                   wrapUpEndsAt: event.fields["wrapUpEndsAt"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
             cached.acdUpdatedAt = Date()
         default:
             return

@@ -65,6 +65,8 @@ function render() {
   $("call").disabled = !can("call.make");
   $("sending-device").textContent = (state.sendingCallsTo && state.sendingCallsTo.device) || "all my devices";
   show($("sending-readonly"), !!(state.sendingCallsTo && state.sendingCallsTo.readOnly));
+  renderAgent();
+  renderVoicemail();
   renderCalls();
   renderSettingsLock();
   refreshLists();
@@ -89,11 +91,8 @@ function renderCalls() {
     if (can("call.answer", call)) actions.append(button("Answer", () => act(call, "answer"), { "data-action": "answer" }));
     if (can("call.redirect", call)) actions.append(button("Redirect", () => act(call, "redirect", { to: prompt("Redirect to") }), { "data-action": "redirect" }));
     if (can("call.end", call)) actions.append(button("Decline", () => act(call, "end"), { "data-action": "decline" }));
-    const acd = document.createElement("div");
-    acd.className = "acd";
-    acd.setAttribute("aria-disabled", state.server.mode === "online" ? "false" : "true");
-    acd.textContent = "Agent ID —  Path —  Call status ringing  ACD status —";
-    box.append(actions, acd);
+    box.append(actions);
+    if (call.acd) box.append(acdFields(call.acd));
     notifications.append(box);
   }
   const calls = $("calls");
@@ -125,6 +124,7 @@ function renderCalls() {
     add("call.callback", "Callback", "callback");
     add("call.end", "End", "end");
     box.append(title, actions);
+    if (call.acd) box.append(acdFields(call.acd));
     if (can("call.volume", call)) {
       const volume = document.createElement("input");
       volume.type = "range"; volume.min = 0; volume.max = 2; volume.step = 0.1; volume.value = call.volume;
@@ -147,6 +147,80 @@ function renderCalls() {
   }
   tick();
 }
+
+// The four fields of an ACD call: agent ID, path, call status, ACD status; greyed when stale.
+const agentLabels = { available: "Available", makeBusy: "Make busy", offered: "Ringing", onACDCall: "On ACD call", onOtherCall: "On other call", wrapUp: "Wrap-up", loggedOut: "Logged out" };
+function acdFields(acd) {
+  const list = document.createElement("dl");
+  list.className = "acd";
+  list.setAttribute("aria-disabled", acd.stale ? "true" : "false");
+  const path = acd.path ? acd.path.name + " (" + acd.path.number + ")" : "—";
+  for (const [label, value] of [["Agent ID", acd.agent || "—"], ["Path", path], ["Call status", acd.callStatus || "—"], ["ACD status", agentLabels[acd.acdStatus] || acd.acdStatus || "—"]]) {
+    const dt = document.createElement("dt"); dt.textContent = label;
+    const dd = document.createElement("dd"); dd.textContent = value;
+    list.append(dt, dd);
+  }
+  if (acd.stale) list.title = "Not updated while the server is offline";
+  return list;
+}
+
+// ---- The agent panel -------------------------------------------------------------------------
+
+function renderAgent() {
+  const acd = state.acd;
+  const loggedIn = !!(acd && acd.loggedIn);
+  show($("agent"), loggedIn || can("acd.login"));
+  $("agent").classList.toggle("offline", !!(acd && acd.stale));
+  show($("agent-login"), !loggedIn);
+  $("agent-login-button").disabled = !can("acd.login");
+  show($("agent-panel"), loggedIn);
+  if (!loggedIn) return;
+  $("agent-number").textContent = "Agent " + acd.agent;
+  $("agent-status").textContent = agentLabels[acd.status] || acd.status;
+  $("agent-status").className = "agent-state " + acd.status;
+  $("agent-reason").textContent = acd.reason ? "(" + acd.reason + ")" : "";
+  $("agent-paths").textContent = "Paths: " + (acd.paths || []).map((p) => p.name + " " + p.number).join(", ");
+  const reasons = $("agent-reasons");
+  const wanted = (acd.reasons || []).join("|");
+  if (reasons.dataset.reasons !== wanted) {
+    reasons.replaceChildren(...(acd.reasons || []).map((r) => { const o = document.createElement("option"); o.value = r; o.textContent = r; return o; }));
+    reasons.dataset.reasons = wanted;
+  }
+  const online = !acd.stale;
+  $("agent-available").disabled = !online || !can("acd.login") || acd.status === "available";
+  $("agent-busy").disabled = !online || !can("acd.login") || (acd.reasons || []).length === 0;
+  reasons.disabled = $("agent-busy").disabled;
+  show($("agent-end-wrap"), acd.status === "wrapUp");
+  $("agent-end-wrap").disabled = !online;
+  $("agent-logout").disabled = !can("acd.logout");
+  $("agent-logout").title = can("acd.logout") ? "" : "Logging out needs the server: exit the phone to stop taking calls";
+  show($("agent-stale"), !!acd.stale);
+  $("agent-stale").textContent = acd.stale ? "Server offline: agent state as of " + (acd.updatedAt ? new Date(acd.updatedAt).toLocaleTimeString() : "—") + ", not updated; ACD calls still ring." : "";
+  tickAgent();
+}
+
+function tickAgent() {
+  const acd = state && state.acd;
+  const element = $("agent-wrap");
+  if (!acd || acd.status !== "wrapUp" || !acd.wrapUpEndsAt) { element.textContent = ""; return; }
+  const left = Math.max(0, Math.ceil((new Date(acd.wrapUpEndsAt).getTime() - Date.now()) / 1000));
+  element.textContent = "wrap-up ends in " + left + " s";
+}
+setInterval(tickAgent, 1000);
+
+async function agentRequest(method, path, body) {
+  try {
+    await api(method, path, body);
+    say("agent-error", null);
+  } catch (error) {
+    say("agent-error", error);
+  }
+}
+$("agent-login").addEventListener("submit", (event) => { event.preventDefault(); agentRequest("POST", "acd/login", { agent: $("agent-id").value.trim() }); });
+$("agent-available").addEventListener("click", () => agentRequest("PUT", "acd/state", { state: "available" }));
+$("agent-busy").addEventListener("click", () => agentRequest("PUT", "acd/state", { state: "makeBusy", reason: $("agent-reasons").value }));
+$("agent-end-wrap").addEventListener("click", () => agentRequest("POST", "acd/wrap-up/end"));
+$("agent-logout").addEventListener("click", () => agentRequest("POST", "acd/logout"));
 
 function tick() {
   for (const box of document.querySelectorAll(".call[data-call]")) {
@@ -372,6 +446,76 @@ async function loadDevices() {
   }
 }
 
+// ---- Voicemail -----------------------------------------------------------------------------------
+// The count comes from the call server's message waiting (online and offline); the list, play and
+// delete from the collaboration server (online only).
+
+let shownWaiting = null;
+function waitingText(w) {
+  if (!w) return "";
+  return w.new + " new message" + (w.new === 1 ? "" : "s") + (w.old ? ", " + w.old + " old" : "");
+}
+
+function renderVoicemail() {
+  const w = state.voicemail;
+  const indicator = $("voicemail-waiting");
+  show(indicator, !!(w && w.new > 0));
+  indicator.textContent = w && w.new > 0 ? "\u2709 " + waitingText(w) : "";
+  indicator.setAttribute("aria-label", w && w.new > 0 ? "Voicemail: " + waitingText(w) : "No new voicemail");
+  $("voicemail-summary").textContent = w ? waitingText(w) : "";
+  $("voicemail-call").disabled = !can("voicemail.call");
+  show($("voicemail-offline"), state.server.mode !== "online");
+  const key = JSON.stringify(w) + state.server.mode;
+  if (key !== shownWaiting && !$("voicemail").hidden) loadVoicemail();
+  shownWaiting = key;
+}
+
+async function loadVoicemail() {
+  try {
+    const mailbox = await api("GET", "voicemail");
+    const list = $("voicemail-list");
+    list.replaceChildren();
+    for (const m of mailbox.messages || []) {
+      const item = document.createElement("li");
+      const when = new Date(m.receivedAt * 1000).toLocaleString();
+      item.textContent = (m.folder === "INBOX" ? "New: " : "") + (m.callerName || m.caller || "unknown caller") + ", " + when + ", " + Math.round(m.seconds) + " s ";
+      item.append(button("Play", () => play(m)), button("Delete", () => removeMessage(m)));
+      list.append(item);
+    }
+    say("voicemail-error", null);
+  } catch (error) {
+    say("voicemail-error", error);
+  }
+}
+
+async function play(message) {
+  try {
+    const response = await fetch("/api/voicemail/" + message.id + "/audio", { headers: { "Authorization": "Bearer " + token } });
+    if (!response.ok) throw new Error("the message cannot be played (" + response.status + ")");
+    const player = $("voicemail-player");
+    player.src = URL.createObjectURL(await response.blob());
+    show(player, true);
+    await player.play().catch(() => {});
+    if (message.folder === "INBOX") await api("POST", "voicemail/" + message.id + "/heard");
+  } catch (error) {
+    say("voicemail-error", error);
+  }
+}
+
+async function removeMessage(message) {
+  try {
+    await api("DELETE", "voicemail/" + message.id);
+    await loadVoicemail();
+  } catch (error) {
+    say("voicemail-error", error);
+  }
+}
+
+$("voicemail-call").addEventListener("click", async () => {
+  try { await api("POST", "voicemail/call"); } catch (error) { say("voicemail-error", error); }
+});
+$("voicemail-waiting").addEventListener("click", () => $("tab-voicemail").click());
+
 // ---- Tabs ------------------------------------------------------------------------------------------
 
 for (const tab of document.querySelectorAll("[role=tab]")) {
@@ -382,6 +526,7 @@ for (const tab of document.querySelectorAll("[role=tab]")) {
     }
     if (tab.id === "tab-settings") loadSettings();
     if (tab.id === "tab-chat") loadChat();
+    if (tab.id === "tab-voicemail") loadVoicemail();
   });
 }
 

@@ -255,15 +255,25 @@ public actor SIPStack {
 
     /// Answers a request received from `requests`. For an INVITE, a 2xx leaves retransmission of
     /// that 2xx to the caller (the dialog), per RFC 6026.
-    public func respond(_ response: SIPResponse, to incoming: IncomingRequest) async throws {
+    /// With `retransmit` false, a final non-2xx to an INVITE is not retransmitted by timer, only
+    /// resent for each retransmitted INVITE (refusals and challenges to unauthenticated senders).
+    public func respond(_ response: SIPResponse, to incoming: IncomingRequest, retransmit: Bool = true) async throws {
         guard let key = incoming.key, servers[key] != nil else {
             // No transaction (an ACK, or a 2xx retransmitted by the dialog): send directly.
             try await transport.sendResponse(response, replyingTo: incoming.origin)
             return
         }
-        let actions = servers[key]!.machine.respond(response)
+        let actions = servers[key]!.machine.respond(response, retransmit: retransmit)
         perform(actions, server: key)
         servers[key]?.linger()
+    }
+
+    /// Forgets a request's transaction without answering it (a source banned while the request
+    /// waited): nothing is sent, and no timer keeps it.
+    public func drop(_ incoming: IncomingRequest) {
+        guard let key = incoming.key else { return }
+        cancelTimers(of: key, client: false)
+        servers[key] = nil
     }
 
     /// Sends a response without a transaction (a retransmitted 2xx for an INVITE, §13.3.1.4).
@@ -292,7 +302,33 @@ public actor SIPStack {
         clients[key]?.machine.linger()
     }
 
+    /// What becomes of a request from a source address before any transaction exists for it.
+    public enum Admission: Sendable, Equatable {
+        case admit
+        /// Dropped unanswered (a banned source: it learns nothing, and costs nothing).
+        case drop
+        /// Answered once with this status, statelessly (no transaction, no retransmission).
+        case refuse(status: Int, reason: String)
+    }
+
+    private var admission: (@Sendable (SocketAddress) -> Admission)?
+
+    /// Decides for every request, by its source, whether it reaches a transaction at all.
+    public func setAdmission(_ decide: (@Sendable (SocketAddress) -> Admission)?) { admission = decide }
+
     private func handleRequest(_ request: SIPRequest, _ origin: IncomingMessage) {
+        if let admission {
+            switch admission(origin.source) {
+            case .admit: break
+            case .drop: return
+            case .refuse(let status, let reason):
+                guard request.method != .ack else { return }
+                let refusal = SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason,
+                                          toTag: request.to?.tag == nil ? String(BranchGenerator.make().dropFirst(7)) : nil)
+                _ = transport.sendResponseNow(refusal, replyingTo: origin)
+                return
+            }
+        }
         guard let key = TransactionKey.server(for: request)?.scoped(to: origin.kind.rawValue) else { return }
         if servers[key] != nil {
             // A retransmission, or the ACK for a non-2xx final response.
@@ -596,9 +632,9 @@ extension SIPStack.ServerEntry.Machine {
         }
     }
 
-    mutating func respond(_ response: SIPResponse) -> [TransactionAction] {
+    mutating func respond(_ response: SIPResponse, retransmit: Bool = true) -> [TransactionAction] {
         switch self {
-        case .invite(var m): defer { self = .invite(m) }; return m.respond(response)
+        case .invite(var m): defer { self = .invite(m) }; return m.respond(response, retransmit: retransmit)
         case .nonInvite(var m): defer { self = .nonInvite(m) }; return m.respond(response)
         case .lingering: return []
         }

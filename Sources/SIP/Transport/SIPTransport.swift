@@ -11,6 +11,13 @@ public final class SIPTransport: Sendable {
         public var parserLimits = SIPParserLimits()
         /// A stream connection idle this long is closed (RFC 5626 flows send keep-alives sooner).
         public var idleTimeout: TimeAmount = .seconds(600)
+        /// An accepted connection on which nothing authenticated yet (see `markTrusted`) is
+        /// closed after this much idleness: idle connections cost a descriptor each.
+        public var untrustedIdleTimeout: TimeAmount = .seconds(30)
+        /// Accepted stream connections at most, in total and from one source address; more are
+        /// closed at once.
+        public var maxConnections = 4096
+        public var maxConnectionsPerSource = 64
         /// A partial message not completed within this time closes its connection.
         public var slowSenderTimeout: TimeAmount = .seconds(32)
         public var connectTimeout: TimeAmount = .seconds(5)
@@ -38,6 +45,9 @@ public final class SIPTransport: Sendable {
         var tcpListener: (any Channel)?
         var connections: [ConnectionID: any Channel] = [:]
         var connectionByAddress: [SocketAddress: ConnectionID] = [:]
+        /// Accepted connections, in total and by source IP.
+        var accepted = 0
+        var acceptedFrom: [String: Int] = [:]
     }
 
     public init(group: any EventLoopGroup, configuration: Configuration = Configuration()) {
@@ -113,7 +123,12 @@ public final class SIPTransport: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try self.installStreamHandler(on: channel)
+                        guard self.admit(channel) else {
+                            self.counters.bump(\.connectionsRefused)
+                            channel.close(promise: nil)
+                            return
+                        }
+                        try self.installStreamHandler(on: channel, accepted: true)
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -295,8 +310,36 @@ public final class SIPTransport: Sendable {
         return channel
     }
 
-    private func installStreamHandler(on channel: any Channel) throws {
-        let timeouts = StreamHandler.Timeouts(idle: configuration.idleTimeout, slowSender: configuration.slowSenderTimeout)
+    /// Counts an accepted connection against the limits; false (and nothing counted) when over.
+    private func admit(_ channel: any Channel) -> Bool {
+        let source = channel.remoteAddress?.ipAddress ?? "?"
+        let admitted = state.withLockedValue { state -> Bool in
+            guard state.accepted < configuration.maxConnections, state.acceptedFrom[source, default: 0] < configuration.maxConnectionsPerSource else { return false }
+            state.accepted += 1
+            state.acceptedFrom[source, default: 0] += 1
+            return true
+        }
+        guard admitted else { return false }
+        channel.closeFuture.whenComplete { [state] _ in
+            state.withLockedValue { state in
+                state.accepted -= 1
+                state.acceptedFrom[source, default: 1] -= 1
+                if state.acceptedFrom[source] == 0 { state.acceptedFrom[source] = nil }
+            }
+        }
+        return true
+    }
+
+    /// Something authenticated on this connection (a REGISTER or a call's digest): it may stay
+    /// idle as long as any (`idleTimeout`).
+    public func markTrusted(_ connection: ConnectionID) {
+        guard let channel = state.withLockedValue({ $0.connections[connection] }) else { return }
+        channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(StreamHandler.Trusted()) }
+    }
+
+    private func installStreamHandler(on channel: any Channel, accepted: Bool = false) throws {
+        let timeouts = StreamHandler.Timeouts(idle: accepted ? min(configuration.untrustedIdleTimeout, configuration.idleTimeout) : configuration.idleTimeout,
+                                              trustedIdle: configuration.idleTimeout, slowSender: configuration.slowSenderTimeout)
         try channel.pipeline.syncOperations.addHandler(
             StreamHandler(parser: parser, counters: counters, timeouts: timeouts, deliver: deliver))
         let id = ConnectionID(value: ObjectIdentifier(channel))

@@ -13,6 +13,8 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
     struct Timeouts: Sendable {
         /// Close a connection that carried nothing for this long.
         var idle: TimeAmount
+        /// The same once something authenticated on it.
+        var trustedIdle: TimeAmount
         /// Close a connection whose partial message is not completed within this time.
         var slowSender: TimeAmount
     }
@@ -20,7 +22,10 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
     private let parser: SIPParser
     private var framer: StreamFramer
     private let counters: SIPTransportCounters
-    private let timeouts: Timeouts
+    private var timeouts: Timeouts
+
+    /// Told by the transport when something authenticated on the connection.
+    struct Trusted {}
     private let deliver: @Sendable (IncomingMessage) -> Void
     private let onPong: @Sendable (ConnectionID) -> Void
     private var idleTimer: Scheduled<Void>?
@@ -43,6 +48,15 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
         counters.bump(\.connectionsOpened)
         armIdleTimer(context: context)
         context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is Trusted {
+            timeouts.idle = timeouts.trustedIdle
+            armIdleTimer(context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -77,6 +77,8 @@ public final class SIPTransportCounters: Sendable {
         public var connectionsClosed = 0
         /// Stream connections closed for being idle, too slow, or unframeable.
         public var connectionsTimedOut = 0
+        /// Connections refused on accept: over the total or the per-source limit.
+        public var connectionsRefused = 0
         public var sendFailures = 0
     }
 

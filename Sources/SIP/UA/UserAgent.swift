@@ -94,6 +94,9 @@ public actor UserAgent {
     private var outgoing: [String: (SIPRequest, SIPTarget)] = [:]
     /// REFERs accepted with `Refer-Sub: false` (dialog and CSeq): no NOTIFY for them.
     private var unsubscribedRefers: Set<String> = []
+    /// Call-IDs of SUBSCRIBEs sent and not yet answered: a NOTIFY may overtake their 2xx (RFC 6665
+    /// §4.1.2.4) and is taken, not refused 481.
+    private var subscribing: Set<String> = []
 
     public init(stack: SIPStack, identity: Identity, delegate: any UserAgentDelegate) {
         self.stack = stack
@@ -137,21 +140,18 @@ public actor UserAgent {
     /// Places a call: INVITE (answering a digest challenge once if credentials are set), waits for
     /// the final response, ACKs a 2xx, and returns the confirmed call.
     public func call(_ uri: SIPURI, via target: SIPTarget, body: [UInt8], contentType: MediaType = .sdp, callID: String? = nil,
+                     headers: [(HeaderName, String)] = [],
                      onProvisional: @escaping @Sendable (SIPResponse) -> Void = { _ in }) async throws -> CallLeg {
         var invite = await makeInitialRequest(.invite, to: uri, kind: target.kind)
         if let callID { invite.headers.set(.callID, callID) }
+        for (name, value) in headers { invite.headers.add(name, value) }
         invite.setBody(body, contentType: contentType)
         invite = await stack.prepared(invite, for: target)
         let key = invite.callID ?? ""
         outgoing[key] = (invite, target)
         defer { outgoing[key] = nil }
         var response = try await finalResponse(for: invite, target: target, onProvisional: onProvisional)
-        if response.statusCode == 401 || response.statusCode == 407,
-           let answer = identity.credentials?.answer(response, method: .invite, uri: invite.uri.description) {
-            invite.headers.remove(.via)
-            invite.headers.set(.cseq, CSeq((invite.cseq?.sequence ?? 1) + 1, .invite).description)
-            invite.headers.set(answer.0, answer.1)
-            invite = await stack.prepared(invite, for: target)
+        if await authorized(&invite, after: response, target: target) {
             outgoing[key] = (invite, target)
             response = try await finalResponse(for: invite, target: target, onProvisional: onProvisional)
         }
@@ -213,6 +213,65 @@ public actor UserAgent {
         guard let (invite, target) = outgoing[callID] else { return }
         // Done at the CANCEL's final response (its stream lasts until Timer K, 5 s on UDP).
         do { for try await response in await stack.cancel(invite, to: target) where response.isFinal { break } } catch {}
+    }
+
+    /// A request challenged (401/407) made again with credentials: a new Via, the next CSeq and
+    /// the answer to the challenge. False when there is no challenge or nothing to answer it with.
+    private func authorized(_ request: inout SIPRequest, after response: SIPResponse, target: SIPTarget) async -> Bool {
+        guard response.statusCode == 401 || response.statusCode == 407,
+              let answer = identity.credentials?.answer(response, method: request.method, uri: request.uri.description) else { return false }
+        request.headers.remove(.via)
+        request.headers.set(.cseq, CSeq((request.cseq?.sequence ?? 1) + 1, request.method).description)
+        request.headers.set(answer.0, answer.1)
+        request = await stack.prepared(request, for: target)
+        return true
+    }
+
+    // MARK: - Subscriptions (RFC 6665)
+
+    /// Subscribes to `event` at `uri` (SUBSCRIBE, answering a digest challenge once) and returns
+    /// the subscription's dialog with the expiry granted. Its NOTIFYs go to the delegate's
+    /// `otherRequest`.
+    public func subscribe(event: String, accept: String, to uri: SIPURI, via target: SIPTarget, expires: Int) async throws -> (id: DialogID, expires: Int) {
+        var request = await makeInitialRequest(.subscribe, to: uri, kind: target.kind)
+        request.headers.add(.event, event)
+        request.headers.add(.accept, accept)
+        request.headers.add(.expires, String(expires))
+        request = await stack.prepared(request, for: target)
+        let callID = request.callID ?? ""
+        subscribing.insert(callID)
+        defer { subscribing.remove(callID) }
+        var response = try await finalResponse(for: request, target: target)
+        if await authorized(&request, after: response, target: target) {
+            response = try await finalResponse(for: request, target: target)
+        }
+        guard response.isSuccess else { throw UserAgentError.rejected(response.statusCode, response.reasonPhrase) }
+        guard let dialog = Dialog(uacFor: request, response: response, localContact: await contact(target.kind)) else {
+            throw UserAgentError.failed("the 2xx to our SUBSCRIBE cannot form a dialog (no To tag or Contact)")
+        }
+        dialogs[dialog.id] = dialog
+        targets[dialog.id] = nextHopTarget(dialog, fallback: target)
+        return (dialog.id, Int(response.expires ?? UInt32(expires)))
+    }
+
+    /// Refreshes a subscription in its dialog (`expires` 0 ends it); the expiry granted.
+    public func refreshSubscription(_ id: DialogID, event: String, expires: Int) async throws -> Int {
+        guard var dialog = dialogs[id], let target = targets[id] else { throw UserAgentError.noDialog }
+        var request = dialog.makeRequest(.subscribe)
+        request.headers.add(.event, event)
+        request.headers.add(.expires, String(expires))
+        dialogs[id] = dialog
+        let response = try await finalResponse(for: request, target: target)
+        guard response.isSuccess else {
+            dialogs[id] = nil
+            targets[id] = nil
+            throw UserAgentError.rejected(response.statusCode, response.reasonPhrase)
+        }
+        if expires == 0 {
+            dialogs[id] = nil
+            targets[id] = nil
+        }
+        return Int(response.expires ?? UInt32(expires))
     }
 
     /// Sends a request outside a dialog (OPTIONS, MESSAGE) and returns its final response.
@@ -360,6 +419,12 @@ public actor UserAgent {
     private func handleInDialog(_ incoming: IncomingRequest, id: DialogID) async {
         let request = incoming.request
         guard var dialog = dialogs[id] else {
+            // The first NOTIFY of a subscription may come before the SUBSCRIBE's 2xx.
+            if request.method == .notify, subscribing.contains(request.callID ?? "") {
+                let response = await delegate.otherRequest(request) ?? SIPResponse(replyingTo: request, statusCode: 200)
+                try? await stack.respond(response, to: incoming)
+                return
+            }
             if request.method != .ack {
                 try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 481, toTag: nil), to: incoming)
             }

@@ -24,8 +24,10 @@ public struct InviteServerTransaction: Sendable {
         [.startTimer(.trying, timers.tryingDelay)]
     }
 
-    /// A response from the TU.
-    public mutating func respond(_ response: SIPResponse) -> [TransactionAction] {
+    /// A response from the TU. With `retransmit` false a final non-2xx is sent once and again only
+    /// for each retransmitted INVITE (no Timer G): a refusal or challenge to a sender that never
+    /// proved who it is then reflects no more than it receives (no amplification).
+    public mutating func respond(_ response: SIPResponse, retransmit: Bool = true) -> [TransactionAction] {
         guard state == .proceeding else { return [] }
         lastResponse = response
         switch response.statusCode {
@@ -38,7 +40,7 @@ public struct InviteServerTransaction: Sendable {
         default:
             state = .completed
             var actions: [TransactionAction] = [.cancelTimer(.trying), .send(.response(response))]
-            if !reliable { actions.append(.startTimer(.G, timerGInterval)) }
+            if !reliable && retransmit { actions.append(.startTimer(.G, timerGInterval)) }
             actions.append(.startTimer(.H, timers.transactionTimeout))
             return actions
         }

@@ -154,7 +154,12 @@ struct StartLine {
         if range.count >= 4, bytes[range.lowerBound..<(range.lowerBound + 4)].elementsEqual("SIP/".utf8) {
             return try parseStatusLine(scanner, range)
         }
-        // Request-Line = Method SP Request-URI SP SIP-Version; extra spaces accepted (RFC 4475 §3.1.2.9–10).
+        // Request-Line = Method SP Request-URI SP SIP-Version; extra spaces accepted (RFC 4475 §3.1.2.9–10),
+        // but only spaces: a tab is no SP (§25.1), and a parser more liberal than its neighbours
+        // invites tricks that pass one and fool the next.
+        if bytes[range].contains(0x09) {
+            throw SIPParseError("the request line's elements must be separated by spaces (SP), not tabs")
+        }
         var parts: [Range<Int>] = []
         var i = range.lowerBound
         while i < range.upperBound {

@@ -194,10 +194,10 @@ enum SIPp {
     /// `remote` (nil for a UAS waiting on `localPort`).
     static func start(
         _ scenario: String, from folder: URL = scenarios, remote: String?, localPort: Int, transport: String = "u1", service: String = "service",
-        extra: [String] = [], calls: Int = 1
+        extra: [String] = [], calls: Int = 1, localIP: String = "127.0.0.1"
     ) throws -> ExternalProcess {
         var arguments = ["-sf", folder.appendingPathComponent(scenario).path,
-                         "-i", "127.0.0.1", "-p", String(localPort), "-t", transport,
+                         "-i", localIP, "-p", String(localPort), "-t", transport,
                          "-m", String(calls), "-s", service,
                          "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
                          "-trace_err", "-trace_msg", "-nostdin", "-bg"]
@@ -209,10 +209,10 @@ enum SIPp {
 
     /// Registers `user` (password pw + user) with the call server on `pbxPort`, with a Contact at
     /// a SIPp UAS listening on `uasPort`, and waits until the registration succeeded.
-    static func registerCallee(_ user: String, pbxPort: Int, uasPort: Int) async throws {
+    static func registerCallee(_ user: String, pbxPort: Int, uasPort: Int, localIP: String = "127.0.0.1") async throws {
         let registration = try start("bench_register_callee.xml", from: scriptScenarios, remote: "127.0.0.1:\(pbxPort)",
                                      localPort: ExternalProcess.freePort(), service: user,
-                                     extra: ["-au", user, "-ap", "pw\(user)", "-set", "uasport", String(uasPort)])
+                                     extra: ["-au", user, "-ap", "pw\(user)", "-set", "uasport", String(uasPort)], localIP: localIP)
         try await expectSuccess(registration)
     }
 

@@ -28,7 +28,7 @@ final class RawUDPPeer: Sendable {
     let channel: any Channel
     let received: AsyncStream<[UInt8]>
 
-    init(group: any EventLoopGroup, port: Int = 0) async throws {
+    init(group: any EventLoopGroup, host: String = "127.0.0.1", port: Int = 0) async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         received = stream
         channel = try await DatagramBootstrap(group: group)
@@ -39,7 +39,7 @@ final class RawUDPPeer: Sendable {
                         Collector<AddressedEnvelope<ByteBuffer>>(continuation: continuation) { Array($0.data.readableBytesView) })
                 }
             }
-            .bind(host: "127.0.0.1", port: port).get()
+            .bind(host: host, port: port).get()
     }
 
     var port: Int { channel.localAddress!.port! }
