@@ -72,11 +72,11 @@ public final class EventStreamClient: Sendable {
 
     public var result: Result<Void, any Error> { get async { await task.result } }
 
-    public func next(_ what: String, within seconds: Double = 5, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool) async throws -> [String: JSONValue] {
+    public func next(_ what: String, within seconds: Double = 15, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool) async throws -> [String: JSONValue] {
         try await messages.first(within: seconds, what, where: predicate)
     }
 
-    public func next(type: String, within seconds: Double = 5) async throws -> [String: JSONValue] {
+    public func next(type: String, within seconds: Double = 15) async throws -> [String: JSONValue] {
         try await next("a \(type) event", within: seconds) { $0["type"]?.stringValue == type }
     }
 

@@ -73,7 +73,7 @@ public final class SessionClient: Sendable {
     }
 
     /// The next message that satisfies `predicate`, within `seconds`.
-    public func next(_ what: String, within seconds: Double = 5, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool) async throws -> [String: JSONValue] {
+    public func next(_ what: String, within seconds: Double = 15, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool) async throws -> [String: JSONValue] {
         let mailbox = self.mailbox
         return try await withTimeout(seconds, what) {
             let id = UUID()
@@ -91,7 +91,7 @@ public final class SessionClient: Sendable {
     public var isClosed: Bool { get async { await mailbox.closed } }
 
     /// The next event of `type` (its fields, with sequence and epoch).
-    public func event(_ type: String, within seconds: Double = 5, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool = { _ in true }) async throws -> [String: JSONValue] {
+    public func event(_ type: String, within seconds: Double = 15, where predicate: @escaping @Sendable ([String: JSONValue]) -> Bool = { _ in true }) async throws -> [String: JSONValue] {
         let message = try await next("a \(type) event", within: seconds) {
             guard $0["type"]?.stringValue == "event", let event = $0["event"]?.objectValue else { return false }
             return event["type"]?.stringValue == type && predicate(event)
