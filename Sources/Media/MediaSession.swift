@@ -2,7 +2,8 @@
 // RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume. Each
 // tick (a timer of the sockets' event loop, which is the actor's executor) handles what arrived
 // since the last one, sends one packet and plays one frame: one wake-up per 20 ms and none per
-// packet (writes are not awaited; arrivals wait in a queue).
+// packet (writes are not awaited; arrivals wait in a queue). Sessions that share a MediaClock (a
+// conference room's) are ticked by it, one wake-up per 20 ms for all of them.
 
 import Audio
 import Foundation
@@ -89,20 +90,25 @@ public actor MediaSession {
     private let startInstant = ContinuousClock.now
     private var ticks = 0
     private var recorder: WAVStreamWriter?
+    /// The clock that ticks this session with others (a conference room's), or nil for its own.
+    private let sharedClock: MediaClock?
 
-    /// Opens the RTP (and RTCP, port + 1) sockets on a free even port from `ports`.
+    /// Opens the RTP (and RTCP, port + 1) sockets on a free even port from `ports`. With `clock`,
+    /// the sockets are on the clock's event loop and the clock ticks the session with the others
+    /// on it; without, the session has a 20 ms timer of its own.
     public static func open(
         group: any EventLoopGroup, configuration: MediaSessionConfiguration, ports: ClosedRange<Int> = 40000...49999,
-        source: any AudioSource, sink: any AudioSink
+        source: any AudioSource, sink: any AudioSink, clock: MediaClock? = nil
     ) async throws -> MediaSession {
         let inbound = InboundQueue()
-        let (rtp, rtcp) = try await RTPPortAllocator.bind(group: group, host: configuration.localAddress, ports: ports, queue: inbound)
-        return try MediaSession(rtp: rtp, rtcp: rtcp, inbound: inbound, configuration: configuration, source: source, sink: sink)
+        let (rtp, rtcp) = try await RTPPortAllocator.bind(group: clock?.eventLoop ?? group, host: configuration.localAddress, ports: ports, queue: inbound)
+        return try MediaSession(rtp: rtp, rtcp: rtcp, inbound: inbound, configuration: configuration, source: source, sink: sink, clock: clock)
     }
 
     init(rtp: any Channel, rtcp: (any Channel)?, inbound: InboundQueue, configuration: MediaSessionConfiguration,
-         source: any AudioSource, sink: any AudioSink) throws {
+         source: any AudioSource, sink: any AudioSink, clock: MediaClock? = nil) throws {
         self.inbound = inbound
+        sharedClock = clock
         eventLoop = rtp.eventLoop
         rtpChannel = rtp
         rtcpChannel = rtcp
@@ -125,7 +131,13 @@ public actor MediaSession {
         guard clockStart == nil else { return }
         let start = NIODeadline.now()
         clockStart = start
-        scheduleTick(1, start: start)
+        if let sharedClock { sharedClock.attach(self) } else { scheduleTick(1, start: start) }
+    }
+
+    /// A tick of the shared clock (on this session's event loop).
+    func clockTick() {
+        guard clockStart != nil else { return }
+        tick(ticks + 1)
     }
 
     /// Deadlines count from the start, so scheduling delays never accumulate.
@@ -142,6 +154,7 @@ public actor MediaSession {
     public func stop() async {
         scheduledTick?.cancel()
         scheduledTick = nil
+        if clockStart != nil { sharedClock?.detach(self) }
         clockStart = nil
         takeInbound()
         if let digit = dtmfReceiver.flush() { record(digit.character) }

@@ -9,6 +9,9 @@
 import Audio
 import ConfigFile
 import Foundation
+import Logging
+import Media
+import NIOCore
 import Synchronization
 import Wire
 
@@ -73,6 +76,8 @@ public struct ConferenceMix: Sendable {
 
     struct Member: Sendable {
         var queue: [[Int16]] = []
+        /// When each queued frame reached the room (nanoseconds of the room's clock).
+        var arrivals: [UInt64] = []
         var muted = false
         var talking = false
         var quietFrames = 0
@@ -86,6 +91,8 @@ public struct ConferenceMix: Sendable {
     private(set) var period = 0
     /// This period's talkers' frames (as summed), and the sum.
     private var spoken: [String: [Int16]] = [:]
+    /// When the oldest of this period's talkers' frames reached the room.
+    private var spokenSince: UInt64?
     private var total = [Int32](repeating: 0, count: samplesPerFrame)
     /// The sum as everyone who is not talking hears it: built once per period.
     private var shared = [Int16](repeating: 0, count: samplesPerFrame)
@@ -120,18 +127,23 @@ public struct ConferenceMix: Sendable {
     /// Whether a participant still has a prompt or tone to hear.
     public func isPlaying(_ id: String) -> Bool { members[id].map { $0.overlayPosition < $0.overlay.count } ?? false }
 
-    /// What a participant said in its last 20 ms.
-    public mutating func input(_ id: String, _ frame: [Int16]) {
+    /// What a participant said in its last 20 ms, reaching the room at `time` (nanoseconds).
+    public mutating func input(_ id: String, _ frame: [Int16], at time: UInt64 = 0) {
         guard var member = members[id] else { return }
         member.queue.append(frame)
-        if member.queue.count > Self.queueLimit { member.queue.removeFirst(member.queue.count - Self.queueLimit) }
+        member.arrivals.append(time)
+        if member.queue.count > Self.queueLimit {
+            member.queue.removeFirst(member.queue.count - Self.queueLimit)
+            member.arrivals.removeFirst(member.arrivals.count - Self.queueLimit)
+        }
         members[id] = member
     }
 
     /// What a participant hears in the next 20 ms; the ids whose talking flag changed, if this
-    /// started a new period.
-    public mutating func output(_ id: String) -> (frame: [Int16], talkingChanged: [String]) {
-        guard var member = members[id] else { return ([Int16](repeating: 0, count: samplesPerFrame), []) }
+    /// started a new period; and when the oldest talker's frame in it reached the room (nil when it
+    /// carries no one else's voice).
+    public mutating func output(_ id: String) -> (frame: [Int16], talkingChanged: [String], carriedSince: UInt64?) {
+        guard var member = members[id] else { return ([Int16](repeating: 0, count: samplesPerFrame), [], nil) }
         var changed: [String] = []
         if member.lastPeriod == period {
             changed = advance()
@@ -152,16 +164,19 @@ public struct ConferenceMix: Sendable {
             if member.overlayPosition >= member.overlay.count { member.overlay = []; member.overlayPosition = 0 }
         }
         members[id] = member
-        return (frame, changed)
+        let others = spoken.count > (spoken[id] == nil ? 0 : 1)
+        return (frame, changed, others ? spokenSince : nil)
     }
 
     /// The next period: one frame from each participant; the talkers' frames summed once.
     private mutating func advance() -> [String] {
         period += 1
         spoken.removeAll(keepingCapacity: true)
+        spokenSince = nil
         var changed: [String] = []
         for (id, var member) in members {
             let frame = member.queue.isEmpty ? nil : member.queue.removeFirst()
+            let arrival = member.arrivals.isEmpty ? 0 : member.arrivals.removeFirst()
             let loud = frame.map { Self.level($0) > Self.talkThreshold } ?? false
             let wasTalking = member.talking
             if loud {
@@ -172,7 +187,10 @@ public struct ConferenceMix: Sendable {
                 if member.quietFrames > Self.hangoverFrames { member.talking = false }
             }
             if member.talking != wasTalking { changed.append(id) }
-            if member.talking, !member.muted, let frame, frame.count == samplesPerFrame { spoken[id] = frame }
+            if member.talking, !member.muted, let frame, frame.count == samplesPerFrame {
+                spoken[id] = frame
+                spokenSince = min(spokenSince ?? arrival, arrival)
+            }
             members[id] = member
         }
         // One person alone, or nobody talking: nothing to sum.
@@ -283,16 +301,21 @@ public enum ConferenceTones {
 
 // MARK: - The room
 
-/// A room with its participants, shared by their media sessions (each on its own event loop).
+/// A room with its participants, shared by their media sessions. The sessions of one room are
+/// on one event loop and ticked by the room's one clock: one wake-up per 20 ms for the room, not
+/// one per participant; an empty room runs no clock at all.
 public final class ConferenceRoom: Sendable {
     /// Names the room on the call server's INVITE to the conference service.
     public static let header = "X-Holdfast-Conference"
     public let configuration: ConferenceRoomConfiguration
+    /// Ticks the room's participants' media sessions (their sockets are on its event loop).
+    public let clock: MediaClock
     struct Info: Sendable { var number: String; var name: String?; var joinedAt: Double }
     private struct State: Sendable {
         var mix = ConferenceMix()
         var info: [String: Info] = [:]
         var locked = false
+        var latency = LatencyHistogram()
     }
     private let state = Mutex(State())
     /// Told of joins, leaves and talkers (outside the room's lock).
@@ -306,8 +329,9 @@ public final class ConferenceRoom: Sendable {
 
     public enum JoinRefusal: Error, Sendable, Equatable { case full, locked, duplicate }
 
-    init(_ configuration: ConferenceRoomConfiguration, changed: @escaping @Sendable (ConferenceEvent) -> Void = { _ in }) {
+    init(_ configuration: ConferenceRoomConfiguration, clock: MediaClock, changed: @escaping @Sendable (ConferenceEvent) -> Void = { _ in }) {
         self.configuration = configuration
+        self.clock = clock
         self.changed = changed
     }
 
@@ -327,21 +351,44 @@ public final class ConferenceRoom: Sendable {
     }
 
     func leave(_ id: String) {
-        let was = state.withLock { state -> Bool in
-            guard state.mix.contains(id) else { return false }
+        let (was, latency) = state.withLock { state -> (Bool, LatencyHistogram?) in
+            guard state.mix.contains(id) else { return (false, nil) }
             state.mix.remove(id)
             state.info[id] = nil
             state.mix.overlay(ConferenceTones.leave)
-            return true
+            guard state.mix.count == 0 else { return (true, nil) }
+            // The room is empty: how it ran since it filled goes to the log, and starts again.
+            defer { state.latency = LatencyHistogram() }
+            return (true, state.latency)
         }
         if was { changed(.left(room: configuration.number, participant: id)) }
+        if let latency { logFigures(latency) }
     }
 
-    func input(_ id: String, _ frame: [Int16]) { state.withLock { $0.mix.input(id, frame) } }
+    private func logFigures(_ latency: LatencyHistogram) {
+        let clock = self.clock.figures
+        Logger(label: "holdfast.media").info("conference room empty", metadata: [
+            "room": "\(configuration.number)", "ticks": "\(clock.ticks)", "late-ticks": "\(clock.lateTicks)",
+            "max-lag-us": "\(clock.maximumLagMicroseconds)", "max-tick-us": "\(clock.maximumTickMicroseconds)",
+            "mixed-frames": "\(latency.count)", "mix-latency-p50-us": "\(latency.percentile(50))",
+            "mix-latency-p99-us": "\(latency.percentile(99))", "mix-latency-max-us": "\(latency.maximum)",
+        ])
+    }
 
+    /// How long talkers' frames waited in the room before being sent (since the room last emptied).
+    public var mixingLatency: LatencyHistogram { state.withLock { $0.latency } }
+
+    func input(_ id: String, _ frame: [Int16]) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        state.withLock { $0.mix.input(id, frame, at: now) }
+    }
+
+    /// What `id` hears now; the time its talkers' frames waited in the room is measured.
     func output(_ id: String) -> [Int16] {
+        let now = DispatchTime.now().uptimeNanoseconds
         let (frame, talkers) = state.withLock { state in
-            let (frame, changed) = state.mix.output(id)
+            let (frame, changed, since) = state.mix.output(id)
+            if let since, since > 0, now >= since { state.latency.record(microseconds: Int((now - since) / 1000)) }
             return (frame, changed.map { ($0, state.mix.isTalking($0)) })
         }
         for (participant, talking) in talkers { changed(.talking(room: configuration.number, participant: participant, talking: talking)) }
@@ -377,16 +424,50 @@ public final class ConferenceRoom: Sendable {
     public var mixedPeriods: Int { state.withLock { $0.mix.mixedPeriods } }
 }
 
+/// Durations in microseconds, counted in 100 µs buckets up to 200 ms (the last bucket holds
+/// the rest): percentiles without keeping every sample, in constant memory.
+public struct LatencyHistogram: Sendable, Equatable {
+    public static let bucketMicroseconds = 100, buckets = 2_000
+    private var counts = [Int](repeating: 0, count: LatencyHistogram.buckets)
+    public private(set) var count = 0
+    public private(set) var maximum = 0
+
+    public init() {}
+
+    public mutating func record(microseconds: Int) {
+        let value = max(0, microseconds)
+        counts[min(Self.buckets - 1, value / Self.bucketMicroseconds)] += 1
+        count += 1
+        maximum = max(maximum, value)
+    }
+
+    /// The upper edge of the bucket holding the `p`th percentile (0 when nothing was recorded).
+    public func percentile(_ p: Double) -> Int {
+        guard count > 0 else { return 0 }
+        let rank = max(1, Int((p / 100 * Double(count)).rounded(.up)))
+        var seen = 0
+        for (bucket, n) in counts.enumerated() {
+            seen += n
+            if seen >= rank { return bucket == Self.buckets - 1 ? maximum : min(maximum, (bucket + 1) * Self.bucketMicroseconds) }
+        }
+        return maximum
+    }
+}
+
 /// The rooms of a media host: the configured meet-me rooms, and ad-hoc rooms the call server opens
 /// for conferences built from calls (gone when their last participant leaves).
 public final class ConferenceRooms: Sendable {
     private let rooms: Mutex<[String: ConferenceRoom]>
     private let adHoc = Mutex<Set<String>>([])
     let changed: @Sendable (ConferenceRoom.ConferenceEvent) -> Void
+    /// Each room's clock runs on one of these loops, in turn.
+    private let group: any EventLoopGroup
 
-    init(_ configured: [ConferenceRoomConfiguration], changed: @escaping @Sendable (ConferenceRoom.ConferenceEvent) -> Void) {
+    init(_ configured: [ConferenceRoomConfiguration], group: any EventLoopGroup, changed: @escaping @Sendable (ConferenceRoom.ConferenceEvent) -> Void) {
         self.changed = changed
-        rooms = Mutex(Dictionary(configured.map { ($0.number, ConferenceRoom($0, changed: changed)) }, uniquingKeysWith: { a, _ in a }))
+        self.group = group
+        rooms = Mutex(Dictionary(configured.map { ($0.number, ConferenceRoom($0, clock: MediaClock(eventLoop: group.next()), changed: changed)) },
+                                 uniquingKeysWith: { a, _ in a }))
     }
 
     public subscript(_ number: String) -> ConferenceRoom? { rooms.withLock { $0[number] } }
@@ -400,7 +481,7 @@ public final class ConferenceRooms: Sendable {
     /// A new ad-hoc room (no PIN, the default size), named for whoever built it.
     public func openAdHoc(name: String) -> ConferenceRoom {
         let number = "adhoc-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let room = ConferenceRoom(ConferenceRoomConfiguration(number: number, name: name), changed: changed)
+        let room = ConferenceRoom(ConferenceRoomConfiguration(number: number, name: name), clock: MediaClock(eventLoop: group.next()), changed: changed)
         rooms.withLock { $0[number] = room }
         adHoc.withLock { _ = $0.insert(number) }
         return room

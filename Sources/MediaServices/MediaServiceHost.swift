@@ -62,7 +62,7 @@ public actor MediaServiceHost: UserAgentDelegate {
     init(configuration: MediaHostConfiguration, music: [Int16], group: any EventLoopGroup, prompts: Prompts = .shipped, voicemail: VoicemailContext? = nil,
          conferenceEvent: @escaping @Sendable (ConferenceRoom.ConferenceEvent) -> Void = { _ in }) {
         self.configuration = configuration
-        rooms = ConferenceRooms(configuration.conferences, changed: conferenceEvent)
+        rooms = ConferenceRooms(configuration.conferences, group: group, changed: conferenceEvent)
         self.voicemail = voicemail
         self.music = music
         self.group = group
@@ -98,6 +98,7 @@ public actor MediaServiceHost: UserAgentDelegate {
         let source: any AudioSource, sink: any AudioSink
         var voicemailCall: VoicemailCall?
         var conferenceCall: ConferenceCall?
+        var clock: MediaClock?
         switch service {
         case .echo:
             let loop = EchoLoop()
@@ -143,6 +144,7 @@ public actor MediaServiceHost: UserAgentDelegate {
                                       hangUp: { [weak self] in await self?.endConference(callID: callID) })
             conferenceCalls[callID] = call
             conferenceCall = call
+            clock = room.clock
             (source, sink) = (call.audio, call.audio)
         }
         let direction: MediaDirection = service.sendsOnly ? .sendonly : .sendrecv
@@ -151,7 +153,7 @@ public actor MediaServiceHost: UserAgentDelegate {
             var media = MediaSessionConfiguration(localAddress: configuration.host, remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu,
                                                   telephoneEventPayloadType: nil)
             media.direction = direction
-            session = try await MediaSession.open(group: group, configuration: media, ports: configuration.rtpPorts, source: source, sink: sink)
+            session = try await MediaSession.open(group: group, configuration: media, ports: configuration.rtpPorts, source: source, sink: sink, clock: clock)
         } catch {
             if voicemailCall != nil { voicemails[request.callID ?? ""] = nil }
             if conferenceCall != nil { conferenceCalls[request.callID ?? ""] = nil }

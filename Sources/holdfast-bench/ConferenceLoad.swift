@@ -49,10 +49,13 @@ enum ConferenceLoad {
         for rooms in steps {
             var participants: [Participant] = []
             for room in 0..<rooms {
+                // Each room's eight are ticked by one clock here too, as at the host: the generator
+                // must not be what runs out of time first.
+                let clock = MediaClock(eventLoop: group.next())
                 for seat in 0..<8 {
                     let source: any AudioSource = seat < 2 ? ToneSource(frequency: 400 + Double(seat) * 300, amplitude: 3000) : SilenceSource()
                     let media = MediaSessionConfiguration(localAddress: host, remoteAddress: host, remotePort: 9, codec: .pcmu, telephoneEventPayloadType: nil)
-                    let session = try await MediaSession.open(group: group, configuration: media, ports: 40000...59999, source: source, sink: NullSink())
+                    let session = try await MediaSession.open(group: group, configuration: media, ports: 40000...59999, source: source, sink: NullSink(), clock: clock)
                     let local = MediaEndpoint(address: host, port: session.localPort)
                     let offer = OfferAnswer.offer(local, sessionID: UInt64(room * 8 + seat + 1), version: 1)
                     let leg = try await ua.call(SIPURI(user: "conference", host: host, port: port), via: target, body: Array(offer.text.utf8),

@@ -126,6 +126,41 @@ import Testing
         #expect(out["a"] == Self.tone(900) && out["b"] == Self.silence)
         #expect(!mix.isPlaying("a"))
     }
+
+    /// What a participant hears says since when the oldest talker's frame in it waited in the room;
+    /// a talker alone hears nobody's voice, so its frame carries no such time.
+    @Test func eachHeardFrameSaysWhenItsOldestTalkerFrameArrived() {
+        var mix = ConferenceMix()
+        for id in ["a", "b", "c"] { mix.add(id) }
+        for id in ["a", "b", "c"] { _ = mix.output(id) }  // prime
+        mix.input("a", Self.tone(440), at: 5_000)
+        mix.input("b", Self.tone(1000), at: 3_000)
+        mix.input("c", Self.silence, at: 4_000)
+        // c asks first: the next period starts, with a's and b's frames, the older from 3 µs.
+        #expect(mix.output("c").carriedSince == 3_000)
+        #expect(mix.output("a").carriedSince == 3_000)  // a hears b (its own frame is taken out)
+        #expect(mix.output("b").carriedSince == 3_000)
+        // Alone in speaking, a hears nobody's voice.
+        mix.input("a", Self.tone(440), at: 9_000)
+        for _ in 0..<ConferenceMix.hangoverFrames + 1 {
+            for id in ["a", "b", "c"] { _ = mix.output(id) }
+            mix.input("a", Self.tone(440), at: 9_000)
+        }
+        #expect(!mix.isTalking("b") && mix.isTalking("a"))
+        #expect(mix.output("a").carriedSince == nil)
+        #expect(mix.output("b").carriedSince == 9_000)
+    }
+
+    @Test func theLatencyHistogramGivesPercentilesInItsBuckets() {
+        var histogram = LatencyHistogram()
+        #expect(histogram.percentile(50) == 0)
+        for ms in 1...100 { histogram.record(microseconds: ms * 1000) }
+        #expect(histogram.count == 100 && histogram.maximum == 100_000)
+        #expect(histogram.percentile(50) == 50_100)  // the 50th value, 50 ms, lies in the bucket 50.0–50.1 ms
+        #expect(histogram.percentile(99) == 99_100)
+        histogram.record(microseconds: 5_000_000)  // beyond the last bucket: counted, and the maximum
+        #expect(histogram.maximum == 5_000_000 && histogram.percentile(100) == 5_000_000)
+    }
 }
 
 @Suite struct ConferenceEntryTests {

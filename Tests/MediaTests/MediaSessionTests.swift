@@ -74,6 +74,39 @@ import Testing
         await a.stop()
         await b.stop()
     }
+
+    /// Four sessions (two calls) ticked by one shared clock (a conference room's): each sends and
+    /// receives on the clock's ticks, and the clock stops with the last session.
+    @Test func sessionsOnASharedClockTickTogetherAndTheClockStopsWithTheLast() async throws {
+        let clock = MediaClock(eventLoop: group.next())
+        #expect(!clock.isRunning)
+        let configuration = MediaSessionConfiguration(localAddress: "127.0.0.1", remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: nil)
+        var sessions: [MediaSession] = []
+        for frequency in [440.0, 1000, 1600, 2000] {
+            sessions.append(try await MediaSession.open(group: group, configuration: configuration, source: ToneSource(frequency: frequency),
+                                                        sink: NullSink(), clock: clock))
+        }
+        // Symmetric RTP: 0 and 1 talk to each other, and 2 and 3.
+        for (i, session) in sessions.enumerated() {
+            try await session.update(remoteAddress: "127.0.0.1", remotePort: sessions[i ^ 1].localPort, direction: .sendrecv)
+            await session.start()
+        }
+        #expect(clock.isRunning && clock.sessionCount == 4)
+        let all = sessions
+        try await withTimeout(10, "50 packets at each session") {
+            for session in all { while await session.counters.packetsReceived < 50 { try await Task.sleep(for: .milliseconds(20)) } }
+        }
+        // One tick sends one packet from each session attached: none sent more than the clock ticked.
+        for session in sessions {
+            let counters = await session.counters
+            #expect(counters.packetsSent <= clock.figures.ticks && counters.packetsSent >= 50)
+            #expect(counters.packetsLost == 0 && counters.unexpectedSource == 0)
+        }
+        await sessions[0].stop()
+        #expect(clock.isRunning && clock.sessionCount == 3)
+        for session in sessions.dropFirst() { await session.stop() }
+        #expect(!clock.isRunning && clock.sessionCount == 0)
+    }
 }
 
 extension MediaSessionTests {
