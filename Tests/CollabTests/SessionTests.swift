@@ -23,14 +23,16 @@ import Wire
     }
 
     @Test func aSilentPhoneIsDroppedAndShownOffline() async throws {
-        try await withCollab(Office.configuration(heartbeat: 0.5)) { _, http in
+        // Heartbeats every 2 s: a phone silent for three (6 s) is dropped. Ada beats every 0.5 s, so
+        // her session survives a stall of more than 5 s of this process on a loaded machine.
+        try await withCollab(Office.configuration(heartbeat: 2)) { _, http in
             let ada = SessionClient(port: http.port, token: try await http.login("2001"), heartbeat: 0.5)
             _ = try await ada.next("welcome") { $0["type"] == "welcome" }
             let brook = SessionClient(port: http.port, token: try await http.login("2002"), heartbeat: nil)
             _ = try await brook.next("welcome") { $0["type"] == "welcome" }
             _ = try await ada.event("presence.changed") { $0["user"] == "2002" && $0["state"] == "available" }
-            // Brook sends nothing more: after three heartbeat intervals (at least 3 s) the server closes its session.
-            let offline = try await ada.event("presence.changed", within: 10) { $0["user"] == "2002" && $0["state"] == "offline" }
+            // Brook sends nothing more: after three heartbeat intervals (at least 6 s) the server closes its session.
+            let offline = try await ada.event("presence.changed", within: 20) { $0["user"] == "2002" && $0["state"] == "offline" }
             #expect(offline["updatedAt"]?.stringValue != nil)
             #expect(await brook.isClosed, "the server closed Brook's session")
             #expect(!(await ada.isClosed), "Ada, sending heartbeats, stays")
