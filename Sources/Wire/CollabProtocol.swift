@@ -82,6 +82,9 @@ public enum CollabEvent: String, Sendable, CaseIterable {
     case acdChanged = "acd.changed"
     /// The user's mailbox changed (`new`, `old`): the phone lists it again.
     case voicemailChanged = "voicemail.changed"
+    /// A conference room the user is (or was just) in changed: who is in it, who talks, who is
+    /// muted (`room`, and `status`, a `ConferenceRoomStatus`, null once the room has closed).
+    case conferenceChanged = "conference.changed"
 }
 
 extension StreamEvent {

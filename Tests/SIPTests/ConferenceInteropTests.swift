@@ -180,6 +180,24 @@ import Wire
         let rooms = try await cti.request("GET", "conferences").array
         let room = try #require(rooms.first { $0.objectValue?["number"]?.stringValue?.hasPrefix("adhoc-") == true }?.objectValue)
         #expect(Set(room["participants"]?.arrayValue?.compactMap { $0.objectValue?["number"]?.stringValue } ?? []) == ["2001", "2002", "2003"], "\(room)")
+        // Each phone's call window lists the three (pushed by the collaboration server), each playing
+        // a tone and so marked talking.
+        @Sendable func talking(_ call: [String: JSONValue]) -> Bool {
+            call["conference"]?.objectValue?["participants"]?.arrayValue?.allSatisfy { $0.objectValue?["talking"] == true } ?? false
+        }
+        @Sendable func listed(_ call: [String: JSONValue]) -> Set<String> {
+            Set(call["conference"]?.objectValue?["participants"]?.arrayValue?.compactMap { $0.objectValue?["number"]?.stringValue } ?? [])
+        }
+        for (user, phone) in phones {
+            let call = try await withTimeout(15, "\(user)'s call to list the room's three") {
+                while true {
+                    if let call = try await phone.calls().first(where: { $0.callState == "connected" && listed($0) == ["2001", "2002", "2003"] && talking($0) }) { return call }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let conference = try #require(call["conference"]?.objectValue)
+            #expect(conference["room"]?.stringValue == room["number"]?.stringValue && conference["stale"] == false, "\(conference)")
+        }
         // The collaboration server dies: the conference goes on, RTP flowing to all three.
         kill(collab.process.process.processIdentifier, SIGKILL)
         _ = try await collab.process.waitForExit(within: 10)
@@ -194,6 +212,8 @@ import Wire
             }
             let before = call.packetsReceived
             _ = try await phone.waitForCall(id, "\(user) still hearing the room", within: 10) { $0.callState == "connected" && $0.packetsReceived > before + 150 }
+            // Offline the list stays as last known, greyed.
+            #expect(call["conference"]?.objectValue?["stale"] == true && listed(call).count == 3, "\(user): \(call["conference"] ?? .null)")
         }
         // 2002 and 2003 hang up, then 2001.
         for user in ["2002", "2003", "2001"] {

@@ -17,6 +17,8 @@ struct CallServerWatcher: Sendable {
     let logger: Logger
     /// Where each agent is logged in, so its logout reaches the user it was logged in at.
     let agentUsers = AgentUsers()
+    /// Who was in each conference room, so a phone that leaves is told too.
+    let conferenceUsers = ConferenceUsers()
 
     func run() async {
         await history.sync()
@@ -84,8 +86,44 @@ struct CallServerWatcher: Sendable {
             await hub.publish(.callbackExpired, message.fields, to: [requester])
         case .messageWaiting(let user, let new, let old):
             await hub.publish(.voicemailChanged, ["new": .int(Int64(new)), "old": .int(Int64(old))], to: [user])
+        case .conferenceJoined(let room, _), .conferenceLeft(let room, _), .conferenceTalking(let room, _, _):
+            await conferenceChanged(room)
         default:
             break
+        }
+    }
+}
+
+extension CallServerWatcher {
+    /// A room's participants changed, or a talker: the room as the call server has it now goes to
+    /// every user in it, and to those who were in it at the last change (so a phone that left, or
+    /// whose room closed, clears it).
+    func conferenceChanged(_ room: String) async {
+        let status: ConferenceRoomStatus?
+        do {
+            status = try await cti.request("GET", "conferences/" + CTIClient.pathComponent(room)).decode(ConferenceRoomStatus.self)
+        } catch let failure as CTIFailure where failure.status == 404 {
+            status = nil  // closed
+        } catch {
+            logger.warning("a conference room could not be read", metadata: ["room": "\(room)", "error": "\(error)"])
+            return
+        }
+        let users = conferenceUsers.changed(room, to: Set(status?.participants.map(\.number) ?? []))
+        guard !users.isEmpty else { return }
+        await hub.publish(.conferenceChanged, ["room": .string(room), "status": status.flatMap { try? JSONValue(encoding: $0) } ?? .null], to: users)
+    }
+}
+
+/// Conference room → the numbers in it at its last change.
+final class ConferenceUsers: Sendable {
+    private let rooms = Mutex<[String: Set<String>]>([:])
+
+    /// Records who is in `room` now and returns whom to tell: those in it and those who were.
+    func changed(_ room: String, to users: Set<String>) -> Set<String> {
+        rooms.withLock { rooms in
+            let previous = rooms[room] ?? []
+            rooms[room] = users.isEmpty ? nil : users
+            return users.union(previous)
         }
     }
 }

@@ -21,6 +21,8 @@ public actor PhoneCore {
     private(set) var mode: ServerMode = .offline
     private(set) var modeSince = Date()
     private(set) var cached: CachedSession
+    /// The conference rooms this user is in, as the collaboration server last told (by room).
+    private var conferences: [String: ConferenceRoomStatus] = [:]
     private var registrationStatus: Registration.Status = .unregistered
     private var registration: Registration?
     private var registrationGeneration = 0
@@ -166,6 +168,15 @@ public actor PhoneCore {
                 notices.append("Message from \(directoryName(from) ?? from): \(event.fields["text"]?.stringValue ?? "")")
             }
             if notices.count > 10 { notices.removeFirst(notices.count - 10) }
+            if event.collab == .conferenceChanged, let room = event.fields["room"]?.stringValue {
+                let status = try? event.fields["status"]?.decode(ConferenceRoomStatus.self)
+                conferences[room] = status.flatMap { $0.participants.contains { $0.number == configuration.user } ? $0 : nil }
+                // Rooms whose closing was missed (offline) go once no call is in them.
+                if conferences.count > 8 {
+                    let live = await calls.snapshots()
+                    conferences = conferences.filter { _, room in live.contains { call in conference(of: call)?.number == room.number } }
+                }
+            }
         }
         await publish()
     }
@@ -339,6 +350,14 @@ public actor PhoneCore {
 
     // MARK: - State
 
+    /// The room a call is in: the call server names a meet-me participant by its call, and the
+    /// parties of an ad-hoc conference by their call and side (`{call};caller`).
+    func conference(of call: CallSnapshot) -> ConferenceRoomStatus? {
+        conferences.values.first { room in
+            room.participants.contains { $0.id == call.serverCall || $0.id.hasPrefix(call.serverCall + ";") }
+        } ?? conferences[call.remote.number]
+    }
+
     public func state() async -> JSONValue {
         var callList: [JSONValue] = []
         for call in await calls.snapshots() {
@@ -352,6 +371,15 @@ public actor PhoneCore {
                 acd["acdStatus"] = .optional(cached.acd?.agent == call.acd?.agent ? cached.acd?.status : nil)
                 acd["stale"] = .bool(mode == .offline)
                 object["acd"] = .object(acd)
+            }
+            // A call in a conference room lists who is in it (online; offline as last known, stale).
+            if let room = conference(of: call) {
+                object["conference"] = ["room": .string(room.number), "name": .string(room.name),
+                                        "participants": .array(room.participants.map { participant in
+                                            ["number": .string(participant.number), "name": .optional(participant.name),
+                                             "talking": .bool(participant.talking), "muted": .bool(participant.muted)]
+                                        }),
+                                        "stale": .bool(mode == .offline)]
             }
             // The call notification window: offline it is always shown, whatever the setting, so a
             // call can always be answered (SYSTEM.md, limited mode §5).

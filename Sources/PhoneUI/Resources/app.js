@@ -125,6 +125,7 @@ function renderCalls() {
     add("call.end", "End", "end");
     box.append(title, actions);
     if (call.acd) box.append(acdFields(call.acd));
+    if (call.conference) box.append(conferenceList(call.conference));
     if (can("call.volume", call)) {
       const volume = document.createElement("input");
       volume.type = "range"; volume.min = 0; volume.max = 2; volume.step = 0.1; volume.value = call.volume;
@@ -161,6 +162,22 @@ function acdFields(acd) {
     list.append(dt, dd);
   }
   if (acd.stale) list.title = "Not updated while the server is offline";
+  return list;
+}
+
+// Who is in a conference call's room, the talkers marked; greyed when stale (offline).
+function conferenceList(conference) {
+  const list = document.createElement("ul");
+  list.className = "conference";
+  list.setAttribute("aria-label", "Conference " + (conference.name || conference.room) + ": " + conference.participants.length + " in the room");
+  list.setAttribute("aria-disabled", conference.stale ? "true" : "false");
+  for (const p of conference.participants) {
+    const item = document.createElement("li");
+    item.textContent = (p.name ? p.name + " (" + p.number + ")" : p.number) + (p.muted ? " · muted" : "");
+    if (p.talking) item.className = "talking";
+    list.append(item);
+  }
+  if (conference.stale) list.title = "Not updated while the server is offline";
   return list;
 }
 
