@@ -251,10 +251,7 @@ struct CTIRoutes: Sendable {
     }
 
     /// Call ids are SIP Call-IDs: percent-encode them in paths.
-    static func callID(_ context: BasicWebSocketRequestContext) throws -> String {
-        let raw = try context.parameters.require("call")
-        return raw.removingPercentEncoding ?? raw
-    }
+    static func callID(_ context: BasicWebSocketRequestContext) throws -> String { try decoded(context, "call") }
 
     static func wrongType(_ field: String, _ expected: String) -> APIError { APIError.invalid(field, expected) }
 

@@ -14,6 +14,7 @@ import SIP
 import SIPCore
 import SIPMessage
 import Voicemail
+import Wire
 
 public actor MediaServiceHost: UserAgentDelegate {
     let configuration: MediaHostConfiguration
@@ -118,7 +119,7 @@ public actor MediaServiceHost: UserAgentDelegate {
                   let asked = VoicemailRequest.verified(value, callID: request.callID ?? "", key: voicemail.key) else {
                 return .reject(status: 403, reason: "Voicemail is reached through the call server", headers: [])
             }
-            let caller: String = { if case .sip(let uri)? = request.from?.uri { return uri.user ?? "" } else { return "" } }()
+            let caller = request.callerNumber
             let mode: VoicemailMachine.Mode
             switch asked.kind {
             case .deposit(let mailbox, let greeting):
@@ -137,9 +138,9 @@ public actor MediaServiceHost: UserAgentDelegate {
                 return .reject(status: 404, reason: "No such conference room on this media host", headers: [])
             }
             let callID = request.callID ?? ""
-            let caller: String = { if case .sip(let uri)? = request.from?.uri { return uri.user ?? "" } else { return "" } }()
+            let caller = request.callerNumber
             // The participant is known by the call server's call, so CTI names it as it names calls.
-            let id = request.headers[HeaderName("X-Holdfast-Call")] ?? callID
+            let id = request.headers[HeaderName(HoldfastHeader.call)] ?? callID
             let call = ConferenceCall(room: room, id: id, number: caller, name: request.from?.displayName, prompts: prompts,
                                       hangUp: { [weak self] in await self?.endConference(callID: callID) })
             conferenceCalls[callID] = call
@@ -279,4 +280,12 @@ public actor MediaServiceHost: UserAgentDelegate {
 public struct MediaHostError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension SIPRequest {
+    /// The user part of the From URI (the caller's number), or "" when it has none.
+    var callerNumber: String {
+        if case .sip(let uri)? = from?.uri { return uri.user ?? "" }
+        return ""
+    }
 }

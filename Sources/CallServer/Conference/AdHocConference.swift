@@ -53,7 +53,7 @@ extension CallServer {
                     throw ControlError(.conflict, "invalid_state", "call \(call.key) ended or has no session to move", details: ["call": call.key])
                 }
                 guard let leg = await openServiceLeg(.conference, offer: SessionText.withDirection(session, "sendrecv"), for: call.party(side),
-                                                     headers: [(ConferenceRoom.header, number), ("X-Holdfast-Call", "\(call.key);\(side.name)")]) else {
+                                                     headers: [(ConferenceRoom.header, number), (HoldfastHeader.call, "\(call.key);\(side.name)")]) else {
                     throw ControlError(.failed, "media_unavailable", "the conference service did not answer", details: ["call": call.key])
                 }
                 guard call.state == .answered, call.dialog(side) != nil else {

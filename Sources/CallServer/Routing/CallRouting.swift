@@ -193,7 +193,7 @@ extension CallServer {
 
     /// Names the call (its CTI id) on the INVITEs sent to devices, so a phone can ask for call
     /// control (transfer, consult, redirect) on the call it is ringing or in.
-    static let callHeader = HeaderName("X-Holdfast-Call")
+    static let callHeader = HeaderName(HoldfastHeader.call)
 
     /// An INVITE from `from` (identity from the directory, never from what a caller claimed:
     /// RFC 3325 P-Asserted-Identity) to one registered device of `callee`.

@@ -307,7 +307,7 @@ public actor PhoneCalls: UserAgentDelegate {
         var name = asserted?.name
         if name == nil { name = await nameFor(number) }
         let entry = Entry(id: id, direction: "incoming", state: .ringing, number: number, name: name,
-                          serverCall: request.headers[.init("X-Holdfast-Call")])
+                          serverCall: request.headers[.init(HoldfastHeader.call)])
         entry.acd = CallSnapshot.ACD(header: request.headers[.init("X-Holdfast-ACD")])
         do {
             entry.media = try await openMedia(remote: number)
