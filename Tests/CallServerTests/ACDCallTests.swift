@@ -12,7 +12,7 @@ import Testing
 import Wire
 @testable import CallServer
 
-@Suite(.serialized) struct ACDCallTests {
+@Suite(.serialized, .realPeers) struct ACDCallTests {
     func start(_ acd: ACDConfiguration = ContactCenterTests.configuration, phones numbers: [String] = ["2001", "2002"]) async throws -> (CallServer, [String: Phone]) {
         var configuration = officeConfiguration()
         configuration.acd = acd

@@ -8,7 +8,7 @@ import Testing
 import Wire
 @testable import CallServer
 
-@Suite(.serialized) struct AgentCTITests {
+@Suite(.serialized, .realPeers) struct AgentCTITests {
     func start(_ directory: URL) async throws -> (CallServer, CTIServer, CTIClient) {
         var configuration = officeConfiguration()
         configuration.acd = ContactCenterTests.configuration

@@ -14,7 +14,7 @@ func startCTI(ringTimeout: Double = 20) async throws -> (CallServer, CTIServer, 
     return (server, cti, CTIClient(port: cti.port))
 }
 
-@Suite(.serialized) struct CTITests {
+@Suite(.serialized, .realPeers) struct CTITests {
     @Test func everyRequestNeedsTheSecretAndErrorsAreJSON() async throws {
         let (server, cti, client) = try await startCTI()
         let missing = try await client.request("GET", "status", secret: "wrong")

@@ -11,7 +11,7 @@ import SIPMessage
 import Testing
 @testable import CallServer
 
-@Suite(.serialized) struct CallControlTests {
+@Suite(.serialized, .realPeers) struct CallControlTests {
     /// Registers `numbers`, each phone answering with its own session description.
     func phones(_ numbers: [String], server: CallServer) async throws -> [String: Phone] {
         var phones: [String: Phone] = [:]

@@ -10,7 +10,7 @@ import Testing
 import Wire
 @testable import CallServer
 
-@Suite(.serialized) struct RoutingTests {
+@Suite(.serialized, .realPeers) struct RoutingTests {
     @Test func callCarriesIdentitiesBothWaysAndEndsInTheCDRLog() async throws {
         let (server, _) = try await startServer()
         let ada = try await Phone.register("2001", server: server)

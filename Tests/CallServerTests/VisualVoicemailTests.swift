@@ -16,7 +16,7 @@ import Voicemail
 import Wire
 @testable import CallServer
 
-@Suite(.serialized) struct VisualVoicemailTests {
+@Suite(.serialized, .realPeers) struct VisualVoicemailTests {
     static func leave(_ server: CallServer, for mailbox: String, from caller: String, seconds: Double) throws -> VoicemailMessage {
         let store = try #require(server.mailboxes)
         let url = try store.recordingURL(mailbox: mailbox, caller: caller, at: Date().timeIntervalSince1970)
@@ -68,7 +68,7 @@ import Wire
     }
 }
 
-@Suite(.serialized) struct MessageWaitingSubscriptionTests {
+@Suite(.serialized, .realPeers) struct MessageWaitingSubscriptionTests {
     @Test func aSubscriptionIsForOnesOwnMailboxForAMinuteOrMoreAndItsRefreshAndEndWork() async throws {
         let (server, _) = try await startServer()
         let ada = try await Phone.register("2001", server: server)

@@ -62,7 +62,7 @@ struct CollabProcess {
     }
 }
 
-@Suite(.serialized) struct CollabInteropTests {
+@Suite(.serialized, .realPeers) struct CollabInteropTests {
     /// Path 5000 "Sales" for agents 7001 and 7002.
     static let salesPath = """
         acd:

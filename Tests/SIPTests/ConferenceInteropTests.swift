@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 import Wire
 
-@Suite(.serialized) struct ConferenceInteropTests {
+@Suite(.serialized, .realPeers) struct ConferenceInteropTests {
     static let rooms = """
     conferences:
       - { number: "5100", name: Open room }

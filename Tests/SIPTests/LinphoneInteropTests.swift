@@ -6,7 +6,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct LinphoneInteropTests {
+@Suite(.serialized, .realPeers) struct LinphoneInteropTests {
     /// Waits until every one of `users` has registered (devices.changed on the CTI stream).
     static func registered(_ users: Set<String>, events: EventStreamClient) async throws {
         var seen: Set<String> = []

@@ -112,7 +112,7 @@ struct CallJSON: Decodable {
     var durationMs: Int
 }
 
-@Suite(.serialized) struct MediaInteropTests {
+@Suite(.serialized, .realPeers) struct MediaInteropTests {
     static let holdfast = SIPCheckCommandTests.root.appendingPathComponent(".build/debug/holdfast").path
 
     func summaries(_ process: ExternalProcess) throws -> [CallJSON] {
@@ -181,7 +181,7 @@ struct CallJSON: Decodable {
     }
 }
 
-@Suite(.serialized) struct NegotiationFailureTests {
+@Suite(.serialized, .realPeers) struct NegotiationFailureTests {
     @Test func offerWithNoCommonCodecGets488WithAWarning() async throws {
         let port = ExternalProcess.freePort()
         let answer = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "answer", "--bind", "127.0.0.1:\(port)", "--json"], name: "sip-answer-488")

@@ -7,7 +7,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct MediaServiceTests {
+@Suite(.serialized, .realPeers) struct MediaServiceTests {
     /// A `holdfast media` process on a free port.
     static func startMediaHost(musicOnHold: URL? = nil) async throws -> (ExternalProcess, Int) {
         let port = ExternalProcess.freePort()

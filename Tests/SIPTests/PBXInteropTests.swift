@@ -85,7 +85,7 @@ extension Baresip {
     }
 }
 
-@Suite(.serialized) struct PBXInteropTests {
+@Suite(.serialized, .realPeers) struct PBXInteropTests {
     @Test func baresipPhonesRegisterAndCallThroughThePBXWithAudioBothWays() async throws {
         let pbx = try await PBXProcess.start()
         let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)

@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 import Wire
 
-@Suite(.serialized) struct PBXSignallingTests {
+@Suite(.serialized, .realPeers) struct PBXSignallingTests {
     /// The authenticated SIPp caller (scenarios whose INVITE answers a 407) as `user`, calling `callee`.
     static func caller(_ scenario: String, user: String = "2001", callee: String, pbx: PBXProcess, extra: [String] = []) throws -> ExternalProcess {
         try SIPp.start(scenario, remote: "127.0.0.1:\(pbx.port)", localPort: ExternalProcess.freePort(), service: callee,

@@ -14,7 +14,7 @@ import Testing
 import TestSupport
 import Wire
 
-@Suite(.serialized) struct PhoneCallTests {
+@Suite(.serialized, .realPeers) struct PhoneCallTests {
     /// baresip as 2002 (900 Hz, answering by itself if `brookAnswers`) and 2003 (1,300 Hz,
     /// answering), registered: the Holdfast phone may have registered before the event stream
     /// opened, so only theirs are awaited (its own state says when it is).

@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 import Wire
 
-@Suite(.serialized) struct PhoneFailoverTests {
+@Suite(.serialized, .realPeers) struct PhoneFailoverTests {
     @Test func thePhoneMovesToTheSecondaryCallServerAndBack() async throws {
         var primary = try await PBXProcess.start()
         defer { primary.process.terminate() }

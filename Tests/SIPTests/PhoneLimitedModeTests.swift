@@ -85,7 +85,7 @@ extension [String: JSONValue] {
     func recordings(_ key: String) -> Int64 { self["recordings"]?.objectValue?[key]?.intValue ?? -1 }
 }
 
-@Suite(.serialized) struct PhoneLimitedModeTests {
+@Suite(.serialized, .realPeers) struct PhoneLimitedModeTests {
     @Test func killingTheCollaborationServerGivesLimitedModeAndItsReturnFullFunction() async throws {
         let pbx = try await PBXProcess.start()
         defer { pbx.process.terminate() }

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite(.serialized) struct PhoneUITests {
+@Suite(.serialized, .realPeers) struct PhoneUITests {
     @Test func theWindowShowsLimitedModeAndRecoveryLive() async throws {
         let root = SIPCheckCommandTests.root
         let artifacts = root.appendingPathComponent(".build/ui-artifacts")

@@ -8,7 +8,7 @@ import SIPMessage
 import Testing
 @testable import SIP
 
-@Suite(.serialized) struct RegistrationRuntimeTests {
+@Suite(.serialized, .realPeers) struct RegistrationRuntimeTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
     @Test func registersThroughAChallengeRefreshesAndUnregisters() async throws {

@@ -10,7 +10,7 @@ import Synchronization
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct SIPSecurityTests {
+@Suite(.serialized, .realPeers) struct SIPSecurityTests {
     static func register(_ user: String, n: Int, from peer: RawUDPPeer, host: String, pbx: PBXProcess, authorization: String? = nil) -> String {
         """
         REGISTER sip:127.0.0.1:\(pbx.port) SIP/2.0\r

@@ -60,7 +60,7 @@ actor TestUASDelegate: UserAgentDelegate {
     }
 }
 
-@Suite(.serialized) struct SIPpInteropTests {
+@Suite(.serialized, .realPeers) struct SIPpInteropTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
     func startUAS() async throws -> (UserAgent, TestUASDelegate, udp: Int, tcp: Int) {

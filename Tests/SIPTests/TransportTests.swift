@@ -22,7 +22,7 @@ func optionsRequest(branch: String = "z9hG4bKtest1", via: String = "SIP/2.0/UDP 
     """
 }
 
-@Suite(.serialized) struct TransportTests {
+@Suite(.serialized, .realPeers) struct TransportTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
     @Test func udpRequestIsStampedWithReceivedAndRPortAndAnsweredAtItsSource() async throws {

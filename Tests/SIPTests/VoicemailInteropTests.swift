@@ -14,7 +14,7 @@ import Testing
 import TestSupport
 import Wire
 
-@Suite(.serialized) struct VoicemailInteropTests {
+@Suite(.serialized, .realPeers) struct VoicemailInteropTests {
     /// `holdfast sip call` to `dialed` as `user`, sending a tone and keys, recording what it hears.
     static func call(_ dialed: String, as user: String, pbx: PBXProcess, tone: Int? = nil, dtmf: String? = nil, seconds: Double,
                      record: URL? = nil) throws -> ExternalProcess {
