@@ -1,9 +1,10 @@
 // One RTP audio stream on a UDP socket: a drift-free 20 ms clock, symmetric RTP (RFC 4961),
 // RTCP reports, RFC 4733 DTMF both ways, a jitter buffer before play-out, mute and volume. Each
-// tick (a timer of the sockets' event loop, which is the actor's executor) handles what arrived
+// tick (of a MediaClock on the sockets' event loop, which is the actor's executor) handles what arrived
 // since the last one, sends one packet and plays one frame: one wake-up per 20 ms and none per
 // packet (writes are not awaited; arrivals wait in a queue). Sessions that share a MediaClock (a
-// conference room's) are ticked by it, one wake-up per 20 ms for all of them.
+// conference room's) are ticked by it, one wake-up per 20 ms for all of them; any other session
+// has a clock of its own.
 
 import Audio
 import Foundation
@@ -80,7 +81,6 @@ public actor MediaSession {
     private var muted = false
     private var volume = 1.0
     private var clockStart: NIODeadline?
-    private var scheduledTick: Scheduled<Void>?
     /// The event loop of the RTP and RTCP sockets, and this actor's executor.
     private nonisolated let eventLoop: any EventLoop
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
@@ -90,8 +90,9 @@ public actor MediaSession {
     private let startInstant = ContinuousClock.now
     private var ticks = 0
     private var recorder: WAVStreamWriter?
-    /// The clock that ticks this session with others (a conference room's), or nil for its own.
-    private let sharedClock: MediaClock?
+    /// The clock that ticks this session: a conference room's, shared with the others in it, or
+    /// one of the session's own.
+    private let clock: MediaClock
 
     /// Opens the RTP (and RTCP, port + 1) sockets on a free even port from `ports`. With `clock`,
     /// the sockets are on the clock's event loop and the clock ticks the session with the others
@@ -108,7 +109,7 @@ public actor MediaSession {
     init(rtp: any Channel, rtcp: (any Channel)?, inbound: InboundQueue, configuration: MediaSessionConfiguration,
          source: any AudioSource, sink: any AudioSink, clock: MediaClock? = nil) throws {
         self.inbound = inbound
-        sharedClock = clock
+        self.clock = clock ?? MediaClock(eventLoop: rtp.eventLoop)
         eventLoop = rtp.eventLoop
         rtpChannel = rtp
         rtcpChannel = rtcp
@@ -131,30 +132,17 @@ public actor MediaSession {
         guard clockStart == nil else { return }
         let start = NIODeadline.now()
         clockStart = start
-        if let sharedClock { sharedClock.attach(self) } else { scheduleTick(1, start: start) }
+        clock.attach(self)
     }
 
-    /// A tick of the shared clock (on this session's event loop).
+    /// A tick of its clock (on this session's event loop).
     func clockTick() {
         guard clockStart != nil else { return }
         tick(ticks + 1)
     }
 
-    /// Deadlines count from the start, so scheduling delays never accumulate.
-    private func scheduleTick(_ n: Int, start: NIODeadline) {
-        scheduledTick = eventLoop.scheduleTask(deadline: start + .milliseconds(Int64(20 * n))) { [weak self] in
-            self?.assumeIsolated { session in
-                guard session.clockStart == start else { return }  // stopped meanwhile
-                session.tick(n)
-                session.scheduleTick(n + 1, start: start)
-            }
-        }
-    }
-
     public func stop() async {
-        scheduledTick?.cancel()
-        scheduledTick = nil
-        if clockStart != nil { sharedClock?.detach(self) }
+        if clockStart != nil { clock.detach(self) }
         clockStart = nil
         takeInbound()
         if let digit = dtmfReceiver.flush() { record(digit.character) }
