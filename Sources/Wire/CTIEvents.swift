@@ -15,6 +15,7 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case callTransferring = "call.transferring"
     case callTransferred = "call.transferred"
     case callTransferFailed = "call.transferFailed"
+    case callRecalled = "call.recalled"
     case callEnded = "call.ended"
     case callbackRequested = "callback.requested"
     case callbackPlaced = "callback.placed"

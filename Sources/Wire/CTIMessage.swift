@@ -17,6 +17,9 @@ public enum CTIMessage: Sendable, Equatable {
     /// `replaced`: the party whose dialog an INVITE with Replaces took over (RFC 3891).
     case callTransferred(call: String, caller: String, callee: String, rebridged: Bool, replaced: String? = nil)
     case callTransferFailed(call: String, to: String, reason: String)
+    /// The call comes back to `party` (the transferrer, the holder, the parker): its devices ring,
+    /// marked as a recall; `from` is where it was (the transfer's target, the holder, the slot).
+    case callRecalled(call: String, party: String, from: String, reason: RecallMark.Reason)
     /// `outcome`: a `CallOutcome`'s raw value; `cdr`: the record's sequence (nil if not stored).
     case callEnded(call: String, caller: String, callee: String, outcome: String, cdr: Int64?)
     case callbackRequested(callback: String, requester: String, target: String)
@@ -54,6 +57,7 @@ public enum CTIMessage: Sendable, Equatable {
         case .callTransferring: .callTransferring
         case .callTransferred: .callTransferred
         case .callTransferFailed: .callTransferFailed
+        case .callRecalled: .callRecalled
         case .callEnded: .callEnded
         case .callbackRequested: .callbackRequested
         case .callbackPlaced: .callbackPlaced
@@ -75,7 +79,7 @@ public enum CTIMessage: Sendable, Equatable {
         switch self {
         case .callOffered(let call, _, _, _), .callOriginated(let call, _, _), .callRinging(let call, _, _, _), .callForwarded(let call, _, _, _),
              .callAnswered(let call, _, _, _), .callHeld(let call, _), .callRetrieved(let call, _), .callConsulting(let call, _, _, _),
-             .callTransferring(let call, _, _), .callTransferred(let call, _, _, _, _), .callTransferFailed(let call, _, _),
+             .callTransferring(let call, _, _), .callTransferred(let call, _, _, _, _), .callTransferFailed(let call, _, _), .callRecalled(let call, _, _, _),
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
         case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged, .pathChanged, .securityBanned, .messageWaiting,
@@ -108,6 +112,8 @@ public enum CTIMessage: Sendable, Equatable {
                 .merging(replaced.map { ["replaced": JSONValue.string($0)] } ?? [:]) { first, _ in first }
         case .callTransferFailed(let call, let to, let reason):
             ["call": .string(call), "to": .string(to), "reason": .string(reason)]
+        case .callRecalled(let call, let party, let from, let reason):
+            ["call": .string(call), "party": .string(party), "from": .string(from), "reason": .string(reason.rawValue)]
         case .callEnded(let call, let caller, let callee, let outcome, let cdr):
             ["call": .string(call), "caller": .string(caller), "callee": .string(callee), "outcome": .string(outcome), "cdr": cdr.map(JSONValue.int) ?? .null]
         case .callbackRequested(let callback, let requester, let target), .callbackExpired(let callback, let requester, let target):
@@ -174,6 +180,10 @@ public enum CTIMessage: Sendable, Equatable {
         case .callTransferFailed:
             guard let call = text("call"), let to = text("to"), let reason = text("reason") else { return nil }
             self = .callTransferFailed(call: call, to: to, reason: reason)
+        case .callRecalled:
+            guard let call = text("call"), let party = text("party"), let from = text("from"),
+                  let reason = text("reason").flatMap(RecallMark.Reason.init(rawValue:)) else { return nil }
+            self = .callRecalled(call: call, party: party, from: from, reason: reason)
         case .callEnded:
             guard let call = text("call"), let caller = text("caller"), let callee = text("callee"), let outcome = text("outcome") else { return nil }
             self = .callEnded(call: call, caller: caller, callee: callee, outcome: outcome, cdr: f["cdr"]?.intValue)

@@ -6,3 +6,49 @@ public enum HoldfastHeader {
     /// `serverCall`, a media host names a conference participant by it.
     public static let call = "X-Holdfast-Call"
 }
+
+/// A call coming back to someone who let it go: a blind transfer its target did not answer, a
+/// call held too long, a parked call nobody took. The call server marks the INVITE with it
+/// (`X-Holdfast-Recall: from=2003;reason=transfer`); the phone shows the call as a recall.
+public struct RecallMark: Sendable, Equatable, Codable {
+    public enum Reason: String, Sendable, Codable, CaseIterable {
+        case transfer, hold, park
+    }
+
+    public static let header = "X-Holdfast-Recall"
+
+    /// Where the call was when it came back: the transfer's target, the holder, the park slot.
+    public var from: String
+    public var reason: Reason
+
+    public init(from: String, reason: Reason) {
+        self.from = from
+        self.reason = reason
+    }
+
+    public var headerValue: String { "from=\(from);reason=\(reason.rawValue)" }
+
+    /// Reads the header's value; nil when it is not a recall mark (no `from`, an unknown reason).
+    public init?(header: String?) {
+        guard let header else { return nil }
+        var fields: [String: String] = [:]
+        for part in header.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2 else { continue }
+            fields[pair[0].lowercased()] = pair[1]
+        }
+        guard let from = fields["from"], !from.isEmpty, from.count <= 64,
+              let reason = fields["reason"].flatMap(Reason.init(rawValue:)) else { return nil }
+        self.init(from: from, reason: reason)
+    }
+
+    /// The caller's display name on a device that knows nothing of the header:
+    /// "Recall: 2003 did not answer — Brook Taylor".
+    public func displayName(party: String) -> String {
+        switch reason {
+        case .transfer: "Recall: \(from) did not answer — \(party)"
+        case .hold: "Recall: on hold — \(party)"
+        case .park: "Recall: parked on \(from) — \(party)"
+        }
+    }
+}

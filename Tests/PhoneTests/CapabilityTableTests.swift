@@ -61,12 +61,14 @@ private extension Dictionary where Key == CapabilityID {
     }
 
     @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
-        for id in ["hotdesk.login", "recall.receive", "desktopConsole.select"] {
+        for id in ["hotdesk.login", "desktopConsole.select"] {
             #expect(CapabilityTable.global(online)[id] == .unavailable(.notBuilt), "\(id)")
         }
         // Voicemail is the call server's: its mailbox answers offline as online.
         let offline = CapabilityTable.Context(server: .offline, registered: true)
         #expect(CapabilityTable.global(online)["voicemail.call"] == .available && CapabilityTable.global(offline)["voicemail.call"] == .available)
+        // A recall is the call server's too: it rings the same with the collaboration server down.
+        #expect(CapabilityTable.global(online)["recall.receive"] == .available && CapabilityTable.global(offline)["recall.receive"] == .available)
         // So are the meet-me rooms: joining one is an ordinary call.
         #expect(CapabilityTable.global(online)["conference.join"] == .available && CapabilityTable.global(offline)["conference.join"] == .available)
         // Ad-hoc conferences are the call server's too, but built through the collaboration server.

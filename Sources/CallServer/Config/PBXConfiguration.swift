@@ -31,18 +31,22 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var voicemailPIN: String?
         /// Message-waiting NOTIFYs to this user's devices that did not subscribe (default: `voicemail.unsolicitedMWI`).
         public var unsolicitedMWI: Bool?
+        /// false: a call this user holds never rings back (`recall.holdSeconds` applies otherwise).
+        public var holdRecall: Bool?
 
-        public init(extensionNumber: String, name: String, password: String, voicemailPIN: String? = nil, unsolicitedMWI: Bool? = nil) {
+        public init(extensionNumber: String, name: String, password: String, voicemailPIN: String? = nil, unsolicitedMWI: Bool? = nil,
+                    holdRecall: Bool? = nil) {
             self.extensionNumber = extensionNumber
             self.name = name
             self.password = password
             self.voicemailPIN = voicemailPIN
             self.unsolicitedMWI = unsolicitedMWI
+            self.holdRecall = holdRecall
         }
 
         enum CodingKeys: String, CodingKey {
             case extensionNumber = "extension"
-            case name, password, voicemailPIN, unsolicitedMWI
+            case name, password, voicemailPIN, unsolicitedMWI, holdRecall
         }
     }
 
@@ -137,6 +141,34 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var conferences: [ConferenceRoomConfiguration] = []
 
     public func conference(_ number: String) -> ConferenceRoomConfiguration? { conferences.first { $0.number == number } }
+    /// Recall timers (docs/pbx-config.md, `recall:`).
+    public var recall = Recall()
+
+    public struct Recall: Codable, Sendable, Equatable {
+        /// Seconds a blind transfer's target rings before the call comes back to the transferrer
+        /// (0: no recall; the target rings for `ringTimeout` and the call ends unanswered).
+        public var transferSeconds: Double = 30
+        /// Seconds a call stays held before it rings its holder (0: never; per user `holdRecall: false`).
+        public var holdSeconds: Double = 90
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Recall()
+            transferSeconds = try c.decodeIfPresent(Double.self, forKey: .transferSeconds) ?? d.transferSeconds
+            holdSeconds = try c.decodeIfPresent(Double.self, forKey: .holdSeconds) ?? d.holdSeconds
+        }
+    }
+
+    /// The recall timer of a blind transfer (nil: off).
+    var transferRecallSeconds: Double? { recall.transferSeconds > 0 ? recall.transferSeconds : nil }
+
+    /// How long `user` may hold a call before it rings them back (nil: never).
+    func holdRecallSeconds(_ user: String) -> Double? {
+        guard recall.holdSeconds > 0, self.user(user)?.holdRecall != false else { return nil }
+        return recall.holdSeconds
+    }
 
     public struct Security: Codable, Sendable, Equatable {
         /// Failed digests from one address within `authWindowSeconds` before it is banned.
@@ -174,7 +206,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
-             media, numbering, acd, security, voicemail, conferences
+             media, numbering, acd, security, voicemail, conferences, recall
     }
 
     public init(from decoder: any Decoder) throws {
@@ -198,6 +230,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         security = try c.decodeIfPresent(Security.self, forKey: .security) ?? Security()
         voicemail = try c.decodeIfPresent(VoicemailSettings.self, forKey: .voicemail) ?? VoicemailSettings()
         conferences = try c.decodeIfPresent([ConferenceRoomConfiguration].self, forKey: .conferences) ?? []
+        recall = try c.decodeIfPresent(Recall.self, forKey: .recall) ?? Recall()
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -224,6 +257,9 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         guard (0...65535).contains(cti.port) else { throw ConfigurationError("\(source): cti.port must be 0–65535") }
         guard ringTimeout > 0 else { throw ConfigurationError("\(source): ringTimeout must be positive") }
         guard callbackLifetime > 0 else { throw ConfigurationError("\(source): callbackLifetime must be positive") }
+        guard recall.transferSeconds >= 0, recall.holdSeconds >= 0, recall.transferSeconds.isFinite, recall.holdSeconds.isFinite else {
+            throw ConfigurationError("\(source): recall.transferSeconds and recall.holdSeconds must be 0 (off) or positive")
+        }
         guard !cti.secret.isEmpty else { throw ConfigurationError("\(source): cti.secret is empty") }
         guard minExpires <= maxExpires else { throw ConfigurationError("\(source): minExpires must not exceed maxExpires") }
         let known = ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"]

@@ -148,36 +148,8 @@ extension CallServer {
         call.heldBy = []
         stopMusic(call)
         events.append(.callTransferring(call: id, party: party, to: destination))
-        Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
+        call.transferring = Task { await self.completeTransfer(call, leaving: leaving, to: destination, session: session) }
         return snapshot(call)
-    }
-
-    func completeTransfer(_ call: Call, leaving: Call.Side, to destination: String, session: [UInt8]) async {
-        let staying = leaving.other
-        // The party who stays hears music while the destination rings (not the silence of a
-        // party gone); the destination is offered the party's own session, captured before.
-        _ = await playMusic(call, to: staying)
-        guard calls[call.key] === call, call.state == .answered else {
-            stopMusic(call)
-            return
-        }
-        let result = await reach(destination, from: call.party(staying), body: session, contentType: .sdp, seconds: configuration.ringTimeout, acknowledge: true)
-        guard calls[call.key] === call, call.state == .answered else {
-            if case .success(let reached) = result { await hangUpLateAnswer(reached.request, response: reached.response, target: reached.target) }
-            return
-        }
-        switch result {
-        case .failure(let error):
-            events.append(.callTransferFailed(call: call.key, to: destination, reason: error.message))
-            await advance(call, .transferFailed(staying: staying))
-        case .success(let reached):
-            call.seat(destination, on: leaving, name: configuration.user(destination)?.name)
-            placeLeg(call, on: leaving, dialog: reached.dialog, target: reached.target, from: reached.response.body, to: session, device: reached.device)
-            // Re-bridge: the staying party gets the new party's session, and the music stops.
-            let rebridged = await reoffer(call, side: staying, session: reached.response.body, direction: "sendrecv")
-            stopMusic(call)
-            events.append(.callTransferred(call: call.key, caller: call.caller, callee: call.target, rebridged: rebridged))
-        }
     }
 
     // MARK: - Hold, retrieve
@@ -212,6 +184,7 @@ extension CallServer {
         }
         if held { call.heldBy.insert(side) } else { call.heldBy.remove(side) }
         events.append(held ? .callHeld(call: id, party: party) : .callRetrieved(call: id, party: party))
+        await holdRecall(call, held ? .held(by: side, recallAfter: configuration.holdRecallSeconds(party)) : .retrieved(by: side))
         return snapshot(call)
     }
 

@@ -55,6 +55,8 @@ public struct CallSnapshot: Codable, Sendable, Equatable {
     public var path: [String]
     /// Set on a consultation call: the held call it belongs to.
     public var consultationOf: String?
+    /// Set on a call that came back to the one who let it go (a transfer unanswered, a hold too long).
+    public var recall: RecallMark?
 }
 
 extension Features {
@@ -153,7 +155,7 @@ extension CallServer {
         case .ended: "ended"
         }
         return CallSnapshot(call: call.key, caller: call.caller, callerName: call.callerName, dialed: call.dialed, callee: call.target,
-                            state: state, startedAt: call.startedAt, answeredAt: call.answeredAt, path: call.path, consultationOf: call.consultationOf)
+                            state: state, startedAt: call.startedAt, answeredAt: call.answeredAt, path: call.path, consultationOf: call.consultationOf, recall: call.recall)
     }
 
     public nonisolated func callRecords(after: Int64, limit: Int) throws -> [CallRecord] {

@@ -8,6 +8,7 @@ import SIP
 import SIPCore
 import NIOCore
 import SIPMessage
+import Wire
 
 final class Call: @unchecked Sendable {
     // @unchecked: a Call is only touched inside the CallServer actor.
@@ -93,6 +94,17 @@ final class Call: @unchecked Sendable {
     /// REFERs relayed to a leg, by the CSeq they carry there, to the CSeq of the REFER as it came
     /// from the other side: the NOTIFYs they bring back name the sender's REFER (RFC 3515 §2.4.6).
     var referIDs: [Side: [UInt32: UInt32]] = [:]
+    /// A blind transfer through CTI under way (its target or its recall ringing); cancelled when
+    /// the call ends, so nothing rings for a party gone.
+    var transferring: Task<Void, Never>?
+    /// Hold recall (Recall.swift), its timer, and the ringing of the holder's devices.
+    var holdRecall = HoldRecall()
+    var holdRecallTimer: Scheduled<Void>?
+    var holdRecallRinging: Task<Void, Never>?
+    /// A call a phone's own blind transfer (REFER) placed: the transferrer it comes back to when
+    /// its target does not answer in the recall time; `recall` once it has.
+    var recallTo: String?
+    var recall: RecallMark?
     /// Each leg's confirmation, owed answer and REFERs in flight, as a value machine (Leg.swift).
     var legs: [Side: Leg] = [:]
     /// Per leg, its 2xx's next retransmission or its 64·T1 limit, whichever runs (Leg actions).

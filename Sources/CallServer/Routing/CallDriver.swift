@@ -67,6 +67,7 @@ extension CallServer {
                 }
             case .forget:
                 if calls[call.key] === call { calls[call.key] = nil }
+                await endRecalls(call)
                 releaseAnswerWaiters(call)
                 await agentsLeftCall(call)
                 if let acd = call.acd {

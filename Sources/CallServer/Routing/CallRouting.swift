@@ -81,6 +81,9 @@ extension CallServer {
             }
         default: break
         }
+        if case .user(let user) = destination, let referrer = takeReferral(caller: caller, dialed: dialed), referrer != user {
+            call.recallTo = referrer
+        }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
         events.append(.callOffered(call: key, caller: caller, callerName: call.callerName, dialed: dialed))
@@ -133,6 +136,7 @@ extension CallServer {
             if !selected.isEmpty { bindings = selected }
         }
         guard !bindings.isEmpty else {
+            if await recallReferral(call) { return }
             if let destination = features.forwardNoAnswer, call.hops < 5 {
                 await retarget(call, to: destination, reason: "forwardNoAnswer")
             } else if hasMailbox(call.target), call.hops < 5 {
@@ -144,7 +148,9 @@ extension CallServer {
         }
         let forks = bindings.map { makeFork(call, binding: $0) }
         events.append(.callRinging(call: call.key, caller: call.caller, callee: call.target, devices: forks.map(\.device)))
-        await ring(call, forks: forks, seconds: features.noAnswerSeconds ?? configuration.ringTimeout)
+        // A phone's blind transfer rings its target for the recall time, then comes back.
+        let recalls = call.recallTo != nil && call.recall == nil
+        await ring(call, forks: forks, seconds: recalls ? configuration.transferRecallSeconds : features.noAnswerSeconds ?? configuration.ringTimeout)
     }
 
     func retarget(_ call: Call, to destination: String, reason: String) async {
@@ -185,8 +191,10 @@ extension CallServer {
     func hasMailbox(_ user: String) -> Bool { configuration.voicemail.enabled && voicemailKey != nil && configuration.user(user) != nil }
 
     func makeFork(_ call: Call, binding: Binding) -> RingRound.Fork {
-        var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType)
+        let display = call.recall?.displayName(party: call.callerName ?? call.caller)
+        var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType, fromDisplay: display)
         fork.request.headers.add(Self.callHeader, call.key)
+        if let recall = call.recall { fork.request.headers.add(HeaderName(RecallMark.header), recall.headerValue) }
         fork.request.headers.set(.maxForwards, String(call.maxForwards))
         return RingRound.Fork(request: fork.request, target: fork.target, device: binding.deviceName)
     }
@@ -197,8 +205,12 @@ extension CallServer {
 
     /// An INVITE from `from` (identity from the directory, never from what a caller claimed:
     /// RFC 3325 P-Asserted-Identity) to one registered device of `callee`.
-    func makeInvite(to binding: Binding, callee: String, from: String, body: [UInt8], contentType: MediaType?) -> (request: SIPRequest, target: SIPTarget) {
-        (makeInvite(uri: binding.contact.uri, callee: callee, from: from, routes: binding.path, body: body, contentType: contentType), binding.requestTarget)
+    /// `fromDisplay` replaces the display name in From (a recall says so there, for phones that
+    /// read no header of ours); P-Asserted-Identity keeps the directory's.
+    func makeInvite(to binding: Binding, callee: String, from: String, body: [UInt8], contentType: MediaType?,
+                    fromDisplay: String? = nil) -> (request: SIPRequest, target: SIPTarget) {
+        (makeInvite(uri: binding.contact.uri, callee: callee, from: from, routes: binding.path, body: body, contentType: contentType, fromDisplay: fromDisplay),
+         binding.requestTarget)
     }
 
     /// An INVITE from `from` to a media service (the numbering plan sent the call there, or a
@@ -208,11 +220,13 @@ extension CallServer {
         return (makeInvite(uri: .sip(uri), callee: callee, from: from, routes: [], body: body, contentType: contentType), mediaTarget)
     }
 
-    private func makeInvite(uri: URI, callee: String, from: String, routes: [String], body: [UInt8], contentType: MediaType?) -> SIPRequest {
+    private func makeInvite(uri: URI, callee: String, from: String, routes: [String], body: [UInt8], contentType: MediaType?,
+                            fromDisplay: String? = nil) -> SIPRequest {
         var headers = SIPHeaders()
         let domain = configuration.domain
         let identity = NameAddress(displayName: configuration.user(from)?.name, uri: SIPURI(user: from, host: domain))
         var fromHeader = identity
+        if let fromDisplay { fromHeader.displayName = fromDisplay }
         fromHeader.tag = Self.newTag()
         headers.add(.from, fromHeader.description)
         headers.add(.to, NameAddress(displayName: configuration.user(callee)?.name, uri: SIPURI(user: callee, host: domain)).description)

@@ -30,6 +30,8 @@ public actor CallServer {
     var dialogs: [DialogID: (call: String, side: Call.Side)] = [:]
     /// Callback requests waiting for their target to be free.
     var callbacks: [String: Callback] = [:]
+    /// Blind transfers by REFER relayed lately, whose calls come back to the transferrer unanswered.
+    var referrals: [Referral] = []
     let now: @Sendable () -> Double
     /// Digest failures per source and the bans they bring (Security/SIPGuard.swift).
     let sourceGuard: SourceGuard

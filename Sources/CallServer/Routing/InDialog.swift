@@ -80,6 +80,7 @@ extension CallServer {
         if request.method == .refer, let theirs = relayed.cseq?.sequence, let ours = request.cseq?.sequence {
             call.referIDs[otherSide, default: [:]][theirs] = ours
             _ = legEvent(call, entry.side, .referRelayed)
+            noteReferral(referrer: call.party(entry.side), transferee: call.party(otherSide), referTo: request.headers[.referTo])
         }
         let final = await finalResponse(relayed, to: target)
         if let final, final.isSuccess, request.method == .invite {
@@ -110,6 +111,9 @@ extension CallServer {
             answer.headers.add(.supported, Self.supported)
         }
         try? await stack.respond(answer, to: incoming)
+        if let final, final.isSuccess, request.method == .invite || request.method == .update, !request.body.isEmpty {
+            await phoneChangedHold(call, side: entry.side, offer: request.body)
+        }
         if request.method == .refer { await run(legEvent(call, entry.side, .referAnswered), on: entry.side, of: call) }
     }
 

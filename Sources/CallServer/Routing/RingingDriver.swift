@@ -75,13 +75,13 @@ extension CallServer {
     /// the offer); the first to answer wins and the others are cancelled. The winner is ACKed here
     /// only when `acknowledge`. Cancelling the calling task withdraws the ringing.
     func reach(_ user: String, from: String, body: [UInt8], contentType: MediaType?, seconds: Double, acknowledge: Bool,
-               headers: [(HeaderName, String)] = [], device: String? = nil) async -> Result<Reached, ControlError> {
+               headers: [(HeaderName, String)] = [], device: String? = nil, fromDisplay: String? = nil) async -> Result<Reached, ControlError> {
         let bindings = deviceBindings(user, device: device)
         guard !bindings.isEmpty else {
             return .failure(ControlError(.conflict, "device_unavailable", "\(user) has no registered device", details: ["user": user]))
         }
         let forks = bindings.map { binding in
-            var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType)
+            var invite = makeInvite(to: binding, callee: user, from: from, body: body, contentType: contentType, fromDisplay: fromDisplay)
             for (name, value) in headers { invite.request.headers.add(name, value) }
             return RingRound.Fork(request: invite.request, target: invite.target, device: binding.deviceName)
         }
@@ -274,12 +274,14 @@ extension CallServer {
             await retarget(call, to: destination, reason: "forwardBusy")
             return
         }
+        if await recallReferral(call) { return }
         await advance(call, .unanswered(status: failure.status, reason: failure.reason, outcome: failure.busy ? .busy : .rejected, headers: failure.headers))
     }
 
     /// Nobody answered before the ring timer: "If I do not answer", else 480 to the caller.
     private func ringingUnanswered(_ call: Call) async {
         call.ringing = nil
+        if await recallReferral(call) { return }
         if let destination = (try? store.features(call.target))?.forwardNoAnswer, call.hops < 5 {
             await retarget(call, to: destination, reason: "forwardNoAnswer")
         } else if call.acd == nil, hasMailbox(call.target), call.hops < 5 {

@@ -40,6 +40,10 @@ public struct CallSnapshot: Sendable, Encodable {
 
     /// A call the call server offered this phone's ACD agent (absent otherwise).
     public var acd: ACD?
+    /// A call that comes back to this phone (a transfer its target did not answer, a call held
+    /// too long): where it was and why (absent otherwise). Read from the INVITE, so it shows the
+    /// same with the collaboration server down.
+    public var recall: RecallMark?
 
     public struct ACD: Sendable, Encodable, Equatable {
         public struct Path: Sendable, Encodable, Equatable {
@@ -129,6 +133,7 @@ public actor PhoneCalls: UserAgentDelegate {
         var serverCall: String
         /// Offered to this phone's ACD agent.
         var acd: CallSnapshot.ACD?
+        var recall: RecallMark?
 
         init(id: String, direction: String, state: PhoneCallState, number: String, name: String?, serverCall: String? = nil) {
             self.id = id
@@ -197,7 +202,7 @@ public actor PhoneCalls: UserAgentDelegate {
                                        heldByFarEnd: await e.media?.heldByFarEnd ?? false, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
-                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd))
+                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd, recall: e.recall))
         }
         return result
     }
@@ -309,6 +314,7 @@ public actor PhoneCalls: UserAgentDelegate {
         let entry = Entry(id: id, direction: "incoming", state: .ringing, number: number, name: name,
                           serverCall: request.headers[.init(HoldfastHeader.call)])
         entry.acd = CallSnapshot.ACD(header: request.headers[.init("X-Holdfast-ACD")])
+        entry.recall = RecallMark(header: request.headers[.init(RecallMark.header)])
         do {
             entry.media = try await openMedia(remote: number)
         } catch {
@@ -325,7 +331,8 @@ public actor PhoneCalls: UserAgentDelegate {
         add(entry)
         await changed()
         let callInfo = request.headers.values(.init("Call-Info")).joined(separator: ",")
-        if autoAnswer || callInfo.contains("answer-after=0") {
+        // A recall is for the person to take back: Auto Answer does not take it for them.
+        if entry.recall == nil, autoAnswer || callInfo.contains("answer-after=0") {
             return await answerDecision(entry)
         }
         return .ring { [weak self] in

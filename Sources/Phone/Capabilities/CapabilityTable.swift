@@ -120,7 +120,7 @@ public enum CapabilityTable {
         row(.callRecord, .call, offline: false, states: [.connected, .held], "see recording policy"),
         row(.callCallback, .call, offline: false, "ask to be called back when a busy/absent party is free"),
         row(.voicemailCall, .global, offline: true, built: true, "call any extension's voicemail"),
-        row(.recallReceive, .global, offline: true, built: false, "an unanswered transferred call comes back"),
+        row(.recallReceive, .global, offline: true, built: true, "an unanswered transferred call comes back"),
         row(.devicePreferredSelect, .global, offline: false),
         row(.sendingCallsToChange, .global, offline: false, "shown read-only offline"),
         row(.desktopConsoleSelect, .global, offline: false, built: false, "stays active offline if it was active"),
