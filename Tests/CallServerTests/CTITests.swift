@@ -8,8 +8,8 @@ import TestSupport
 import Testing
 @testable import CallServer
 
-func startCTI(ringTimeout: Double = 20) async throws -> (CallServer, CTIServer, CTIClient) {
-    let (server, _) = try await startServer(ringTimeout: ringTimeout)
+func startCTI(ringTimeout: Double = 20, recall: PBXConfiguration.Recall = .init()) async throws -> (CallServer, CTIServer, CTIClient) {
+    let (server, _) = try await startServer(ringTimeout: ringTimeout, recall: recall)
     let cti = try await CTIServer.start(callServer: server, host: "127.0.0.1", port: 0, secret: ctiSecret)
     return (server, cti, CTIClient(port: cti.port))
 }

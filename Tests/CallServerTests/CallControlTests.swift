@@ -176,6 +176,39 @@ import Testing
         await shutdown(p, cti, server)
     }
 
+    @Test func aCallHeldThroughCTIPastTheHoldRecallTimerRingsItsHolderWhoTakesItBack() async throws {
+        var recall = PBXConfiguration.Recall()
+        recall.holdSeconds = 1
+        let (server, cti, client) = try await startCTI(recall: recall)
+        let p = try await phones(["2001", "2002"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let leg = try await p["2001"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        let id = leg.dialog.id.callID
+        #expect(try await client.request("POST", "calls/\(id)/hold", body: #"{"party": "2001"}"#).status == 200)
+        _ = try await p["2002"]!.nextInDialog(.invite)  // music
+        _ = try await p["2001"]!.nextInDialog(.invite)  // inactive
+        let recalled = try await events.next(type: "call.recalled")
+        #expect(recalled["party"] == .string("2001") && recalled["reason"] == .string("hold") && recalled["call"] == .string(id))
+        let ring = try await p["2001"]!.nextInvite()
+        #expect(ring.headers[HeaderName("X-Holdfast-Recall")] == "from=2001;reason=hold")
+        #expect(ring.from?.displayName == "Recall: on hold — Brook Taylor", "a phone that reads no header of ours still says why")
+        #expect(ring.headers[.pAssertedIdentity]?.contains("Brook Taylor") == true && ring.headers[.pAssertedIdentity]?.contains("sip:2002@") == true)
+        #expect(sdpText(ring.body).contains("m=audio 40004") && sdpText(ring.body).contains("a=sendrecv"), "the holder is offered the held party's own session, active")
+        // 2001 answered (its behaviour answers at once): the held dialog ends, 2002 hears 2001 again.
+        try await p["2001"]!.ended()
+        let back = try await p["2002"]!.nextInDialog(.invite)
+        #expect(sdpText(back.body).contains("m=audio 40002") && sdpText(back.body).contains("a=sendrecv"), "2002 is re-bridged to 2001's new dialog")
+        #expect(try await events.next(type: "call.retrieved")["party"] == .string("2001"))
+        let live = try await client.request("GET", "calls")
+        #expect(live.array.first?.objectValue?["recall"]?.objectValue?["reason"] == .string("hold"), "\(live.array)")
+        // Retrieving now is refused: the call is not held any more.
+        #expect(try await client.request("POST", "calls/\(id)/retrieve", body: #"{"party": "2001"}"#)["error"] == .string("invalid_state"))
+        #expect(try await client.request("DELETE", "calls/\(id)").status == 200)
+        await events.close(); await shutdown(p, cti, server)
+    }
+
     @Test func blindTransferReleasesThePartyAndRebridgesTheOther() async throws {
         let (server, cti, client) = try await startCTI()
         let p = try await phones(["2001", "2002", "2003"], server: server)

@@ -24,10 +24,12 @@ func officeConfiguration(ringTimeout: Double = 20) -> PBXConfiguration {
 }
 
 /// `voicemail: false` gives the users no mailboxes (calls nobody answers get 480).
-func startServer(ringTimeout: Double = 20, directory: URL? = nil, voicemail: Bool = true) async throws -> (CallServer, URL) {
+func startServer(ringTimeout: Double = 20, directory: URL? = nil, voicemail: Bool = true,
+                 recall: PBXConfiguration.Recall = .init()) async throws -> (CallServer, URL) {
     let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
     var configuration = officeConfiguration(ringTimeout: ringTimeout)
     configuration.voicemail.enabled = voicemail
+    configuration.recall = recall
     let server = try await CallServer.start(configuration: configuration, dataDirectory: directory)
     return (server, directory)
 }

@@ -71,6 +71,7 @@ extension CallServer {
                 }
                 // Whoever held the call for this conference lets go: the room is the new far end.
                 call.heldBy.remove(side.other)
+                await holdRecall(call, .retrieved(by: side.other))
             }
         } catch {
             // What moved stays in the room (its parties are talking there); a call none of whose

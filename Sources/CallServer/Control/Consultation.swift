@@ -52,6 +52,7 @@ extension CallServer {
         held.seat(arrivingParty, on: heldSide, name: configuration.user(arrivingParty)?.name)
         held.path += ["consultTransfer", arrivingParty]
         held.heldBy = []
+        await holdRecall(held, .retrieved(by: heldSide))
         stopMusic(held)
         consultation.setDialog(arriving, nil)
         consultation.path += ["consultTransfer", held.party(staying)]

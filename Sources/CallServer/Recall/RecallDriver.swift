@@ -94,7 +94,11 @@ extension CallServer {
                 call.holdRecallTimer?.cancel()
                 call.holdRecallTimer = nil
             case .ringHolder(let holder):
-                guard calls[call.key] === call, call.state == .answered else { break }
+                // A call in a conference has no holder any more: the room is its far end.
+                guard calls[call.key] === call, call.state == .answered, call.adHocRoom == nil, !call.conferencing else {
+                    _ = call.holdRecall.handle(.callEnded)
+                    break
+                }
                 call.holdRecallRinging = Task { await self.ringHolderBack(call, holder: holder) }
             case .stopRinging:
                 call.holdRecallRinging?.cancel()

@@ -86,6 +86,7 @@ function renderCalls() {
     box.setAttribute("aria-label", "Incoming call from " + (call.remote.name || call.remote.number));
     box.innerHTML = "<strong></strong> is calling";
     box.querySelector("strong").textContent = (call.remote.name ? call.remote.name + " " : "") + call.remote.number;
+    if (call.recall) box.prepend(recallLine(call.recall));
     const actions = document.createElement("div");
     actions.className = "actions";
     if (can("call.answer", call)) actions.append(button("Answer", () => act(call, "answer"), { "data-action": "answer" }));
@@ -124,6 +125,7 @@ function renderCalls() {
     add("call.callback", "Callback", "callback");
     add("call.end", "End", "end");
     box.append(title, actions);
+    if (call.recall) box.append(recallLine(call.recall));
     if (call.acd) box.append(acdFields(call.acd));
     if (call.conference) box.append(conferenceList(call.conference));
     if (can("call.volume", call)) {
@@ -151,6 +153,16 @@ function renderCalls() {
 
 // The four fields of an ACD call: agent ID, path, call status, ACD status; greyed when stale.
 const agentLabels = { available: "Available", makeBusy: "Make busy", offered: "Ringing", onACDCall: "On ACD call", onOtherCall: "On other call", wrapUp: "Wrap-up", loggedOut: "Logged out" };
+// A call that came back: why, in words (never a colour or an icon alone).
+function recallLine(recall) {
+  const line = document.createElement("p");
+  line.className = "recall";
+  line.textContent = recall.reason === "hold" ? "Recall: you held this call too long"
+    : recall.reason === "transfer" ? "Recall: " + recall.from + " did not answer your transfer"
+    : "Recall: parked on " + recall.from;
+  return line;
+}
+
 function acdFields(acd) {
   const list = document.createElement("dl");
   list.className = "acd";
