@@ -5,6 +5,19 @@ public enum HoldfastHeader {
     /// The call server's id of the call a request belongs to: a phone keeps it as its call's
     /// `serverCall`, a media host names a conference participant by it.
     public static let call = "X-Holdfast-Call"
+    /// An ACD offer: `agent=7001;path=5000;name="Sales"`.
+    public static let acd = "X-Holdfast-ACD"
+
+    /// The `key=value` pairs of one of these headers (`;`-separated; quotes around a value dropped).
+    public static func fields(_ value: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for part in value.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, fields[pair[0].lowercased()] == nil else { continue }
+            fields[pair[0].lowercased()] = pair[1].count >= 2 && pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") ? String(pair[1].dropFirst().dropLast()) : pair[1]
+        }
+        return fields
+    }
 }
 
 /// A call coming back to someone who let it go: a blind transfer its target did not answer, a
@@ -31,12 +44,7 @@ public struct RecallMark: Sendable, Equatable, Codable {
     /// Reads the header's value; nil when it is not a recall mark (no `from`, an unknown reason).
     public init?(header: String?) {
         guard let header else { return nil }
-        var fields: [String: String] = [:]
-        for part in header.split(separator: ";") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2 else { continue }
-            fields[pair[0].lowercased()] = pair[1]
-        }
+        let fields = HoldfastHeader.fields(header)
         guard let from = fields["from"], !from.isEmpty, from.count <= 64,
               let reason = fields["reason"].flatMap(Reason.init(rawValue:)) else { return nil }
         self.init(from: from, reason: reason)

@@ -11,7 +11,34 @@ import Testing
 @Suite(.serialized, .realPeers) struct RecallInteropTests {
     static let timers = "recall: { transferSeconds: 3, holdSeconds: 3 }"
 
-    /// The recall's leg as the CDR path shows it, and the audio linphone hears after it.
+    /// A call server on short recall timers; linphone 2001, baresip 2002 answering by itself and,
+    /// with `cy`, baresip 2003 letting calls ring; once all are registered, linphone calls 2002.
+    struct Office {
+        let pbx: PBXProcess
+        let events: EventStreamClient
+        let ada: Linphone
+        let baresips: [ExternalProcess]
+
+        static func start(cy: Bool) async throws -> Office {
+            let pbx = try await PBXProcess.start(extra: RecallInteropTests.timers)
+            let events = EventStreamClient(port: pbx.ctiPort)
+            _ = try await events.next(type: "hello")
+            let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
+            var baresips = [try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true).start(seconds: 40)]
+            if cy { baresips.append(try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: false).start(seconds: 40)) }
+            let office = Office(pbx: pbx, events: events, ada: ada, baresips: baresips)
+            try await LinphoneInteropTests.registered(cy ? ["2001", "2002", "2003"] : ["2001", "2002"], events: events)
+            ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+            return office
+        }
+
+        func stop() {
+            for process in baresips { process.terminate() }
+            pbx.process.terminate()
+        }
+    }
+
+    /// The audio linphone hears after the recall: the other party's tone, not its own.
     func linphoneHears(_ linphone: Linphone, _ frequency: Double, _ other: Double, _ what: String) async throws {
         let hears = linphone.recordAnew("after-recall.wav")
         try await Task.sleep(for: .seconds(3))  // three seconds of the call taken back
@@ -23,18 +50,9 @@ import Testing
     }
 
     @Test func linphoneBlindTransferByREFERComesBackWhenTheTargetDoesNotAnswer() async throws {
-        let pbx = try await PBXProcess.start(extra: Self.timers)
-        defer { pbx.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: false)
-        let brookProcess = try brook.start(seconds: 40)
-        let cyProcess = try cy.start(seconds: 40)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
-        try await LinphoneInteropTests.registered(["2001", "2002", "2003"], events: events)
-        ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+        let office = try await Office.start(cy: true)
+        defer { office.stop() }
+        let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         try await ada.waitFor("connected.")
         // Blind: linphone sends the REFER and is done (2003 never answers, so no NOTIFY says 200).
         ada.command("transfer \(try ada.callID()) sip:2003@127.0.0.1:\(pbx.port)")
@@ -56,18 +74,9 @@ import Testing
     }
 
     @Test func aCTIBlindTransferNobodyAnswersComesBackToTheTransferrer() async throws {
-        let pbx = try await PBXProcess.start(extra: Self.timers)
-        defer { pbx.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let cy = try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: false)
-        let brookProcess = try brook.start(seconds: 40)
-        let cyProcess = try cy.start(seconds: 40)
-        defer { brookProcess.terminate(); cyProcess.terminate() }
-        try await LinphoneInteropTests.registered(["2001", "2002", "2003"], events: events)
-        ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+        let office = try await Office.start(cy: true)
+        defer { office.stop() }
+        let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         let answered = try await events.next(type: "call.answered", within: 10)
         guard case .string(let id)? = answered["call"] else { Issue.record("no call id"); return }
         try await ada.waitFor("connected.")
@@ -92,16 +101,9 @@ import Testing
     }
 
     @Test func aCallLinphoneHoldsTooLongRingsItBackAndAnsweringTakesItBack() async throws {
-        let pbx = try await PBXProcess.start(extra: Self.timers)
-        defer { pbx.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let brookProcess = try brook.start(seconds: 40)
-        defer { brookProcess.terminate() }
-        try await LinphoneInteropTests.registered(["2001", "2002"], events: events)
-        ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+        let office = try await Office.start(cy: false)
+        defer { office.stop() }
+        let (events, ada) = (office.events, office.ada)
         try await ada.waitFor("connected.")
         ada.command("pause")
         try await ada.waitFor("paused")

@@ -8,10 +8,11 @@ import MediaServices
 import SIP
 import SIPCore
 import SIPMessage
+import Wire
 
 extension CallServer {
     /// On an ACD offer: `agent=7001;path=5000;name="Sales"`.
-    static let acdHeader = HeaderName("X-Holdfast-ACD")
+    static let acdHeader = HeaderName(HoldfastHeader.acd)
 
     /// A caller dialed an ACD path.
     func acdArrive(_ call: Call) async {

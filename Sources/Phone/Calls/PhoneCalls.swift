@@ -56,12 +56,7 @@ public struct CallSnapshot: Sendable, Encodable {
         /// From the call server's `X-Holdfast-ACD: agent=7001;path=5000;name="Sales"`.
         init?(header: String?) {
             guard let header else { return nil }
-            var fields: [String: String] = [:]
-            for part in header.split(separator: ";") {
-                let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard pair.count == 2 else { continue }
-                fields[pair[0]] = pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
+            let fields = HoldfastHeader.fields(header)
             guard let agent = fields["agent"], let number = fields["path"] else { return nil }
             self.agent = agent
             path = Path(number: number, name: fields["name"] ?? number)
@@ -313,7 +308,7 @@ public actor PhoneCalls: UserAgentDelegate {
         if name == nil { name = await nameFor(number) }
         let entry = Entry(id: id, direction: "incoming", state: .ringing, number: number, name: name,
                           serverCall: request.headers[.init(HoldfastHeader.call)])
-        entry.acd = CallSnapshot.ACD(header: request.headers[.init("X-Holdfast-ACD")])
+        entry.acd = CallSnapshot.ACD(header: request.headers[.init(HoldfastHeader.acd)])
         entry.recall = RecallMark(header: request.headers[.init(RecallMark.header)])
         do {
             entry.media = try await openMedia(remote: number)
