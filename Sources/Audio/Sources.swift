@@ -62,6 +62,22 @@ public struct LoopingSource: AudioSource {
     }
 }
 
+/// Plays samples once, then silence.
+public struct OnceSource: AudioSource {
+    private let samples: [Int16]
+    private var position = 0
+
+    public init(samples: [Int16]) { self.samples = samples }
+
+    public mutating func nextFrame() -> [Int16] {
+        var frame = [Int16](repeating: 0, count: samplesPerFrame)
+        let count = min(samplesPerFrame, max(0, samples.count - position))
+        if count > 0 { frame.replaceSubrange(0..<count, with: samples[position..<position + count]) }
+        position += count
+        return frame
+    }
+}
+
 public struct NullSink: AudioSink {
     public init() {}
     public mutating func write(_ frame: [Int16]) {}

@@ -180,6 +180,24 @@ struct CTIRoutes: Sendable {
         group.post("agents/:agent/wrap-up/end") { _, context in
             JSONResponse.make(try await server.endWrapUp(context.parameters.require("agent")))
         }
+        // Hot desking: the hot-desk users and where they are logged in; log in at a device (the
+        // extension whose phone it is) with the PIN; log out.
+        group.get("hotdesk") { request, _ in
+            if let device = request.uri.queryParameters.get("device") {
+                let info = await server.hotDesk(at: device)
+                return JSONResponse.make(try info.map { try JSONValue(encoding: $0) } ?? JSONValue.null)
+            }
+            return JSONResponse.make(await server.hotDesks())
+        }
+        group.post("hotdesk/:user/login") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["pin", "device"], in: body)
+            return JSONResponse.make(try await server.hotDeskLogin(context.parameters.require("user"), pin: try JSONBody.string(body, "pin"),
+                                                                   device: try JSONBody.string(body, "device")))
+        }
+        group.post("hotdesk/:user/logout") { _, context in
+            JSONResponse.make(try await server.hotDeskLogout(context.parameters.require("user")))
+        }
         group.get("paths") { _, _ in
             JSONResponse.make(await server.paths())
         }

@@ -34,6 +34,8 @@ public actor MediaServiceHost: UserAgentDelegate {
     /// The meet-me rooms, by number, and the callers at them, by Call-ID.
     public nonisolated let rooms: ConferenceRooms
     private var conferenceCalls: [String: ConferenceCall] = [:]
+    /// Announcements answered, by Call-ID: how long each speaks before the service hangs up.
+    private var announcements: [String: Double] = [:]
     private var dialogsOfConferences: [String: DialogID] = [:]
     private let logger = Logger(label: "holdfast.media")
 
@@ -106,6 +108,12 @@ public actor MediaServiceHost: UserAgentDelegate {
             (source, sink) = (loop, loop)
         case .musicOnHold:
             (source, sink) = (LoopingSource(samples: music), NullSink())
+        case .announce:
+            let names = Announcement.prompts(request.headers[HeaderName(Announcement.header)], known: prompts)
+            guard !names.isEmpty else { return .reject(status: 400, reason: "Nothing to announce (\(Announcement.header))", headers: []) }
+            let samples = prompts.play(names)
+            announcements[request.callID ?? ""] = Double(samples.count) / 8000
+            (source, sink) = (OnceSource(samples: samples), NullSink())
         case .queue:
             // Where the caller stands, as the call server put it (unknown: music and the welcome).
             let status = request.headers[QueueStatus.header].flatMap(QueueStatus.init(parsing:)) ?? QueueStatus(position: 0, expectedWait: nil, interval: 30)
@@ -190,11 +198,26 @@ public actor MediaServiceHost: UserAgentDelegate {
             let digits = call.session.digits
             Task { await voicemail.run(digits: digits) }
         }
+        if let seconds = announcements.removeValue(forKey: dialog.id.callID) {
+            // Said, then a moment's silence, then goodbye (a media length, not a wait for an event).
+            let id = dialog.id
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(Int((seconds + 0.5) * 1000)))
+                await self?.endAnnouncement(id)
+            }
+        }
         if let conference = conferenceCalls[dialog.id.callID] {
             dialogsOfConferences[dialog.id.callID] = dialog.id
             let session = call.session, timeout = configuration.rtpTimeoutSeconds
             Task { await conference.run(session: session, rtpTimeout: timeout, held: { await call.heldByFarEnd }) }
         }
+    }
+
+    /// An announcement said what it had to: the service hangs up (if the caller has not).
+    func endAnnouncement(_ id: DialogID) async {
+        guard let call = running.removeValue(forKey: id) else { return }
+        try? await ua?.hangUp(id)
+        await call.session.stop()
     }
 
     /// A conference call's entry refused the caller, the RTP timeout or a controller removed it.
@@ -236,6 +259,7 @@ public actor MediaServiceHost: UserAgentDelegate {
 
     public func inviteCancelled(_ invite: SIPRequest) async {
         queues[invite.callID ?? ""] = nil
+        announcements[invite.callID ?? ""] = nil
         voicemails.removeValue(forKey: invite.callID ?? "")?.send(.hungUp)
         conferenceCalls.removeValue(forKey: invite.callID ?? "")?.end()
         await pending.removeValue(forKey: invite.callID ?? "")?.session.stop()

@@ -18,14 +18,28 @@ public enum MediaService: String, Sendable, CaseIterable, Codable {
     case voicemail
     /// Meet-me rooms (Conference.swift): the call server names the room in `ConferenceRoom.header`.
     case conference
+    /// Says something and hangs up (a feature code's outcome): the prompts named in `Announcement.header`.
+    case announce
 
     /// The services a number in the numbering plan may lead to (the queue is reached through an
     /// ACD path only, voicemail through its feature codes and forwarding, a conference through
     /// the rooms' numbers).
-    public static var dialable: [MediaService] { allCases.filter { $0 != .queue && $0 != .voicemail && $0 != .conference } }
+    public static var dialable: [MediaService] { allCases.filter { $0 != .queue && $0 != .voicemail && $0 != .conference && $0 != .announce } }
 
     /// Whether the service only sends (the far end's audio is not wanted).
     var sendsOnly: Bool { self != .echo && self != .voicemail && self != .conference }
+}
+
+/// What the announcement service says: prompt names, space-separated, in the INVITE's header
+/// (`X-Holdfast-Announce: hotdesk-logged-in n2 n1 n0 n1`). Names the prompts do not have are
+/// left out; at most `maxPrompts`.
+public enum Announcement {
+    public static let header = "X-Holdfast-Announce"
+    public static let maxPrompts = 24
+
+    public static func prompts(_ value: String?, known: Prompts) -> [String] {
+        (value ?? "").split(separator: " ").map(String.init).filter { known.samples[$0] != nil }.prefix(maxPrompts).map { $0 }
+    }
 }
 
 /// Source and sink at once: what the call brought in is played back out, 20 ms frames in order.

@@ -29,6 +29,7 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case conferenceJoined = "conference.joined"
     case conferenceLeft = "conference.left"
     case conferenceTalking = "conference.talking"
+    case hotDeskChanged = "hotdesk.changed"
 }
 
 extension StreamEvent {

@@ -43,6 +43,9 @@ public enum CTIMessage: Sendable, Equatable {
     case conferenceLeft(room: String, participant: String)
     /// A participant began or stopped talking.
     case conferenceTalking(room: String, participant: String, talking: Bool)
+    /// A hot-desk user logged in at `device` (nil: logged out); `previous`, the device it left
+    /// (logged in elsewhere, or out): that phone is told.
+    case hotDeskChanged(user: String, device: String?, previous: String?)
 
     public var event: CTIEvent {
         switch self {
@@ -71,6 +74,7 @@ public enum CTIMessage: Sendable, Equatable {
         case .conferenceJoined: .conferenceJoined
         case .conferenceLeft: .conferenceLeft
         case .conferenceTalking: .conferenceTalking
+        case .hotDeskChanged: .hotDeskChanged
         }
     }
 
@@ -83,7 +87,7 @@ public enum CTIMessage: Sendable, Equatable {
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
         case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged, .pathChanged, .securityBanned, .messageWaiting,
-             .conferenceJoined, .conferenceLeft, .conferenceTalking:
+             .conferenceJoined, .conferenceLeft, .conferenceTalking, .hotDeskChanged:
             nil
         }
     }
@@ -137,6 +141,8 @@ public enum CTIMessage: Sendable, Equatable {
             ["room": .string(room), "participant": .string(participant)]
         case .conferenceTalking(let room, let participant, let talking):
             ["room": .string(room), "participant": .string(participant), "talking": .bool(talking)]
+        case .hotDeskChanged(let user, let device, let previous):
+            ["user": .string(user), "device": .optional(device), "previous": .optional(previous)]
         }
     }
 
@@ -221,6 +227,9 @@ public enum CTIMessage: Sendable, Equatable {
         case .conferenceTalking:
             guard let room = text("room"), let participant = text("participant"), let talking = f["talking"]?.boolValue else { return nil }
             self = .conferenceTalking(room: room, participant: participant, talking: talking)
+        case .hotDeskChanged:
+            guard let user = text("user") else { return nil }
+            self = .hotDeskChanged(user: user, device: text("device"), previous: text("previous"))
         }
     }
 }

@@ -56,6 +56,11 @@ public enum CollabMethod: String, Sendable, CaseIterable {
     /// Ends the agent's wrap-up before its timer does.
     case acdEndWrapUp = "acd.endWrapUp"
     case acdStatus = "acd.status"
+    /// Hot desking: log in as a hot-desk user (`user`, `pin`) at this user's phone, log out, and
+    /// the login at this phone (null when none).
+    case hotDeskLogin = "hotdesk.login"
+    case hotDeskLogout = "hotdesk.logout"
+    case hotDeskStatus = "hotdesk.status"
     /// Visual voicemail: the user's mailbox (waiting counts and messages), a message heard or
     /// saved (`folder`), a message deleted. The audio is `GET /api/v1/voicemail/{id}/audio`.
     case voicemailList = "voicemail.list"
@@ -85,6 +90,9 @@ public enum CollabEvent: String, Sendable, CaseIterable {
     /// A conference room the user is (or was just) in changed: who is in it, who talks, who is
     /// muted (`room`, and `status`, a `ConferenceRoomStatus`, null once the room has closed).
     case conferenceChanged = "conference.changed"
+    /// The hot-desk login at the user's phone changed (a `HotDeskInfo`; `loggedIn: false` when
+    /// the hot-desk user logged out or in at another phone).
+    case hotDeskChanged = "hotdesk.changed"
 }
 
 extension StreamEvent {

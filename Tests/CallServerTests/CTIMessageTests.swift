@@ -24,6 +24,8 @@ import Wire
         .callTransferred(call: "c1", caller: "2001", callee: "2003", rebridged: true, replaced: "2002"),
         .callTransferFailed(call: "c1", to: "2003", reason: "2003 did not answer (408)"),
         .callRecalled(call: "c1", party: "2002", from: "2003", reason: .transfer),
+        .hotDeskChanged(user: "2101", device: "2004", previous: nil),
+        .hotDeskChanged(user: "2101", device: nil, previous: "2004"),
         .callRecalled(call: "c1", party: "2001", from: "2001", reason: .hold),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.answered.rawValue, cdr: 7),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.busy.rawValue, cdr: nil),

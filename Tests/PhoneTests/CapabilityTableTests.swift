@@ -61,8 +61,11 @@ private extension Dictionary where Key == CapabilityID {
     }
 
     @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
-        for id in ["hotdesk.login", "desktopConsole.select"] {
-            #expect(CapabilityTable.global(online)[id] == .unavailable(.notBuilt), "\(id)")
+        #expect(CapabilityTable.global(online)["desktopConsole.select"] == .unavailable(.notBuilt))
+        // Hot desking logs in and out through the collaboration server only; offline the user stays.
+        let lost = CapabilityTable.Context(server: .offline, registered: true)
+        for id in ["hotdesk.login", "hotdesk.logout"] {
+            #expect(CapabilityTable.global(online)[id] == .available && CapabilityTable.global(lost)[id] == .unavailable(.serverOffline), "\(id)")
         }
         // Voicemail is the call server's: its mailbox answers offline as online.
         let offline = CapabilityTable.Context(server: .offline, registered: true)

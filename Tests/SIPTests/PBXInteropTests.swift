@@ -19,9 +19,10 @@ struct PBXProcess {
     var process: ExternalProcess
 
     /// A call server on free ports; a secondary when it `follows` a primary.
-    /// `extra` is more YAML for the configuration (media, numbering).
+    /// `extra` is more YAML for the configuration (media, numbering); `users`, more entries of the
+    /// users list (each a `  - { … }` line).
     static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil, follows primary: PBXProcess? = nil,
-                      extra: String = "") async throws -> PBXProcess {
+                      extra: String = "", users: String = "") async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
         let ctiPort = ctiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
@@ -36,6 +37,7 @@ struct PBXProcess {
           - { extension: "2002", name: Brook Taylor, password: pw2002, voicemailPIN: "12002" }
           - { extension: "2003", name: Cy Young, password: pw2003, voicemailPIN: "12003" }
           - { extension: "2004", name: Dee Okafor, password: pw2004, voicemailPIN: "12004" }
+        \(users)
         cti: { host: 127.0.0.1, port: \(ctiPort), secret: \(ctiSecret) }
         \(primary.map { "follows: { cti: \"http://127.0.0.1:\($0.ctiPort)\", secret: \(ctiSecret) }" } ?? "")
         \(extra)

@@ -33,20 +33,38 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         public var unsolicitedMWI: Bool?
         /// false: a call this user holds never rings back (`recall.holdSeconds` applies otherwise).
         public var holdRecall: Bool?
+        /// A hot-desk user: no device of its own and no SIP password; it logs in at a device with
+        /// this PIN (`*1` + extension + `#` + PIN + `#`, or through the phone), and its calls ring there.
+        public var hotDeskPIN: String?
+
+        public var isHotDesk: Bool { hotDeskPIN != nil }
 
         public init(extensionNumber: String, name: String, password: String, voicemailPIN: String? = nil, unsolicitedMWI: Bool? = nil,
-                    holdRecall: Bool? = nil) {
+                    holdRecall: Bool? = nil, hotDeskPIN: String? = nil) {
             self.extensionNumber = extensionNumber
             self.name = name
             self.password = password
             self.voicemailPIN = voicemailPIN
             self.unsolicitedMWI = unsolicitedMWI
             self.holdRecall = holdRecall
+            self.hotDeskPIN = hotDeskPIN
         }
 
         enum CodingKeys: String, CodingKey {
             case extensionNumber = "extension"
-            case name, password, voicemailPIN, unsolicitedMWI, holdRecall
+            case name, password, voicemailPIN, unsolicitedMWI, holdRecall, hotDeskPIN
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            extensionNumber = try c.decode(String.self, forKey: .extensionNumber)
+            name = try c.decode(String.self, forKey: .name)
+            hotDeskPIN = try c.decodeIfPresent(String.self, forKey: .hotDeskPIN)
+            // A hot-desk user registers nothing: it needs no password (and an empty one never authenticates).
+            password = hotDeskPIN == nil ? try c.decode(String.self, forKey: .password) : try c.decodeIfPresent(String.self, forKey: .password) ?? ""
+            voicemailPIN = try c.decodeIfPresent(String.self, forKey: .voicemailPIN)
+            unsolicitedMWI = try c.decodeIfPresent(Bool.self, forKey: .unsolicitedMWI)
+            holdRecall = try c.decodeIfPresent(Bool.self, forKey: .holdRecall)
         }
     }
 
@@ -291,7 +309,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             guard seen.insert(user.extensionNumber).inserted else {
                 throw ConfigurationError("\(source): users[\(index)].extension \(user.extensionNumber) appears twice")
             }
-            guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+            if let pin = user.hotDeskPIN {
+                guard (4...8).contains(pin.count), pin.allSatisfy(\.isNumber) else {
+                    throw ConfigurationError("\(source): users[\(index)].hotDeskPIN must be 4–8 digits")
+                }
+            } else {
+                guard !user.password.isEmpty else { throw ConfigurationError("\(source): users[\(index)].password is empty") }
+            }
             if let pin = user.voicemailPIN, let problem = MailboxStore.pinProblem(pin, mailbox: user.extensionNumber) {
                 throw ConfigurationError("\(source): users[\(index)].voicemailPIN: \(problem)")
             }

@@ -247,7 +247,7 @@ extension CallServer {
     /// The devices that ring for `user`: `device` when named (nothing if it is not registered),
     /// else its selected device if registered, else all.
     func deviceBindings(_ user: String, device named: String? = nil) -> [Binding] {
-        let bindings = registrar.lookup(user, now: now())
+        let bindings = ringingExtension(user).map { registrar.lookup($0, now: now()) } ?? []
         if let named { return bindings.filter { $0.deviceName == named } }
         if let device = (try? store.features(user))?.selectedDevice {
             let selected = bindings.filter { $0.deviceName == device }

@@ -65,6 +65,8 @@ final class Call: @unchecked Sendable {
     var voicemail: VoicemailRequest?
     /// The meet-me room the call is for (its service is the conference).
     var conferenceRoom: String?
+    /// What the announcement service says (prompt names), when the call goes there.
+    var announcement: [String] = []
     /// A call to an ACD path: its path, and the agent it is offered to or connected with.
     struct ACDState {
         var path: String

@@ -43,10 +43,13 @@ extension CallServer {
             await handleReplaces(incoming, caller: caller)
             return
         }
-        let dialed = uri.user ?? ""
-        let destination = NumberingPlan(configuration).resolve(dialed)
+        // Resolved unescaped (a feature code's `#` comes as %23); kept as it came for the call
+        // (its To), except that a hot-desk login's PIN goes in no record and no log.
+        var dialed = uri.user ?? ""
+        let destination = NumberingPlan(configuration).resolve(uri.unescapedUser ?? dialed)
+        if case .hotDesk(.login(let user, _)) = destination { dialed = NumberingPlan.hotDeskLogin + user }
         switch destination {
-        case .user, .service, .acdPath, .voicemail, .conference: break
+        case .user, .service, .acdPath, .voicemail, .conference, .hotDesk: break
         case .incomplete:
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 484, reasonPhrase: "Address Incomplete (\(dialed) begins a feature code)", toTag: Self.newTag()), to: incoming)
             return
@@ -67,6 +70,8 @@ extension CallServer {
         case .conference(let room):
             call.service = .conference
             call.conferenceRoom = room
+        case .hotDesk:
+            call.service = .announce
         case .voicemail(let access):
             call.service = .voicemail
             switch access {
@@ -86,6 +91,10 @@ extension CallServer {
         }
         calls[key] = call
         logger.info("call", metadata: ["call-id": "\(key)", "from": "\(caller)", "to": "\(dialed)"])
+        if case .hotDesk(let code) = destination {
+            // Done at once (the call is in the table: a retransmission finds it); the announcement says how it went.
+            call.announcement = await hotDeskCode(code, caller: caller)
+        }
         events.append(.callOffered(call: key, caller: caller, callerName: call.callerName, dialed: dialed))
         // An agent whose phone dials out takes no ACD offer meanwhile (it would only find it busy).
         await agentsInCall(call, parties: [caller])
@@ -113,6 +122,9 @@ extension CallServer {
             if service == .conference, let room = call.conferenceRoom {
                 fork.request.headers.add(HeaderName(ConferenceRoom.header), room)
             }
+            if service == .announce {
+                fork.request.headers.add(HeaderName(Announcement.header), call.announcement.joined(separator: " "))
+            }
             if service == .queue, let status = contactCenter.standing(now: now())[call.key] {
                 // Where the caller stands, for its first announcement.
                 fork.request.headers.add(QueueStatus.header, status.text)
@@ -130,7 +142,8 @@ extension CallServer {
             await advance(call, .unanswered(status: 486, reason: "Busy Here (Do Not Disturb)", outcome: .busy))
             return
         }
-        var bindings = registrar.lookup(call.target, now: now())
+        // A hot-desk user rings the phone it is logged in at (logged out: nowhere, as unregistered).
+        var bindings = ringingExtension(call.target).map { registrar.lookup($0, now: now()) } ?? []
         if let device = features.selectedDevice {
             let selected = bindings.filter { $0.deviceName == device }
             if !selected.isEmpty { bindings = selected }

@@ -46,6 +46,8 @@ public actor CallServer {
     var contacts: [SIPTransportKind: NameAddress] = [:]
     /// The contact center's agents and queues (ACD/ContactCenter.swift), and its timers.
     var contactCenter: ContactCenter
+    /// Who is logged in at which phone as a hot-desk user (HotDesking.swift).
+    var hotDesking: HotDesking
     var acdTimers: [ACDTimer: Scheduled<Void>] = [:]
     /// The ringing of each ACD call's offered agent, and agents' answers waiting for the contact
     /// center's word (by "call|agent").
@@ -103,6 +105,7 @@ public actor CallServer {
         await server.learnContacts()
         await server.restoreRegistrations()
         await server.restoreAgents()
+        await server.restoreHotDesks()
         await server.run()
         return server
     }
@@ -141,6 +144,8 @@ public actor CallServer {
         registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires,
                               maxContacts: configuration.security.maxRegistrationsPerUser)
         contactCenter = ContactCenter(configuration.acd)
+        hotDesking = HotDesking(pins: Dictionary(configuration.users.compactMap { user in user.hotDeskPIN.map { (user.extensionNumber, $0) } },
+                                                 uniquingKeysWith: { first, _ in first }))
         var secret = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for i in secret.indices { secret[i] = UInt8.random(in: 0...255, using: &generator) }
@@ -315,7 +320,7 @@ public actor CallServer {
         var stale = false
         if let value = request.headers[header] {
             var failed = true
-            if let credentials = try? DigestCredentials(parsing: value), credentials.username == user, let password = configuration.user(user)?.password {
+            if let credentials = try? DigestCredentials(parsing: value), credentials.username == user, let password = configuration.user(user)?.password, !password.isEmpty {
                 switch digest.verify(credentials, method: request.method.rawValue, realm: realm, password: password, now: now()) {
                 case .valid:
                     // A connection that authenticated may stay open and idle as long as a phone keeps it.

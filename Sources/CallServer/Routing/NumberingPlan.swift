@@ -13,9 +13,17 @@ public enum Destination: Sendable, Equatable {
     case voicemail(VoicemailAccess)
     /// A meet-me conference room, by its number.
     case conference(String)
+    /// Hot desking's feature codes: `*1` + extension + `#` + PIN + `#` logs in at the caller's
+    /// phone, `*2` logs out whoever is logged in there.
+    case hotDesk(HotDeskCode)
     /// The start of a feature code: more digits are needed (484, RFC 3261 §21.4.22).
     case incomplete
     case unknown
+}
+
+public enum HotDeskCode: Sendable, Equatable {
+    case login(user: String, pin: String)
+    case logout
 }
 
 public enum VoicemailAccess: Sendable, Equatable {
@@ -26,6 +34,7 @@ public enum VoicemailAccess: Sendable, Equatable {
 
 public struct NumberingPlan: Sendable {
     public static let ownMailbox = "*97", anyMailbox = "*98", leaveMessage = "*99"
+    public static let hotDeskLogin = "*1", hotDeskLogout = "*2"
 
     let configuration: PBXConfiguration
 
@@ -47,9 +56,23 @@ public struct NumberingPlan: Sendable {
                 return .voicemail(.deposit(String(dialed.dropFirst(3))))
             }
         }
+        if configuration.users.contains(where: \.isHotDesk) {
+            if dialed == Self.hotDeskLogout { return .hotDesk(.logout) }
+            if dialed.hasPrefix(Self.hotDeskLogin) { return Self.hotDeskLogin(String(dialed.dropFirst(2))) }
+        }
         if dialed.hasPrefix("*"), configuration.numbering.contains(where: { $0.dial.count > dialed.count && $0.dial.hasPrefix(dialed) }) {
             return .incomplete
         }
         return .unknown
+    }
+
+    /// What follows `*1`: extension `#` PIN `#` (the last `#` may be left off, as phones that
+    /// send on `#` do); fewer digits are incomplete, anything else unknown.
+    static func hotDeskLogin(_ rest: String) -> Destination {
+        let parts = rest.split(separator: "#", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), parts.count <= 3 else { return .unknown }
+        if parts.count == 3, !parts[2].isEmpty { return .unknown }
+        guard parts.count >= 2, !parts[0].isEmpty, !parts[1].isEmpty else { return .incomplete }
+        return .hotDesk(.login(user: parts[0], pin: parts[1]))
     }
 }

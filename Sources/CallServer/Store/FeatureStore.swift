@@ -171,7 +171,36 @@ public final class FeatureStore: Sendable {
                 t.column("detail", .text)
             }
         }
+        migrator.registerMigration("v4-hotdesk") { db in
+            try db.create(table: "hotdesk") { t in
+                t.primaryKey("user", .text)
+                t.column("device", .text).notNull()
+                t.column("since", .double).notNull()
+            }
+        }
         return migrator
+    }
+
+    /// A hot-desk user's login at a device (nil: logged out), kept across restarts.
+    @discardableResult
+    func saveHotDesk(_ user: String, device: String?, since: Double) -> UInt64 {
+        writer.enqueue { db in
+            if let device {
+                try db.execute(sql: "INSERT OR REPLACE INTO hotdesk (user, device, since) VALUES (?, ?, ?)", arguments: [user, device, since])
+            } else {
+                try db.execute(sql: "DELETE FROM hotdesk WHERE user = ?", arguments: [user])
+            }
+        }
+    }
+
+    /// The hot-desk users logged in: user → (device, since).
+    func hotDeskLogins() throws -> [String: (device: String, since: Double)] {
+        writer.flush()
+        return try database.read { db in
+            var logins: [String: (device: String, since: Double)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT user, device, since FROM hotdesk") { logins[row["user"]] = (row["device"], row["since"]) }
+            return logins
+        }
     }
 
     /// An agent's login, kept so a restart keeps it logged in (`device` nil: logged out).

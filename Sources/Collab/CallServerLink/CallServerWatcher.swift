@@ -88,6 +88,15 @@ struct CallServerWatcher: Sendable {
             await hub.publish(.voicemailChanged, ["new": .int(Int64(new)), "old": .int(Int64(old))], to: [user])
         case .conferenceJoined(let room, _), .conferenceLeft(let room, _), .conferenceTalking(let room, _, _):
             await conferenceChanged(room)
+        case .hotDeskChanged(let user, let device, let previous):
+            // The phone the user sits at now hears it is logged in; the one it left, that it is not.
+            let name = (try? await cti.request("GET", "hotdesk").decode([HotDeskInfo].self))?.first { $0.user == user }?.name ?? user
+            if let device {
+                await hub.publish(.hotDeskChanged, ["user": .string(user), "name": .string(name), "loggedIn": true, "device": .string(device)], to: [device])
+            }
+            if let previous {
+                await hub.publish(.hotDeskChanged, ["user": .string(user), "name": .string(name), "loggedIn": false, "device": .optional(device)], to: [previous])
+            }
         default:
             break
         }

@@ -193,6 +193,21 @@ struct Requests: Sendable {
             guard let info = try await loggedInAgent(user) else { return .null }
             return try JSONValue(encoding: try await agentStatus(info))
 
+        case .hotDeskLogin:
+            try JSONBody.only(["user", "pin"], in: p)
+            let hotDesk = try JSONBody.string(p, "user"), pin = try JSONBody.string(p, "pin")
+            guard !hotDesk.isEmpty, hotDesk.count <= 16, hotDesk.allSatisfy(\.isNumber) else { throw APIError.invalid("user", "a hot-desk extension (digits)") }
+            guard !pin.isEmpty, pin.count <= 16, pin.allSatisfy(\.isNumber) else { throw APIError.invalid("pin", "the PIN's digits") }
+            return try JSONValue(encoding: try await core.cti.request("POST", "hotdesk/\(hotDesk)/login", body: ["pin": .string(pin), "device": .string(user)])
+                .decode(HotDeskInfo.self))
+        case .hotDeskLogout:
+            try JSONBody.only([], in: p)
+            guard let info = try await hotDesk(at: user) else { throw APIError(.conflict, "not_logged_in", "no hot-desk user is logged in at \(user)'s phone") }
+            return try JSONValue(encoding: try await core.cti.request("POST", "hotdesk/\(info.user)/logout").decode(HotDeskInfo.self))
+        case .hotDeskStatus:
+            try JSONBody.only([], in: p)
+            return try await hotDesk(at: user).map { try JSONValue(encoding: $0) } ?? .null
+
         case .voicemailList:
             try JSONBody.only([], in: p)
             return try await core.cti.request("GET", "users/\(user)/voicemail")
@@ -237,6 +252,13 @@ struct Requests: Sendable {
     }
 
     /// The agent ID logged in at `user`'s phone; a user who is no agent logged in is refused.
+    /// The hot-desk user logged in at `user`'s phone, as the call server has it.
+    private func hotDesk(at user: String) async throws -> HotDeskInfo? {
+        let reply = try await core.cti.request("GET", "hotdesk?device=\(user)")
+        if case .null = reply { return nil }
+        return try reply.decode(HotDeskInfo.self)
+    }
+
     private func agentOf(_ user: String) async throws -> String {
         guard let agent = try await loggedInAgent(user).flatMap({ try? $0.decode(AgentInfo.self) })?.agent else {
             throw APIError(.conflict, "not_an_agent", "no agent is logged in at \(user)'s phone")

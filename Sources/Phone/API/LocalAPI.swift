@@ -243,6 +243,19 @@ struct PhoneRoutes: Sendable {
             try await core.require(.acdLogin)
             return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdEndWrapUp)))
         }
+        // Hot desking (online only): log in as a hot-desk user at this phone, log out.
+        api.post("hotdesk/login") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["user", "pin"], in: body)
+            _ = try JSONBody.string(body, "user")
+            _ = try JSONBody.string(body, "pin")
+            try await core.require(.hotdeskLogin)
+            return JSONResponse.make(try await core.hotDeskReply(try await core.link.request(.hotDeskLogin, body)))
+        }
+        api.post("hotdesk/logout") { _, _ in
+            try await core.require(.hotdeskLogout)
+            return JSONResponse.make(try await core.hotDeskReply(try await core.link.request(.hotDeskLogout)))
+        }
         api.put("presence") { request, _ in
             let body = try await JSONBody.object(request)
             try JSONBody.only(["state", "note"], in: body)

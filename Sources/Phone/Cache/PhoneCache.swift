@@ -17,6 +17,10 @@ public struct CachedSession: Codable, Sendable, Equatable {
     /// The ACD agent this user logged in as (nil: none), and when it was last known.
     public var acd: AgentInfo?
     public var acdUpdatedAt: Date?
+    /// The hot-desk user logged in at this phone (nil: none), and when it was last known: kept
+    /// offline (the user stays logged in; logging out needs the server).
+    public var hotDesk: HotDeskInfo?
+    public var hotDeskUpdatedAt: Date?
 
     public init(token: String? = nil, epoch: String? = nil, sequence: Int64? = nil, provisioning: Provisioning? = nil,
                 history: [HistoryEntry] = [], presenceUpdatedAt: Date? = nil) {

@@ -139,8 +139,8 @@ public enum CapabilityTable {
         row(.acdLogin, .global, offline: false),
         row(.acdLogout, .global, offline: false, "agent stays logged in offline"),
         row(.acdStatusView, .global, offline: false, "offline: greyed (state's acd.stale)"),
-        row(.hotdeskLogin, .global, offline: false, built: false),
-        row(.hotdeskLogout, .global, offline: false, built: false, "a logged-in hot-desk user stays logged in"),
+        row(.hotdeskLogin, .global, offline: false),
+        row(.hotdeskLogout, .global, offline: false, "a logged-in hot-desk user stays logged in"),
         row(.serverReconnect, .global, online: false, offline: true, "Try Now"),
         row(.sessionLogout, .global, offline: true),
     ]

@@ -427,7 +427,28 @@ public actor PhoneCore {
                          "showCallPopup": .bool(settings.showCallPopup), "recordingPolicy": .string(settings.recordingPolicy.rawValue)],
             "presence": presenceJSON,
             "acd": acdJSON,
+            "hotdesk": hotDeskJSON,
         ]
+    }
+
+    /// The hot-desk user logged in at this phone (null: none): `{"user", "name", "loggedIn",
+    /// "stale"}`; offline stale, and it stays (logging out needs the server).
+    var hotDeskJSON: JSONValue {
+        guard let info = cached.hotDesk else { return .null }
+        return .object([
+            "user": .string(info.user), "name": .string(info.name), "loggedIn": .bool(info.loggedIn),
+            "since": .optional(info.since.map(Self.iso)), "stale": .bool(mode == .offline),
+            "updatedAt": .optional(cached.hotDeskUpdatedAt.map(Self.iso)),
+        ])
+    }
+
+    /// The server's reply to a hot-desk login or logout, kept; returns the phone's view.
+    func hotDeskReply(_ reply: JSONValue) async throws -> JSONValue {
+        let info = try reply.decode(HotDeskInfo.self)
+        await link.setHotDesk(info)
+        cached.hotDesk = info.loggedIn ? info : nil
+        cached.hotDeskUpdatedAt = Date()
+        return hotDeskJSON == .null ? .object(["user": .string(info.user), "name": .string(info.name), "loggedIn": false, "stale": false]) : hotDeskJSON
     }
 
     /// The ACD agent as last known (null when this user is no agent); offline greyed: stale, with

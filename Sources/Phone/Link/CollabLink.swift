@@ -315,6 +315,7 @@ public actor CollabLink {
             perform(supervisor.connected(now: now()))
             // An agent's status is read again once the server is back: what changed meanwhile shows.
             if cached.acd != nil { Task { await self.refreshACD() } }
+            Task { await self.refreshHotDesk() }
         case .heartbeat?:
             if let id = message["id"]?.intValue { supervisor.heartbeatAnswered(id: Int(id)) }
         case .response?:
@@ -381,6 +382,11 @@ public actor CollabLink {
                                    reasons: known?.reasons ?? [],
                                    wrapUpEndsAt: event.fields["wrapUpEndsAt"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) })
             cached.acdUpdatedAt = Date()
+        case .hotDeskChanged?:
+            // Logged in here, or out (by the client elsewhere, `*2`, or a login at another phone).
+            guard let info = try? fields.decode(HotDeskInfo.self) else { return }
+            cached.hotDesk = info.loggedIn ? info : nil
+            cached.hotDeskUpdatedAt = Date()
         default:
             return
         }
@@ -391,6 +397,18 @@ public actor CollabLink {
         cached.acd = status
         cached.acdUpdatedAt = Date()
         save()
+    }
+
+    /// The hot-desk login as the server reports it now (after a login, a logout, a reconnection).
+    public func setHotDesk(_ info: HotDeskInfo?) {
+        cached.hotDesk = info?.loggedIn == true ? info : nil
+        cached.hotDeskUpdatedAt = Date()
+        save()
+    }
+
+    private func refreshHotDesk() async {
+        guard let reply = try? await request(.hotDeskStatus) else { return }
+        setHotDesk(reply == .null ? nil : try? reply.decode(HotDeskInfo.self))
     }
 
     private func refreshACD() async {
