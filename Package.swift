@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail", "RTP",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

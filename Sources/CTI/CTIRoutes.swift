@@ -198,6 +198,9 @@ struct CTIRoutes: Sendable {
         group.post("hotdesk/:user/logout") { _, context in
             JSONResponse.make(try await server.hotDeskLogout(context.parameters.require("user")))
         }
+        group.get("park") { _, _ in
+            JSONResponse.make(await server.parkSlots())
+        }
         group.get("paths") { _, _ in
             JSONResponse.make(await server.paths())
         }

@@ -30,6 +30,7 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case conferenceLeft = "conference.left"
     case conferenceTalking = "conference.talking"
     case hotDeskChanged = "hotdesk.changed"
+    case parkChanged = "park.changed"
 }
 
 extension StreamEvent {

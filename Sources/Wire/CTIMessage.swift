@@ -46,6 +46,9 @@ public enum CTIMessage: Sendable, Equatable {
     /// A hot-desk user logged in at `device` (nil: logged out); `previous`, the device it left
     /// (logged in elsewhere, or out): that phone is told.
     case hotDeskChanged(user: String, device: String?, previous: String?)
+    /// A park slot took a call (`call`, `parker`) or was emptied (both nil: retrieved, recalled,
+    /// or its caller hung up).
+    case parkChanged(slot: String, call: String?, parker: String?)
 
     public var event: CTIEvent {
         switch self {
@@ -75,6 +78,7 @@ public enum CTIMessage: Sendable, Equatable {
         case .conferenceLeft: .conferenceLeft
         case .conferenceTalking: .conferenceTalking
         case .hotDeskChanged: .hotDeskChanged
+        case .parkChanged: .parkChanged
         }
     }
 
@@ -87,7 +91,7 @@ public enum CTIMessage: Sendable, Equatable {
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
         case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged, .pathChanged, .securityBanned, .messageWaiting,
-             .conferenceJoined, .conferenceLeft, .conferenceTalking, .hotDeskChanged:
+             .conferenceJoined, .conferenceLeft, .conferenceTalking, .hotDeskChanged, .parkChanged:
             nil
         }
     }
@@ -143,6 +147,8 @@ public enum CTIMessage: Sendable, Equatable {
             ["room": .string(room), "participant": .string(participant), "talking": .bool(talking)]
         case .hotDeskChanged(let user, let device, let previous):
             ["user": .string(user), "device": .optional(device), "previous": .optional(previous)]
+        case .parkChanged(let slot, let call, let parker):
+            ["slot": .string(slot), "call": .optional(call), "parker": .optional(parker)]
         }
     }
 
@@ -230,6 +236,9 @@ public enum CTIMessage: Sendable, Equatable {
         case .hotDeskChanged:
             guard let user = text("user") else { return nil }
             self = .hotDeskChanged(user: user, device: text("device"), previous: text("previous"))
+        case .parkChanged:
+            guard let slot = text("slot") else { return nil }
+            self = .parkChanged(slot: slot, call: text("call"), parker: text("parker"))
         }
     }
 }

@@ -1,5 +1,5 @@
-// Hot desking as the call server reports it (CTI `GET hotdesk`, the replies to login and logout)
-// and the collaboration server passes on to the phone: typed once for both ends.
+// Hot desking and park slots as the call server reports them (CTI `GET hotdesk`, `GET park`, the
+// replies to login and logout), and the collaboration server passes on: typed once for both ends.
 
 import Foundation
 
@@ -17,6 +17,24 @@ public struct HotDeskInfo: Codable, Sendable, Equatable {
         self.name = name
         self.loggedIn = loggedIn
         self.device = device
+        self.since = since
+    }
+}
+
+/// A park slot as CTI shows it (`GET park`): the call waiting in it, who parked it, who waits.
+public struct ParkSlotInfo: Codable, Sendable, Equatable {
+    public var slot: String
+    public var call: String?
+    public var parker: String?
+    /// The party waiting (the number on the parked side).
+    public var parked: String?
+    public var since: Date?
+
+    public init(slot: String, call: String?, parker: String?, parked: String?, since: Date?) {
+        self.slot = slot
+        self.call = call
+        self.parker = parker
+        self.parked = parked
         self.since = since
     }
 }

@@ -26,6 +26,8 @@ import Wire
         .callRecalled(call: "c1", party: "2002", from: "2003", reason: .transfer),
         .hotDeskChanged(user: "2101", device: "2004", previous: nil),
         .hotDeskChanged(user: "2101", device: nil, previous: "2004"),
+        .parkChanged(slot: "701", call: "c1", parker: "2001"),
+        .parkChanged(slot: "701", call: nil, parker: nil),
         .callRecalled(call: "c1", party: "2001", from: "2001", reason: .hold),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.answered.rawValue, cdr: 7),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.busy.rawValue, cdr: nil),

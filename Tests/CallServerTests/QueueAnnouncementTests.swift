@@ -10,12 +10,22 @@ import Testing
 @Suite struct QueueAnnouncementTests {
     @Test func everyListedPromptShipsAsShortSpeech() throws {
         let prompts = Prompts.shipped
-        for name in ["caller-number", "expected-wait", "less-than-a-minute", "minute", "minutes", "thank-you-for-holding"] + (1...20).map({ "n\($0)" }) {
+        let hotDesk = ["hotdesk-logged-in", "hotdesk-logged-out", "hotdesk-login-failed", "hotdesk-locked", "hotdesk-in-use", "hotdesk-nobody"]
+        for name in ["caller-number", "expected-wait", "less-than-a-minute", "minute", "minutes", "thank-you-for-holding"] + (1...20).map({ "n\($0)" })
+            + hotDesk + ["park-parked-on", "park-empty", "n0"] {
             let samples = try #require(prompts.samples[name], "prompt \(name) ships")
             // Between a fifth of a second and eight seconds of sound, not silence.
             #expect((1600...64000).contains(samples.count), "\(name): \(samples.count) samples")
             #expect(AudioAnalysis.rms(samples) > 300, "\(name) is speech, RMS \(AudioAnalysis.rms(samples))")
         }
+    }
+
+    @Test func anAnnouncementSaysOnlyPromptsThatShipAndNotTooMany() {
+        let prompts = Prompts.shipped
+        #expect(Announcement.prompts("park-parked-on n7 n0 n1", known: prompts) == ["park-parked-on", "n7", "n0", "n1"])
+        #expect(Announcement.prompts("park-parked-on ../../etc/passwd n7", known: prompts) == ["park-parked-on", "n7"])
+        #expect(Announcement.prompts(nil, known: prompts).isEmpty)
+        #expect(Announcement.prompts(Array(repeating: "n1", count: 100).joined(separator: " "), known: prompts).count == Announcement.maxPrompts)
     }
 
     @Test func numbersAreSpokenAsTensAndUnits() {

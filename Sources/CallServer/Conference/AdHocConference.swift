@@ -163,7 +163,12 @@ extension CallServer {
     /// was for such a leg.
     func serviceLegEnded(_ incoming: IncomingRequest) async -> Bool {
         let request = incoming.request
-        guard request.method == .bye, let id = DialogID.forIncoming(request), let (key, side) = serviceLegs.removeValue(forKey: id) else { return false }
+        guard request.method == .bye, let id = DialogID.forIncoming(request), serviceLegs[id] != nil else { return false }
+        if await parkAnnouncementEnded(id) {
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
+            return true
+        }
+        guard let (key, side) = serviceLegs.removeValue(forKey: id) else { return false }
         try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 200), to: incoming)
         guard let call = calls[key], call.conferenceLegs[side]?.dialog.id == id else { return true }
         call.conferenceLegs[side] = nil

@@ -161,6 +161,31 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public func conference(_ number: String) -> ConferenceRoomConfiguration? { conferences.first { $0.number == number } }
     /// Recall timers (docs/pbx-config.md, `recall:`).
     public var recall = Recall()
+    /// Call park (docs/pbx-config.md, `park:`); nil: none.
+    public var park: Park?
+
+    public struct Park: Codable, Sendable, Equatable {
+        /// Keyed during a call (SIP INFO), or a blind transfer's target: parks the other party.
+        public var code: String = "*70"
+        /// The slots, first and last: dialing one retrieves what is parked there.
+        public var first: Int = 701
+        public var last: Int = 720
+        /// Seconds before a call nobody retrieved rings its parker again.
+        public var seconds: Double = 180
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Park()
+            code = try c.decodeIfPresent(String.self, forKey: .code) ?? d.code
+            first = try c.decodeIfPresent(Int.self, forKey: .first) ?? d.first
+            last = try c.decodeIfPresent(Int.self, forKey: .last) ?? d.last
+            seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) ?? d.seconds
+        }
+
+        public var slots: [String] { first <= last ? (first...last).map(String.init) : [] }
+    }
 
     public struct Recall: Codable, Sendable, Equatable {
         /// Seconds a blind transfer's target rings before the call comes back to the transferrer
@@ -224,7 +249,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
-             media, numbering, acd, security, voicemail, conferences, recall
+             media, numbering, acd, security, voicemail, conferences, recall, park
     }
 
     public init(from decoder: any Decoder) throws {
@@ -249,6 +274,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         voicemail = try c.decodeIfPresent(VoicemailSettings.self, forKey: .voicemail) ?? VoicemailSettings()
         conferences = try c.decodeIfPresent([ConferenceRoomConfiguration].self, forKey: .conferences) ?? []
         recall = try c.decodeIfPresent(Recall.self, forKey: .recall) ?? Recall()
+        park = try c.decodeIfPresent(Park.self, forKey: .park)
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -322,6 +348,18 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         }
         if let problem = voicemail.problem() { throw ConfigurationError("\(source): \(problem)") }
         try validateNumbering(source: source)
+        if let park {
+            guard park.code.hasPrefix("*"), park.code.count >= 2, park.code.dropFirst().allSatisfy(\.isNumber) else {
+                throw ConfigurationError("\(source): park.code must be * and digits, such as *70")
+            }
+            guard park.first >= 0, park.first <= park.last, park.last - park.first < 1000 else {
+                throw ConfigurationError("\(source): park.first and park.last must be a range of at most 1000 slots")
+            }
+            guard park.seconds > 0 else { throw ConfigurationError("\(source): park.seconds must be positive") }
+            if let taken = park.slots.first(where: { slot in user(slot) != nil || numbering.contains { $0.dial == slot } || conference(slot) != nil || acd.path(slot) != nil }) {
+                throw ConfigurationError("\(source): park slot \(taken) is already an extension, a numbering entry, a room or an ACD path")
+            }
+        }
         try ConferenceRoomConfiguration.validate(conferences, key: "\(source): conferences")
         for (index, room) in conferences.enumerated() where user(room.number) != nil || numbering.contains(where: { $0.dial == room.number }) {
             throw ConfigurationError("\(source): conferences[\(index)].number \(room.number) is already an extension or a numbering entry")

@@ -107,6 +107,15 @@ final class Call: @unchecked Sendable {
     /// its target does not answer in the recall time; `recall` once it has.
     var recallTo: String?
     var recall: RecallMark?
+    /// Parked (ParkDriver.swift): the side that waits in a slot (the other side's leg is gone or
+    /// going), the park timer, the parker's announcement leg, and the REFER that asked for it.
+    var parkedSide: Side?
+    var parkTimer: Scheduled<Void>?
+    var parkRecall: Task<Void, Never>?
+    var parkAnnouncement: ServiceLeg?
+    var parkRefer: UInt32?
+    /// Digits each side keyed by SIP INFO lately (the last few), for in-call feature codes.
+    var keyed: [Side: String] = [:]
     /// Each leg's confirmation, owed answer and REFERs in flight, as a value machine (Leg.swift).
     var legs: [Side: Leg] = [:]
     /// Per leg, its 2xx's next retransmission or its 64·T1 limit, whichever runs (Leg actions).

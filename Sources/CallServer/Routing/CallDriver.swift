@@ -68,6 +68,7 @@ extension CallServer {
             case .forget:
                 if calls[call.key] === call { calls[call.key] = nil }
                 await endRecalls(call)
+                await endPark(call)
                 releaseAnswerWaiters(call)
                 await agentsLeftCall(call)
                 if let acd = call.acd {

@@ -50,6 +50,8 @@ extension CallServer {
         if case .hotDesk(.login(let user, _)) = destination { dialed = NumberingPlan.hotDeskLogin + user }
         switch destination {
         case .user, .service, .acdPath, .voicemail, .conference, .hotDesk: break
+        case .parkSlot(let slot):
+            if await retrieveParked(incoming, slot: slot, caller: caller) { return }
         case .incomplete:
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 484, reasonPhrase: "Address Incomplete (\(dialed) begins a feature code)", toTag: Self.newTag()), to: incoming)
             return
@@ -72,6 +74,10 @@ extension CallServer {
             call.conferenceRoom = room
         case .hotDesk:
             call.service = .announce
+        case .parkSlot:
+            // Nothing waits there: the caller is told so.
+            call.service = .announce
+            call.announcement = ["park-empty"]
         case .voicemail(let access):
             call.service = .voicemail
             switch access {

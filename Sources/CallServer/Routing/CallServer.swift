@@ -48,6 +48,8 @@ public actor CallServer {
     var contactCenter: ContactCenter
     /// Who is logged in at which phone as a hot-desk user (HotDesking.swift).
     var hotDesking: HotDesking
+    /// Park slots and what waits in them (ParkLot.swift).
+    var parkLot: ParkLot
     var acdTimers: [ACDTimer: Scheduled<Void>] = [:]
     /// The ringing of each ACD call's offered agent, and agents' answers waiting for the contact
     /// center's word (by "call|agent").
@@ -144,6 +146,7 @@ public actor CallServer {
         registrar = Registrar(minExpires: configuration.minExpires, maxExpires: configuration.maxExpires,
                               maxContacts: configuration.security.maxRegistrationsPerUser)
         contactCenter = ContactCenter(configuration.acd)
+        parkLot = ParkLot(slots: configuration.park?.slots ?? [])
         hotDesking = HotDesking(pins: Dictionary(configuration.users.compactMap { user in user.hotDeskPIN.map { (user.extensionNumber, $0) } },
                                                  uniquingKeysWith: { first, _ in first }))
         var secret = [UInt8](repeating: 0, count: 32)

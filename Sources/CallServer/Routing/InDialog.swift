@@ -34,6 +34,13 @@ extension CallServer {
         }
         guard let hops = await forwardedHops(incoming) else { return }
         if await handleInConference(incoming, call: call, side: entry.side, id: id) { return }
+        if let parked = call.parkedSide, entry.side == parked.other {
+            // The parker's leg of a parked call: its BYE ends that leg only; anything else waits for nothing.
+            try? await stack.respond(SIPResponse(replyingTo: request, statusCode: request.method == .bye ? 200 : 481), to: incoming)
+            if request.method == .bye { await releaseParker(call, side: entry.side, byeFromParker: true) }
+            return
+        }
+        if await referToPark(incoming, call: call, side: entry.side) { return }
         if request.method == .bye, call.state != .answered {
             // The originator of a call placed through CTI hangs up while its target still rings.
             await advance(call, .hungUp(by: entry.side), bye: ByeRelay(incoming: incoming))
@@ -111,6 +118,7 @@ extension CallServer {
             answer.headers.add(.supported, Self.supported)
         }
         try? await stack.respond(answer, to: incoming)
+        if request.method == .info { await keyed(request, call: call, side: entry.side) }
         if let final, final.isSuccess, request.method == .invite || request.method == .update, !request.body.isEmpty {
             await phoneChangedHold(call, side: entry.side, offer: request.body)
         }

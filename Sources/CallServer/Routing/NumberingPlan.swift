@@ -16,6 +16,8 @@ public enum Destination: Sendable, Equatable {
     /// Hot desking's feature codes: `*1` + extension + `#` + PIN + `#` logs in at the caller's
     /// phone, `*2` logs out whoever is logged in there.
     case hotDesk(HotDeskCode)
+    /// A park slot: the call parked there is retrieved by whoever dials it.
+    case parkSlot(String)
     /// The start of a feature code: more digits are needed (484, RFC 3261 §21.4.22).
     case incomplete
     case unknown
@@ -48,6 +50,7 @@ public struct NumberingPlan: Sendable {
         }
         if configuration.acd.path(dialed) != nil { return .acdPath(dialed) }
         if configuration.conference(dialed) != nil { return .conference(dialed) }
+        if let park = configuration.park, park.slots.contains(dialed) { return .parkSlot(dialed) }
         if configuration.voicemail.enabled {
             if dialed == Self.ownMailbox { return .voicemail(.own) }
             if dialed == Self.anyMailbox { return .voicemail(.login) }
