@@ -209,6 +209,41 @@ import Testing
         await events.close(); await shutdown(p, cti, server)
     }
 
+    @Test func starSeventyKeyedByInfoParksTheOtherPartyAndDialingTheSlotTakesIt() async throws {
+        var configuration = officeConfiguration()
+        configuration.park = PBXConfiguration.Park()
+        let server = try await CallServer.start(configuration: configuration,
+                                                dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)"))
+        let cti = try await CTIServer.start(callServer: server, host: "127.0.0.1", port: 0, secret: ctiSecret)
+        let p = try await phones(["2001", "2002", "2003"], server: server)
+        let events = EventStreamClient(port: cti.port)
+        _ = try await events.next(type: "hello")
+        let leg = try await p["2001"]!.call("2002", server: server)
+        _ = try await p["2002"]!.nextInvite()
+        for digit in ["*", "7", "0"] {
+            let sent = try await p["2001"]!.ua.requestInDialog(leg.dialog.id, .info, body: Array("Signal=\(digit)\r\nDuration=160\r\n".utf8), contentType: .dtmfRelay)
+            #expect(sent.statusCode == 200, "INFO \(digit): \(sent.statusCode)")
+        }
+        let parked = try await events.next(type: "park.changed")
+        #expect(parked["slot"] == .string("701") && parked["parker"] == .string("2001"))
+        let music = try await p["2002"]!.nextInDialog(.invite)
+        #expect(sdpText(music.body).contains("a=sendonly") && !sdpText(music.body).contains("m=audio 40002"), "2002 waits with music")
+        let announcement = try await p["2001"]!.nextInDialog(.invite)
+        #expect(sdpText(announcement.body).contains("a=sendonly"), "2001 hears the slot")
+        try await p["2001"]!.ended(within: 10)  // the announcement said its piece: 2001's leg ends
+        // 2003 dials 701: answered with 2002's session, 2002 re-offered 2003's.
+        let taken = try await p["2003"]!.call("701", server: server)
+        #expect(sdpText(taken.remoteBody).contains("m=audio 40004"), "2003 talks to 2002")
+        let rebridge = try await p["2002"]!.nextInDialog(.invite)
+        #expect(sdpText(rebridge.body).contains("m=audio 40006") && sdpText(rebridge.body).contains("a=sendrecv"))
+        let emptied = try await events.next(type: "park.changed")
+        #expect(emptied["slot"] == .string("701") && emptied["call"] == .null)
+        #expect(try await CTIClient(port: cti.port).request("GET", "park").array.allSatisfy { $0.objectValue?["call"] == nil }, "every slot free (no call)")
+        try await p["2003"]!.ua.hangUp(taken.dialog.id)
+        try await p["2002"]!.ended()
+        await events.close(); await shutdown(p, cti, server)
+    }
+
     @Test func blindTransferReleasesThePartyAndRebridgesTheOther() async throws {
         let (server, cti, client) = try await startCTI()
         let p = try await phones(["2001", "2002", "2003"], server: server)
