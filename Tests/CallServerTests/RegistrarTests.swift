@@ -126,8 +126,11 @@ import Testing
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/office/pbx.yaml")
         let configuration = try PBXConfiguration.load(url)
-        #expect(configuration.users.map(\.extensionNumber) == ["2001", "2002", "2003", "2004"])
+        #expect(configuration.users.map(\.extensionNumber) == ["2001", "2002", "2003", "2004", "2101", "2102"])
         #expect(configuration.user("2002")?.name == "Brook Taylor")
+        #expect(configuration.user("2101")?.hotDeskPIN == "8642" && configuration.user("2102")?.hotDeskPIN == "8643")
+        #expect(configuration.park?.slots.first == "701" && configuration.park?.slots.last == "720" && configuration.park?.code == "*70")
+        #expect(configuration.recall.transferSeconds == 30 && configuration.recall.holdSeconds == 90)
         #expect(configuration.listen.port == 5060)
     }
 
