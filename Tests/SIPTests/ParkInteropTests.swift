@@ -12,16 +12,9 @@ import Wire
     static let park = "park: { code: \"*70\", first: 701, last: 703, seconds: 4 }"
 
     @Test func linphoneParksBaresipByTransferToStarSeventyAndAnotherPhoneRetrievesIt() async throws {
-        let pbx = try await PBXProcess.start(extra: Self.park)
-        defer { pbx.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let brookProcess = try brook.start(seconds: 40)
-        defer { brookProcess.terminate() }
-        try await LinphoneInteropTests.registered(["2001", "2002"], events: events)
-        ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+        let office = try await LinphoneOffice.start(extra: Self.park, cy: false)
+        defer { office.stop() }
+        let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         try await ada.waitFor("connected.")
         ada.command("transfer \(try ada.callID()) sip:*70@127.0.0.1:\(pbx.port)")
         let parked = try await events.next(type: "park.changed", within: 15)
@@ -51,16 +44,9 @@ import Wire
     }
 
     @Test func aCallLeftParkedRingsItsParkerAgain() async throws {
-        let pbx = try await PBXProcess.start(extra: Self.park)
-        defer { pbx.process.terminate() }
-        let events = EventStreamClient(port: pbx.ctiPort)
-        _ = try await events.next(type: "hello")
-        let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
-        let brookProcess = try brook.start(seconds: 40)
-        defer { brookProcess.terminate() }
-        try await LinphoneInteropTests.registered(["2001", "2002"], events: events)
-        ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
+        let office = try await LinphoneOffice.start(extra: Self.park, cy: false)
+        defer { office.stop() }
+        let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         try await ada.waitFor("connected.")
         ada.command("transfer \(try ada.callID()) sip:*70@127.0.0.1:\(pbx.port)")
         _ = try await events.next(type: "park.changed", within: 15)

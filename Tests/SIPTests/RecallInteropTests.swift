@@ -11,33 +11,6 @@ import Testing
 @Suite(.serialized, .realPeers) struct RecallInteropTests {
     static let timers = "recall: { transferSeconds: 3, holdSeconds: 3 }"
 
-    /// A call server on short recall timers; linphone 2001, baresip 2002 answering by itself and,
-    /// with `cy`, baresip 2003 letting calls ring; once all are registered, linphone calls 2002.
-    struct Office {
-        let pbx: PBXProcess
-        let events: EventStreamClient
-        let ada: Linphone
-        let baresips: [ExternalProcess]
-
-        static func start(cy: Bool) async throws -> Office {
-            let pbx = try await PBXProcess.start(extra: RecallInteropTests.timers)
-            let events = EventStreamClient(port: pbx.ctiPort)
-            _ = try await events.next(type: "hello")
-            let ada = try Linphone.start("2001", pbxPort: pbx.port, frequency: 700)
-            var baresips = [try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true).start(seconds: 40)]
-            if cy { baresips.append(try Baresip(number: "2003", pbxPort: pbx.port, sourceFrequency: 1300, autoAnswer: false).start(seconds: 40)) }
-            let office = Office(pbx: pbx, events: events, ada: ada, baresips: baresips)
-            try await LinphoneInteropTests.registered(cy ? ["2001", "2002", "2003"] : ["2001", "2002"], events: events)
-            ada.command("call sip:2002@127.0.0.1:\(pbx.port)")
-            return office
-        }
-
-        func stop() {
-            for process in baresips { process.terminate() }
-            pbx.process.terminate()
-        }
-    }
-
     /// The audio linphone hears after the recall: the other party's tone, not its own.
     func linphoneHears(_ linphone: Linphone, _ frequency: Double, _ other: Double, _ what: String) async throws {
         let hears = linphone.recordAnew("after-recall.wav")
@@ -50,7 +23,7 @@ import Testing
     }
 
     @Test func linphoneBlindTransferByREFERComesBackWhenTheTargetDoesNotAnswer() async throws {
-        let office = try await Office.start(cy: true)
+        let office = try await LinphoneOffice.start(extra: Self.timers, cy: true)
         defer { office.stop() }
         let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         try await ada.waitFor("connected.")
@@ -74,7 +47,7 @@ import Testing
     }
 
     @Test func aCTIBlindTransferNobodyAnswersComesBackToTheTransferrer() async throws {
-        let office = try await Office.start(cy: true)
+        let office = try await LinphoneOffice.start(extra: Self.timers, cy: true)
         defer { office.stop() }
         let (pbx, events, ada) = (office.pbx, office.events, office.ada)
         let answered = try await events.next(type: "call.answered", within: 10)
@@ -101,7 +74,7 @@ import Testing
     }
 
     @Test func aCallLinphoneHoldsTooLongRingsItBackAndAnsweringTakesItBack() async throws {
-        let office = try await Office.start(cy: false)
+        let office = try await LinphoneOffice.start(extra: Self.timers, cy: false)
         defer { office.stop() }
         let (events, ada) = (office.events, office.ada)
         try await ada.waitFor("connected.")

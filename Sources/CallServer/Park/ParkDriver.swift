@@ -63,21 +63,25 @@ extension CallServer {
             serviceLegs[leg.dialog.id] = nil
             await closeServiceLeg(leg)
         }
-        guard var dialog = call.dialog(side), let target = call.legTarget(side) else { return }
-        if let refer = call.parkRefer, !byeFromParker {
-            call.parkRefer = nil
-            var notify = dialog.makeRequest(.notify)
-            notify.headers.add(.event, "refer;id=\(refer)")
-            notify.headers.add(.subscriptionState, "terminated;reason=noresource")
-            notify.setBody(Array("SIP/2.0 200 OK\r\n".utf8), contentType: MediaType(type: "message", subtype: "sipfrag"))
-            call.setDialog(side, dialog)
-            _ = await finalResponse(notify, to: target)
-        }
+        guard call.dialog(side) != nil, let target = call.legTarget(side) else { return }
+        if !byeFromParker { await answerParkRefer(call, side: side, status: "200 OK") }
+        guard var dialog = call.dialog(side) else { return }
         dialogs[dialog.id] = nil
         call.setDialog(side, nil)
-        if !byeFromParker, var current = Optional(dialog) {
-            _ = await stack.send(current.makeRequest(.bye), to: target)
-        }
+        if !byeFromParker { _ = await stack.send(dialog.makeRequest(.bye), to: target) }
+    }
+
+    /// The REFER that asked for the park learns how it went (RFC 3515: a final NOTIFY, its
+    /// subscription over), once.
+    private func answerParkRefer(_ call: Call, side: Call.Side, status: String) async {
+        guard let refer = call.parkRefer, var dialog = call.dialog(side), let target = call.legTarget(side) else { return }
+        call.parkRefer = nil
+        var notify = dialog.makeRequest(.notify)
+        notify.headers.add(.event, "refer;id=\(refer)")
+        notify.headers.add(.subscriptionState, "terminated;reason=noresource")
+        notify.setBody(Array("SIP/2.0 \(status)\r\n".utf8), contentType: MediaType(type: "message", subtype: "sipfrag"))
+        call.setDialog(side, dialog)
+        _ = await finalResponse(notify, to: target)
     }
 
     /// The announcement service hung up its leg of a parked call: the parker's leg ends.
@@ -116,15 +120,7 @@ extension CallServer {
         call.parkRefer = request.cseq?.sequence
         if await park(call, parkerSide: side) == nil {
             // Every slot taken: the REFER fails, the call goes on.
-            if var dialog = call.dialog(side), let target = call.legTarget(side), let refer = call.parkRefer {
-                call.parkRefer = nil
-                var notify = dialog.makeRequest(.notify)
-                notify.headers.add(.event, "refer;id=\(refer)")
-                notify.headers.add(.subscriptionState, "terminated;reason=noresource")
-                notify.setBody(Array("SIP/2.0 503 Service Unavailable\r\n".utf8), contentType: MediaType(type: "message", subtype: "sipfrag"))
-                call.setDialog(side, dialog)
-                _ = await finalResponse(notify, to: target)
-            }
+            await answerParkRefer(call, side: side, status: "503 Service Unavailable")
         }
         return true
     }
