@@ -198,6 +198,22 @@ struct CTIRoutes: Sendable {
         group.post("hotdesk/:user/logout") { _, context in
             JSONResponse.make(try await server.hotDeskLogout(context.parameters.require("user")))
         }
+        // Desktop consoles: which phones are on duty for the attendant; on or off duty.
+        group.get("consoles") { _, _ in
+            JSONResponse.make(await server.activeConsoles())
+        }
+        group.get("consoles/:user") { _, context in
+            JSONResponse.make(await server.consoleInfo(try context.parameters.require("user")))
+        }
+        group.put("consoles/:user") { request, context in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["active"], in: body)
+            guard let active = body["active"]?.boolValue else { throw APIError.invalid("active", "true or false") }
+            return JSONResponse.make(try await server.setConsole(context.parameters.require("user"), active: active))
+        }
+        group.get("lamps") { _, _ in
+            JSONResponse.make(await server.lamps())
+        }
         group.get("park") { _, _ in
             JSONResponse.make(await server.parkSlots())
         }

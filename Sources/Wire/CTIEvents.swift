@@ -31,6 +31,7 @@ public enum CTIEvent: String, Sendable, CaseIterable, Codable {
     case conferenceTalking = "conference.talking"
     case hotDeskChanged = "hotdesk.changed"
     case parkChanged = "park.changed"
+    case consoleChanged = "console.changed"
 }
 
 extension StreamEvent {

@@ -49,6 +49,8 @@ public enum CTIMessage: Sendable, Equatable {
     /// A park slot took a call (`call`, `parker`) or was emptied (both nil: retrieved, recalled,
     /// or its caller hung up).
     case parkChanged(slot: String, call: String?, parker: String?)
+    /// A user's phone went on duty as a desktop console, or off.
+    case consoleChanged(user: String, active: Bool)
 
     public var event: CTIEvent {
         switch self {
@@ -79,6 +81,7 @@ public enum CTIMessage: Sendable, Equatable {
         case .conferenceTalking: .conferenceTalking
         case .hotDeskChanged: .hotDeskChanged
         case .parkChanged: .parkChanged
+        case .consoleChanged: .consoleChanged
         }
     }
 
@@ -91,7 +94,7 @@ public enum CTIMessage: Sendable, Equatable {
              .callEnded(let call, _, _, _, _), .callbackPlaced(_, let call, _, _):
             call
         case .callbackRequested, .callbackExpired, .devicesChanged, .featuresChanged, .agentChanged, .pathChanged, .securityBanned, .messageWaiting,
-             .conferenceJoined, .conferenceLeft, .conferenceTalking, .hotDeskChanged, .parkChanged:
+             .conferenceJoined, .conferenceLeft, .conferenceTalking, .hotDeskChanged, .parkChanged, .consoleChanged:
             nil
         }
     }
@@ -149,6 +152,8 @@ public enum CTIMessage: Sendable, Equatable {
             ["user": .string(user), "device": .optional(device), "previous": .optional(previous)]
         case .parkChanged(let slot, let call, let parker):
             ["slot": .string(slot), "call": .optional(call), "parker": .optional(parker)]
+        case .consoleChanged(let user, let active):
+            ["user": .string(user), "active": .bool(active)]
         }
     }
 
@@ -239,6 +244,9 @@ public enum CTIMessage: Sendable, Equatable {
         case .parkChanged:
             guard let slot = text("slot") else { return nil }
             self = .parkChanged(slot: slot, call: text("call"), parker: text("parker"))
+        case .consoleChanged:
+            guard let user = text("user"), let active = f["active"]?.boolValue else { return nil }
+            self = .consoleChanged(user: user, active: active)
         }
     }
 }

@@ -61,6 +61,11 @@ public enum CollabMethod: String, Sendable, CaseIterable {
     case hotDeskLogin = "hotdesk.login"
     case hotDeskLogout = "hotdesk.logout"
     case hotDeskStatus = "hotdesk.status"
+    /// Desktop console: this user's phone on duty for the attendant or off (`active`), its duty,
+    /// and the busy lamps of the office (the call server's `GET lamps`).
+    case consoleSet = "console.set"
+    case consoleStatus = "console.status"
+    case consoleLamps = "console.lamps"
     /// Visual voicemail: the user's mailbox (waiting counts and messages), a message heard or
     /// saved (`folder`), a message deleted. The audio is `GET /api/v1/voicemail/{id}/audio`.
     case voicemailList = "voicemail.list"

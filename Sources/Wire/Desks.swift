@@ -38,3 +38,37 @@ public struct ParkSlotInfo: Codable, Sendable, Equatable {
         self.since = since
     }
 }
+
+/// A busy lamp as CTI shows it (`GET lamps`, the console's lamp field): an extension's or a park
+/// slot's state, with who is on the other end when something is going on.
+public struct LampInfo: Codable, Sendable, Equatable {
+    /// `idle`, `ringing`, `busy`, `dnd`, `unregistered` for an extension; `idle` or `parked` for a slot.
+    public var number: String
+    public var state: String
+    public var remote: String?
+    /// SIP subscribers watching this lamp (RFC 4235).
+    public var watchers: Int
+
+    public init(number: String, state: String, remote: String?, watchers: Int) {
+        self.number = number
+        self.state = state
+        self.remote = remote
+        self.watchers = watchers
+    }
+}
+
+/// A user's phone as a desktop console (CTI `GET consoles`, `PUT consoles/{user}`).
+public struct ConsoleInfo: Codable, Sendable, Equatable {
+    public var user: String
+    public var active: Bool
+    public var since: Date?
+    /// The attendant number whose calls ring it.
+    public var attendant: String?
+
+    public init(user: String, active: Bool, since: Date?, attendant: String?) {
+        self.user = user
+        self.active = active
+        self.since = since
+        self.attendant = attendant
+    }
+}

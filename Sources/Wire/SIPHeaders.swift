@@ -1,3 +1,5 @@
+import Foundation
+
 // SIP headers the call server adds for the project's own programs: named once for the call
 // server that writes them and the phones and media hosts that read them.
 
@@ -58,5 +60,30 @@ public struct RecallMark: Sendable, Equatable, Codable {
         case .hold: "Recall: on hold — \(party)"
         case .park: "Recall: parked on \(from) — \(party)"
         }
+    }
+}
+
+/// A call for the attendant, on the INVITE that rings each desktop console: why it came and
+/// since when it waits (`X-Holdfast-Console: reason=direct;since=1796220000`).
+public struct ConsoleMark: Sendable, Equatable, Codable {
+    public static let header = "X-Holdfast-Console"
+
+    /// `direct` (dialed), or the forwarding that sent it (`forwardNoAnswer`, `forwardBusy`, `forwardAlways`).
+    public var reason: String
+    public var since: Date
+
+    public init(reason: String, since: Date) {
+        self.reason = reason
+        self.since = since
+    }
+
+    public var headerValue: String { "reason=\(reason);since=\(Int(since.timeIntervalSince1970))" }
+
+    public init?(header: String?) {
+        guard let header else { return nil }
+        let fields = HoldfastHeader.fields(header)
+        guard let reason = fields["reason"], !reason.isEmpty, reason.count <= 32, reason.allSatisfy({ $0.isLetter }),
+              let since = fields["since"].flatMap(Double.init) else { return nil }
+        self.init(reason: reason, since: Date(timeIntervalSince1970: since))
     }
 }

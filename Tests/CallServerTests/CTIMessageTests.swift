@@ -28,6 +28,7 @@ import Wire
         .hotDeskChanged(user: "2101", device: nil, previous: "2004"),
         .parkChanged(slot: "701", call: "c1", parker: "2001"),
         .parkChanged(slot: "701", call: nil, parker: nil),
+        .consoleChanged(user: "2001", active: true),
         .callRecalled(call: "c1", party: "2001", from: "2001", reason: .hold),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.answered.rawValue, cdr: 7),
         .callEnded(call: "c1", caller: "2001", callee: "2002", outcome: CallOutcome.busy.rawValue, cdr: nil),

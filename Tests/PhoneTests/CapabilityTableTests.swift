@@ -60,8 +60,10 @@ private extension Dictionary where Key == CapabilityID {
         #expect(CapabilityTable.global(unregistered)[.callMake] == .unavailable(.notRegistered))
     }
 
-    @Test func featuresWithoutAServerSideAreReportedNotBuilt() {
-        #expect(CapabilityTable.global(online)["desktopConsole.select"] == .unavailable(.notBuilt))
+    @Test func theCallServersFeaturesAreGatedAsTheTableSays() {
+        // The console is put on duty through the collaboration server; offline a console stays on duty.
+        #expect(CapabilityTable.global(online)["desktopConsole.select"] == .available)
+        #expect(CapabilityTable.global(.init(server: .offline, registered: true))["desktopConsole.select"] == .unavailable(.serverOffline))
         // Hot desking logs in and out through the collaboration server only; offline the user stays.
         let lost = CapabilityTable.Context(server: .offline, registered: true)
         for id in ["hotdesk.login", "hotdesk.logout"] {

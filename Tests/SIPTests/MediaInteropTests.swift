@@ -49,10 +49,11 @@ struct Baresip {
         try account.write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
     }
 
-    func start(seconds: Int, commands: [String] = []) throws -> ExternalProcess {
+    /// `takesInput`: menu commands can be sent to it later (`send("/transfer …")`, its stdio module).
+    func start(seconds: Int, commands: [String] = [], takesInput: Bool = false) throws -> ExternalProcess {
         var arguments = ["-f", directory.path, "-t", String(seconds)]
         for command in commands { arguments += ["-e", command] }
-        return try ExternalProcess("baresip", arguments, name: "baresip", workingDirectory: directory)
+        return try ExternalProcess("baresip", arguments, name: "baresip", workingDirectory: directory, takesInput: takesInput)
     }
 
     /// The audio baresip received (its sndfile decoder dump).

@@ -22,6 +22,8 @@ import Wire
         let cti = CTIClient(port: pbx.ctiPort)
         let slots = try await cti.request("GET", "park")
         #expect(slots.array.first?.objectValue?["parked"] == .string("2002"), "\(slots.array)")
+        let lamp = try await cti.request("GET", "lamps").array.first { $0.objectValue?["number"] == .string("701") }?.objectValue
+        #expect(lamp?["state"] == .string("parked") && lamp?["remote"] == .string("2002"), "the slot's lamp: \(String(describing: lamp))")
         // 2003 dials 701 and hears baresip's 900 Hz.
         let heard = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-park-\(UUID()).wav")
         let retriever = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:701@127.0.0.1:\(pbx.port)", "--user", "2003", "--password", "pw2003",
@@ -41,6 +43,33 @@ import Wire
         await events.close()
         let records = try FeatureStore(directory: pbx.dataDirectory).records(after: 0)
         #expect(records.contains { $0.path.starts(with: ["2002", "park", "701", "retrieved", "2003"]) }, "\(records.map(\.path))")
+    }
+
+    /// baresip 1.0 keys digits by RFC 4733 only (phone to phone, unseen by the call server), so
+    /// its way to park is the blind transfer to the park code.
+    @Test func aBaresipParksByTransferToStarSeventy() async throws {
+        let pbx = try await PBXProcess.start(extra: Self.park)
+        defer { pbx.process.terminate() }
+        let events = EventStreamClient(port: pbx.ctiPort)
+        _ = try await events.next(type: "hello")
+        let ada = try Baresip(number: "2001", pbxPort: pbx.port, sourceFrequency: 700, autoAnswer: false)
+        let brook = try Baresip(number: "2002", pbxPort: pbx.port, sourceFrequency: 900, autoAnswer: true)
+        let brookProcess = try brook.start(seconds: 40)
+        defer { brookProcess.terminate() }
+        try await LinphoneInteropTests.registered(["2002"], events: events)
+        let adaProcess = try ada.start(seconds: 40, commands: ["/dial sip:2002@127.0.0.1:\(pbx.port)"], takesInput: true)
+        defer { adaProcess.terminate() }
+        _ = try await events.next(type: "call.answered", within: 15)
+        adaProcess.send("/transfer sip:*70@127.0.0.1:\(pbx.port)")
+        let parked = try await events.next(type: "park.changed", within: 15)
+        #expect(parked["slot"] == .string("701") && parked["parker"] == .string("2001"), "\(parked)")
+        let heard = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-park-\(UUID()).wav")
+        let retriever = try ExternalProcess(MediaInteropTests.holdfast, ["sip", "call", "sip:701@127.0.0.1:\(pbx.port)", "--user", "2003", "--password", "pw2003",
+                                                                         "--hangup-after", "3", "--record", heard.path, "--json"], name: "retrieve-701")
+        #expect(try await retriever.waitForExit(within: 30) == 0, "\(retriever.outputTail())")
+        let frequency = try await Sox.roughFrequency(heard)
+        #expect(abs(frequency - 900) < 45, "2003 heard \(frequency) Hz from the call baresip parked, expected 900")
+        await events.close()
     }
 
     @Test func aCallLeftParkedRingsItsParkerAgain() async throws {

@@ -4,7 +4,8 @@ log in as ACD agent 7001 and make busy; the supervisor's wallboard shows it; mak
 dial box, see the call window; the collaboration server killed: the banner, the transfer button
 gone while hold stays and works, the agent panel greyed with its logout refused, adding a contact
 refused with a message; the server back: the banner gone and transfer back; Escape ends the call;
-the agent logs out. Screenshots are kept.
+the agent logs out. The desktop console: on duty, a call to the attendant answered from its queue,
+the lamps showing the console busy; still on duty offline; off duty after. Screenshots are kept.
 
   /usr/bin/python3 Tests/ui/phone_ui_test.py --holdfast .build/debug/holdfast --artifacts DIR
 
@@ -111,6 +112,23 @@ def main():
             finally:
                 board.quit()
 
+            # The desktop console: on duty, a call to the attendant (0) waits in its queue and is
+            # answered from there; the lamps show 2001 busy.
+            click("#console-toggle")
+            wait.until(lambda b: visible("console-panel"))
+            attendant = subprocess.Popen([args.holdfast, "sip", "call", f"sip:0@{sip_address}", "--user", "2002", "--password", "pw2002",
+                                          "--hangup-after", "6"], stdout=subprocess.DEVNULL)
+            wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#console-queue li"))
+            assert "2002" in browser.find_element(By.CSS_SELECTOR, "#console-queue li").text, browser.find_element(By.ID, "console-queue").text
+            shot("console-1-queue")
+            click("#console-queue button[data-action=console-answer]")
+            wait.until(lambda b: b.execute_script(
+                "return [...document.querySelectorAll('#calls .call .state')].some(e => e.textContent.startsWith('connected'))"))
+            wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#console-lamps li[data-number='2001'][data-state='busy']"))
+            shot("console-2-answered")
+            attendant.wait(30)
+            wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "#calls .call"))
+
             # A message left for 2001 (*99 2001, 1000 Hz): the header says so, the Voicemail tab lists it.
             subprocess.run([args.holdfast, "sip", "call", f"sip:*992001@{sip_address}", "--user", "2002", "--password", "pw2002",
                             "--tone", "1000", "--hangup-after", "16"], check=True, timeout=60, stdout=subprocess.DEVNULL)
@@ -140,6 +158,7 @@ def main():
             assert visible("try-now") and visible("logout"), "Try Now and Log out offered"
             wait.until(lambda b: "transfer" not in actions())
             assert "hold" in actions(), f"hold stays offline: {actions()}"
+            assert visible("console-panel") and not browser.find_element(By.ID, "console-toggle").is_enabled(), "the console stays on duty offline"
             shot("3-limited-functionality")
             click("#calls button[data-action=hold]")
             wait.until(lambda b: "retrieve" in actions())
@@ -171,6 +190,9 @@ def main():
             wait.until(lambda b: not visible("banner"))
             wait.until(lambda b: "transfer" in actions())
             shot("5-back-online")
+            wait.until(lambda b: b.find_element(By.ID, "console-toggle").is_enabled())
+            click("#console-toggle")  # off duty
+            wait.until(lambda b: not visible("console-panel"))
 
             browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)  # Escape ends the call
             wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "#calls .call"))

@@ -163,6 +163,26 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public var recall = Recall()
     /// Call park (docs/pbx-config.md, `park:`); nil: none.
     public var park: Park?
+    /// The attendant (docs/pbx-config.md, `attendant:`): calls to its number ring every desktop
+    /// console on duty; nil: none.
+    public var attendant: Attendant?
+
+    public struct Attendant: Codable, Sendable, Equatable {
+        public var number: String = "0"
+        public var name: String = "Attendant"
+        /// Seconds a caller waits for a console before 480.
+        public var waitSeconds: Double = 300
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Attendant()
+            number = try c.decodeIfPresent(String.self, forKey: .number) ?? d.number
+            name = try c.decodeIfPresent(String.self, forKey: .name) ?? d.name
+            waitSeconds = try c.decodeIfPresent(Double.self, forKey: .waitSeconds) ?? d.waitSeconds
+        }
+    }
 
     public struct Park: Codable, Sendable, Equatable {
         /// Keyed during a call (SIP INFO), or a blind transfer's target: parks the other party.
@@ -249,7 +269,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case domain, listen, ringTimeout, nonceLifetime, minExpires, maxExpires, digestAlgorithms, users, cti, callbackLifetime, follows,
-             media, numbering, acd, security, voicemail, conferences, recall, park
+             media, numbering, acd, security, voicemail, conferences, recall, park, attendant
     }
 
     public init(from decoder: any Decoder) throws {
@@ -275,6 +295,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         conferences = try c.decodeIfPresent([ConferenceRoomConfiguration].self, forKey: .conferences) ?? []
         recall = try c.decodeIfPresent(Recall.self, forKey: .recall) ?? Recall()
         park = try c.decodeIfPresent(Park.self, forKey: .park)
+        attendant = try c.decodeIfPresent(Attendant.self, forKey: .attendant)
     }
 
     public func user(_ number: String) -> User? { userIndex[number].map { users[$0] } }
@@ -348,6 +369,14 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         }
         if let problem = voicemail.problem() { throw ConfigurationError("\(source): \(problem)") }
         try validateNumbering(source: source)
+        if let attendant {
+            guard !attendant.number.isEmpty, attendant.number.allSatisfy(\.isNumber) else { throw ConfigurationError("\(source): attendant.number must be digits") }
+            guard attendant.waitSeconds > 0 else { throw ConfigurationError("\(source): attendant.waitSeconds must be positive") }
+            guard user(attendant.number) == nil, !numbering.contains(where: { $0.dial == attendant.number }), conference(attendant.number) == nil,
+                  acd.path(attendant.number) == nil, park?.slots.contains(attendant.number) != true else {
+                throw ConfigurationError("\(source): attendant.number \(attendant.number) is already an extension, a numbering entry, a room, a path or a park slot")
+            }
+        }
         if let park {
             guard park.code.hasPrefix("*"), park.code.count >= 2, park.code.dropFirst().allSatisfy(\.isNumber) else {
                 throw ConfigurationError("\(source): park.code must be * and digits, such as *70")

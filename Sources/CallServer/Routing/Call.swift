@@ -114,6 +114,10 @@ final class Call: @unchecked Sendable {
     var parkRecall: Task<Void, Never>?
     var parkAnnouncement: ServiceLeg?
     var parkRefer: UInt32?
+    /// A call for the attendant: why it came (`direct`, or the forwarding that sent it).
+    var attendantReason: String?
+    /// The consoles rung for it, by device: the one that answers becomes the call's callee.
+    var attendantDevices: [String: String] = [:]
     /// Digits each side keyed by SIP INFO lately (the last few), for in-call feature codes.
     var keyed: [Side: String] = [:]
     /// Each leg's confirmation, owed answer and REFERs in flight, as a value machine (Leg.swift).

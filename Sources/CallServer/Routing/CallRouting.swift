@@ -49,7 +49,7 @@ extension CallServer {
         let destination = NumberingPlan(configuration).resolve(uri.unescapedUser ?? dialed)
         if case .hotDesk(.login(let user, _)) = destination { dialed = NumberingPlan.hotDeskLogin + user }
         switch destination {
-        case .user, .service, .acdPath, .voicemail, .conference, .hotDesk: break
+        case .user, .service, .acdPath, .voicemail, .conference, .hotDesk, .attendant: break
         case .parkSlot(let slot):
             if await retrieveParked(incoming, slot: slot, caller: caller) { return }
         case .incomplete:
@@ -74,6 +74,8 @@ extension CallServer {
             call.conferenceRoom = room
         case .hotDesk:
             call.service = .announce
+        case .attendant:
+            call.attendantReason = "direct"
         case .parkSlot:
             // Nothing waits there: the caller is told so.
             call.service = .announce
@@ -139,6 +141,10 @@ extension CallServer {
             await ring(call, forks: [RingRound.Fork(request: fork.request, target: fork.target, device: "service:\(service.rawValue)")], seconds: nil)
             return
         }
+        if call.attendantReason != nil {
+            await ringConsoles(call)
+            return
+        }
         let features = (try? store.features(call.target)) ?? Features(extensionNumber: call.target)
         if let destination = features.forwardAlways, call.hops < 5 {
             await retarget(call, to: destination, reason: "forwardAlways")
@@ -178,6 +184,16 @@ extension CallServer {
             return
         }
         await advance(call, .rerouted)
+        if let attendant = configuration.attendant, destination == attendant.number, call.hops < 5 {
+            // Forwarded to the attendant: the consoles see why it came.
+            call.hops += 1
+            call.path += [reason, destination]
+            events.append(.callForwarded(call: call.key, from: call.target, to: destination, reason: reason))
+            call.target = destination
+            call.attendantReason = reason
+            await route(call)
+            return
+        }
         guard configuration.user(destination) != nil else {
             await advance(call, .unanswered(status: 404, reason: "Forwarding target \(destination) does not exist", outcome: .notFound))
             return
@@ -213,6 +229,9 @@ extension CallServer {
         let display = call.recall?.displayName(party: call.callerName ?? call.caller)
         var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType, fromDisplay: display)
         fork.request.headers.add(Self.callHeader, call.key)
+        if let reason = call.attendantReason {
+            fork.request.headers.add(HeaderName(ConsoleMark.header), ConsoleMark(reason: reason, since: call.startedAt).headerValue)
+        }
         if let recall = call.recall { fork.request.headers.add(HeaderName(RecallMark.header), recall.headerValue) }
         fork.request.headers.set(.maxForwards, String(call.maxForwards))
         return RingRound.Fork(request: fork.request, target: fork.target, device: binding.deviceName)

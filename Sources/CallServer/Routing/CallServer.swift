@@ -50,6 +50,8 @@ public actor CallServer {
     var hotDesking: HotDesking
     /// Park slots and what waits in them (ParkLot.swift).
     var parkLot: ParkLot
+    /// Users whose phone is a desktop console on duty (durable), and since when.
+    var consoles: [String: Double] = [:]
     var acdTimers: [ACDTimer: Scheduled<Void>] = [:]
     /// The ringing of each ACD call's offered agent, and agents' answers waiting for the contact
     /// center's word (by "call|agent").
@@ -60,6 +62,8 @@ public actor CallServer {
     public nonisolated let mailboxes: MailboxStore?
     let voicemailKey: [UInt8]?
     var subscriptions: [DialogID: MWISubscription] = [:]
+    /// Busy-lamp subscriptions (RFC 4235), by dialog.
+    var dialogSubscriptions: [DialogID: DialogSubscription] = [:]
     /// Legs with the conference service, by their dialog: whose side of which call each carries
     /// (the media services may end one with a BYE).
     var serviceLegs: [DialogID: (call: String, side: Call.Side)] = [:]
@@ -108,6 +112,8 @@ public actor CallServer {
         await server.restoreRegistrations()
         await server.restoreAgents()
         await server.restoreHotDesks()
+        await server.followDialogState()
+        await server.restoreConsoles()
         await server.run()
         return server
     }

@@ -18,6 +18,8 @@ public enum Destination: Sendable, Equatable {
     case hotDesk(HotDeskCode)
     /// A park slot: the call parked there is retrieved by whoever dials it.
     case parkSlot(String)
+    /// The attendant: every desktop console on duty rings.
+    case attendant
     /// The start of a feature code: more digits are needed (484, RFC 3261 §21.4.22).
     case incomplete
     case unknown
@@ -51,6 +53,7 @@ public struct NumberingPlan: Sendable {
         if configuration.acd.path(dialed) != nil { return .acdPath(dialed) }
         if configuration.conference(dialed) != nil { return .conference(dialed) }
         if let park = configuration.park, park.slots.contains(dialed) { return .parkSlot(dialed) }
+        if configuration.attendant?.number == dialed { return .attendant }
         if configuration.voicemail.enabled {
             if dialed == Self.ownMailbox { return .voicemail(.own) }
             if dialed == Self.anyMailbox { return .voicemail(.login) }

@@ -314,6 +314,11 @@ extension CallServer {
         call.ringing = nil
         await advance(call, .answered)
         call.answeredAt = Date()
+        if let console = call.attendantDevices[fork.device] {
+            // The console that answered the attendant's call is its callee from now on.
+            call.seat(console, on: .callee, name: configuration.user(console)?.name)
+            call.path.append(console)
+        }
         defer { releaseAnswerWaiters(call) }
         placeLeg(call, on: .callee, dialog: calleeDialog, target: fork.target, from: response.body, to: call.offer, device: fork.device)
         call.sdpTo[.caller] = response.body

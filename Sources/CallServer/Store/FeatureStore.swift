@@ -178,7 +178,34 @@ public final class FeatureStore: Sendable {
                 t.column("since", .double).notNull()
             }
         }
+        migrator.registerMigration("v5-consoles") { db in
+            try db.create(table: "consoles") { t in
+                t.primaryKey("user", .text)
+                t.column("since", .double).notNull()
+            }
+        }
         return migrator
+    }
+
+    /// A user's phone is a desktop console on duty (`since`), or no longer (nil).
+    @discardableResult
+    func saveConsole(_ user: String, since: Double?) -> UInt64 {
+        writer.enqueue { db in
+            if let since {
+                try db.execute(sql: "INSERT OR REPLACE INTO consoles (user, since) VALUES (?, ?)", arguments: [user, since])
+            } else {
+                try db.execute(sql: "DELETE FROM consoles WHERE user = ?", arguments: [user])
+            }
+        }
+    }
+
+    func activeConsoles() throws -> [String: Double] {
+        writer.flush()
+        return try database.read { db in
+            var consoles: [String: Double] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT user, since FROM consoles") { consoles[row["user"]] = row["since"] }
+            return consoles
+        }
     }
 
     /// A hot-desk user's login at a device (nil: logged out), kept across restarts.

@@ -41,9 +41,9 @@ extension CallServer {
     func handleSubscribe(_ incoming: IncomingRequest) async {
         let request = incoming.request
         let event = request.headers[.event]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard event == Self.messageSummary else {
+        guard event == Self.messageSummary || event == Self.dialogEvent else {
             var refused = SIPResponse(replyingTo: request, statusCode: 489, reasonPhrase: "Bad Event", toTag: Self.newTag())
-            refused.headers.add(.allowEvents, Self.messageSummary)
+            refused.headers.add(.allowEvents, "\(Self.messageSummary), \(Self.dialogEvent)")
             try? await stack.respond(refused, to: incoming)
             return
         }
@@ -53,6 +53,10 @@ extension CallServer {
             return
         }
         guard await authenticate(incoming, as: user, header: .authorization, challenge: 401) else { return }
+        if event == Self.dialogEvent {
+            await handleDialogSubscribe(incoming, user: user)
+            return
+        }
         guard case .sip(let uri) = request.uri, isOurDomain(uri.host) else {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "Not a mailbox of this server", toTag: Self.newTag()), to: incoming)
             return
@@ -105,6 +109,7 @@ extension CallServer {
 
     /// A SUBSCRIBE inside its dialog: a refresh, or (Expires: 0) the end.
     func refreshSubscription(_ incoming: IncomingRequest, id: DialogID) async {
+        if await refreshDialogSubscription(incoming, id: id) { return }
         let request = incoming.request
         guard var subscription = subscriptions[id], subscription.expiresAt > now() else {
             subscriptions[id] = nil
@@ -132,7 +137,7 @@ extension CallServer {
 
     /// Where NOTIFYs for a subscriber go: as for a registered device, the address the SUBSCRIBE
     /// came from unless its Contact names that host (DeviceTarget.swift).
-    private func subscriberTarget(_ incoming: IncomingRequest) -> SIPTarget {
+    func subscriberTarget(_ incoming: IncomingRequest) -> SIPTarget {
         let request = incoming.request
         let source = "\(incoming.origin.source.ipAddress ?? "127.0.0.1"):\(incoming.origin.source.port ?? 5060)"
         let contact = request.contacts.first ?? NameAddress(uri: request.uri)

@@ -204,6 +204,16 @@ struct Requests: Sendable {
             try JSONBody.only([], in: p)
             guard let info = try await hotDesk(at: user) else { throw APIError(.conflict, "not_logged_in", "no hot-desk user is logged in at \(user)'s phone") }
             return try JSONValue(encoding: try await core.cti.request("POST", "hotdesk/\(info.user)/logout").decode(HotDeskInfo.self))
+        case .consoleSet:
+            try JSONBody.only(["active"], in: p)
+            guard let active = p["active"]?.boolValue else { throw APIError.invalid("active", "true or false") }
+            return try await core.cti.request("PUT", "consoles/\(user)", body: ["active": .bool(active)])
+        case .consoleStatus:
+            try JSONBody.only([], in: p)
+            return try await core.cti.request("GET", "consoles/\(user)")
+        case .consoleLamps:
+            try JSONBody.only([], in: p)
+            return try await core.cti.request("GET", "lamps")
         case .hotDeskStatus:
             try JSONBody.only([], in: p)
             return try await hotDesk(at: user).map { try JSONValue(encoding: $0) } ?? .null

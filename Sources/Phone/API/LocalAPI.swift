@@ -243,6 +243,20 @@ struct PhoneRoutes: Sendable {
             try await core.require(.acdLogin)
             return JSONResponse.make(try await core.acdReply(try await core.link.request(.acdEndWrapUp)))
         }
+        // The desktop console: on or off duty (online only; on duty it stays so offline), and
+        // answering the attendant's calls (online and offline).
+        api.put("console") { request, _ in
+            let body = try await JSONBody.object(request)
+            try JSONBody.only(["active"], in: body)
+            guard let active = body["active"]?.boolValue else { throw APIError.invalid("active", "true or false") }
+            try await core.require(.desktopConsoleSelect)
+            return JSONResponse.make(try await core.consoleReply(try await core.link.request(.consoleSet, ["active": .bool(active)])))
+        }
+        api.post("console/answer") { request, _ in
+            let body = try await JSONBody.optionalObject(request)
+            try JSONBody.only(["call"], in: body)
+            return JSONResponse.make(try await core.consoleAnswer(try JSONBody.optionalString(body, "call")))
+        }
         // Hot desking (online only): log in as a hot-desk user at this phone, log out.
         api.post("hotdesk/login") { request, _ in
             let body = try await JSONBody.object(request)

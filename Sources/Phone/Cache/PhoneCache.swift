@@ -21,6 +21,10 @@ public struct CachedSession: Codable, Sendable, Equatable {
     /// offline (the user stays logged in; logging out needs the server).
     public var hotDesk: HotDeskInfo?
     public var hotDeskUpdatedAt: Date?
+    /// This phone as a desktop console (nil: never set), and the office's lamps as last read.
+    public var console: ConsoleInfo?
+    public var lamps: [LampInfo]?
+    public var lampsUpdatedAt: Date?
 
     public init(token: String? = nil, epoch: String? = nil, sequence: Int64? = nil, provisioning: Provisioning? = nil,
                 history: [HistoryEntry] = [], presenceUpdatedAt: Date? = nil) {

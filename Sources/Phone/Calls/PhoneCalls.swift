@@ -44,6 +44,8 @@ public struct CallSnapshot: Sendable, Encodable {
     /// too long): where it was and why (absent otherwise). Read from the INVITE, so it shows the
     /// same with the collaboration server down.
     public var recall: RecallMark?
+    /// A call for the attendant ringing this phone's desktop console: why it came, since when it waits.
+    public var console: ConsoleMark?
 
     public struct ACD: Sendable, Encodable, Equatable {
         public struct Path: Sendable, Encodable, Equatable {
@@ -129,6 +131,7 @@ public actor PhoneCalls: UserAgentDelegate {
         /// Offered to this phone's ACD agent.
         var acd: CallSnapshot.ACD?
         var recall: RecallMark?
+        var console: ConsoleMark?
 
         init(id: String, direction: String, state: PhoneCallState, number: String, name: String?, serverCall: String? = nil) {
             self.id = id
@@ -197,7 +200,7 @@ public actor PhoneCalls: UserAgentDelegate {
                                        heldByFarEnd: await e.media?.heldByFarEnd ?? false, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
-                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd, recall: e.recall))
+                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd, recall: e.recall, console: e.console))
         }
         return result
     }
@@ -310,6 +313,7 @@ public actor PhoneCalls: UserAgentDelegate {
                           serverCall: request.headers[.init(HoldfastHeader.call)])
         entry.acd = CallSnapshot.ACD(header: request.headers[.init(HoldfastHeader.acd)])
         entry.recall = RecallMark(header: request.headers[.init(RecallMark.header)])
+        entry.console = ConsoleMark(header: request.headers[.init(ConsoleMark.header)])
         do {
             entry.media = try await openMedia(remote: number)
         } catch {
@@ -327,7 +331,7 @@ public actor PhoneCalls: UserAgentDelegate {
         await changed()
         let callInfo = request.headers.values(.init("Call-Info")).joined(separator: ",")
         // A recall is for the person to take back: Auto Answer does not take it for them.
-        if entry.recall == nil, autoAnswer || callInfo.contains("answer-after=0") {
+        if entry.recall == nil, entry.console == nil, autoAnswer || callInfo.contains("answer-after=0") {
             return await answerDecision(entry)
         }
         return .ring { [weak self] in

@@ -123,7 +123,7 @@ public enum CapabilityTable {
         row(.recallReceive, .global, offline: true, built: true, "an unanswered transferred call comes back"),
         row(.devicePreferredSelect, .global, offline: false),
         row(.sendingCallsToChange, .global, offline: false, "shown read-only offline"),
-        row(.desktopConsoleSelect, .global, offline: false, built: false, "stays active offline if it was active"),
+        row(.desktopConsoleSelect, .global, offline: false, "stays active offline if it was active"),
         row(.dndToggle, .global, offline: false, "state persists offline"),
         row(.forwardingChange, .global, offline: false, "they keep working offline"),
         row(.autoAnswerChange, .global, offline: false, "Auto Answer keeps working offline"),

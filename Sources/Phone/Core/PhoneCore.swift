@@ -3,6 +3,7 @@
 // live apart from the link: losing the collaboration server changes what is offered, never a call.
 
 import ConfigFile
+import HTTPJSON
 import Foundation
 import Logging
 import NIOCore
@@ -391,6 +392,7 @@ public actor PhoneCore {
         }
         var current = staticState
         current["calls"] = .array(callList)
+        current["console"] = consoleJSON(await calls.snapshots())
         current["session"] = ["loggedIn": .bool(await link.loggedIn)]
         current["notices"] = .array(notices.map(JSONValue.string))
         current["recordings"] = (try? JSONValue(encoding: await recordings.counts)) ?? .null
@@ -429,6 +431,56 @@ public actor PhoneCore {
             "acd": acdJSON,
             "hotdesk": hotDeskJSON,
         ]
+    }
+
+    /// This phone as a desktop console: on duty or not, its queue (the attendant's calls ringing
+    /// it, oldest first, with why each came and how long it waits) and the office's lamps (as last
+    /// read: offline stale). Null when the phone was never a console.
+    func consoleJSON(_ snapshots: [CallSnapshot]) -> JSONValue {
+        guard let console = cached.console else { return .null }
+        let now = Date()
+        let queue = snapshots.filter { $0.state == .ringing && $0.console != nil }.sorted { ($0.console?.since ?? now) < ($1.console?.since ?? now) }
+        return .object([
+            "active": .bool(console.active), "attendant": .optional(console.attendant), "stale": .bool(mode == .offline),
+            "queue": .array(queue.map { call in
+                ["call": .string(call.id), "caller": .string(call.remote.number), "callerName": .optional(call.remote.name),
+                 "waitingSeconds": .int(Int64(max(0, now.timeIntervalSince(call.console?.since ?? now)).rounded())),
+                 "reason": .string(call.console?.reason ?? "direct")]
+            }),
+            "lamps": (try? JSONValue(encoding: cached.lamps ?? [])) ?? .array([]),
+            "lampsUpdatedAt": .optional(cached.lampsUpdatedAt.map(Self.iso)),
+        ])
+    }
+
+    /// The server's reply to a console change, kept; returns the phone's view.
+    func consoleReply(_ reply: JSONValue) async throws -> JSONValue {
+        let info = try reply.decode(ConsoleInfo.self)
+        await link.setConsole(info)
+        cached.console = info
+        if info.active { await link.refreshLamps() }
+        return consoleJSON(await calls.snapshots())
+    }
+
+    /// Answers the attendant's call `id` (or the one waiting longest) at this console; works
+    /// offline, as any ringing call does. Another console may have taken it a moment before.
+    func consoleAnswer(_ id: String?) async throws -> JSONValue {
+        let waiting = await calls.snapshots().filter { $0.state == .ringing && $0.console != nil }
+        let chosen: CallSnapshot
+        if let id {
+            guard let call = waiting.first(where: { $0.id == id }) else {
+                throw APIError(.conflict, "call_state", "call \(id) is not waiting at this console (another console took it, or it ended)", details: ["field": "call"])
+            }
+            chosen = call
+        } else {
+            guard let oldest = waiting.min(by: { ($0.console?.since ?? Date()) < ($1.console?.since ?? Date()) }) else {
+                throw APIError(.conflict, "nothing_waiting", "no call waits at this console")
+            }
+            chosen = oldest
+        }
+        do { try await calls.answer(chosen.id) } catch {
+            throw APIError(.conflict, "call_state", "call \(chosen.id) could not be answered here: \(error)", details: ["field": "call"])
+        }
+        return ["call": .string(chosen.id), "answered": true]
     }
 
     /// The hot-desk user logged in at this phone (null: none): `{"user", "name", "loggedIn",

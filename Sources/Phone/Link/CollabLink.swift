@@ -52,6 +52,7 @@ public actor CollabLink {
     private var heartbeatTimer: Task<Void, Never>?
     private var retryTimer: Task<Void, Never>?
     private var welcomeTimer: Task<Void, Never>?
+    private var lampsTimer: Task<Void, Never>?
     private var pending: [Int64: CheckedContinuation<JSONValue, any Error>] = [:]
     private var nextRequestID: Int64 = 0
     private let onChange: @Sendable (Change) async -> Void
@@ -74,12 +75,22 @@ public actor CollabLink {
     public var mode: ServerMode { supervisor.mode }
     public var modeSince: Date { date(supervisor.modeSince) }
 
-    public func start() { perform(supervisor.start()) }
+    public func start() {
+        perform(supervisor.start())
+        // A console on duty shows the office's lamps: read again every 2 s while the server is up.
+        lampsTimer = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                await self?.refreshLamps()
+            }
+        }
+    }
     public func tryNow() { perform(supervisor.tryNow()) }
 
     public func stop() {
         perform(supervisor.stop(now: now()))
         heartbeatTimer?.cancel()
+        lampsTimer?.cancel()
     }
 
     /// Hands a call recording to the server's recordings store (`POST /api/v1/recordings`).
@@ -316,6 +327,7 @@ public actor CollabLink {
             // An agent's status is read again once the server is back: what changed meanwhile shows.
             if cached.acd != nil { Task { await self.refreshACD() } }
             Task { await self.refreshHotDesk() }
+            Task { await self.refreshConsole() }
         case .heartbeat?:
             if let id = message["id"]?.intValue { supervisor.heartbeatAnswered(id: Int(id)) }
         case .response?:
@@ -404,6 +416,29 @@ public actor CollabLink {
         cached.hotDesk = info?.loggedIn == true ? info : nil
         cached.hotDeskUpdatedAt = Date()
         save()
+    }
+
+    /// The console's duty as the server reports it (after a change, a reconnection).
+    public func setConsole(_ info: ConsoleInfo?) {
+        cached.console = info
+        save()
+    }
+
+    private func refreshConsole() async {
+        guard let reply = try? await request(.consoleStatus), let info = try? reply.decode(ConsoleInfo.self) else { return }
+        setConsole(info)
+        await refreshLamps()
+    }
+
+    /// The office's lamps, read again while this phone is a console on duty and the server is up
+    /// (every 2 s; kept, not written to the cache file, each time).
+    public func refreshLamps() async {
+        guard cached.console?.active == true, supervisor.mode == .online,
+              let reply = try? await request(.consoleLamps), let lamps = try? reply.decode([LampInfo].self) else { return }
+        cached.lamps = lamps
+        cached.lampsUpdatedAt = Date()
+        let snapshot = cached, onChange = self.onChange
+        Task { await onChange(.cache(snapshot)) }
     }
 
     private func refreshHotDesk() async {

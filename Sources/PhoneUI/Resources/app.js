@@ -66,6 +66,7 @@ function render() {
   $("sending-device").textContent = (state.sendingCallsTo && state.sendingCallsTo.device) || "all my devices";
   show($("sending-readonly"), !!(state.sendingCallsTo && state.sendingCallsTo.readOnly));
   renderAgent();
+  renderConsole();
   renderVoicemail();
   renderCalls();
   renderSettingsLock();
@@ -192,6 +193,52 @@ function conferenceList(conference) {
   if (conference.stale) list.title = "Not updated while the server is offline";
   return list;
 }
+
+// ---- The desktop console ---------------------------------------------------------------------
+
+const lampLabels = { idle: "idle", ringing: "ringing", busy: "busy", dnd: "do not disturb", unregistered: "not registered", parked: "parked" };
+const reasonLabels = { direct: "dialed the attendant", forwardNoAnswer: "not answered", forwardBusy: "was busy", forwardAlways: "forwarded" };
+
+function renderConsole() {
+  const duty = state.console;
+  const active = !!(duty && duty.active);
+  show($("console"), active || can("desktopConsole.select"));
+  $("console").classList.toggle("offline", !!(duty && duty.stale));
+  $("console-toggle").textContent = active ? "Go off duty" : "Go on duty as the console";
+  $("console-toggle").disabled = !can("desktopConsole.select");
+  $("console-toggle").title = can("desktopConsole.select") ? "" : "Needs the server: the console stays on duty meanwhile";
+  $("console-duty").textContent = active ? "On duty for the attendant " + (duty.attendant || "") + (duty.stale ? " (server offline: calls still arrive)" : "") : "";
+  show($("console-panel"), active);
+  if (!active) return;
+  $("console-queue").replaceChildren(...duty.queue.map((entry) => {
+    const item = document.createElement("li");
+    item.dataset.call = entry.call;
+    const who = document.createElement("span");
+    who.textContent = (entry.callerName ? entry.callerName + " " : "") + entry.caller + ", " + (reasonLabels[entry.reason] || entry.reason) + ", waiting " + entry.waitingSeconds + " s ";
+    item.append(who, button("Answer", () => consoleRequest("POST", "console/answer", { call: entry.call }), { "data-action": "console-answer" }));
+    return item;
+  }));
+  $("console-answer-next").disabled = duty.queue.length === 0;
+  $("console-lamps").replaceChildren(...(duty.lamps || []).map((lamp) => {
+    const item = document.createElement("li");
+    item.className = "lamp " + lamp.state;
+    item.dataset.number = lamp.number;
+    item.dataset.state = lamp.state;
+    item.textContent = lamp.number + ": " + (lampLabels[lamp.state] || lamp.state) + (lamp.remote ? " (" + lamp.remote + ")" : "");
+    return item;
+  }));
+}
+
+async function consoleRequest(method, path, body) {
+  try {
+    await api(method, path, body);
+    say("console-error", null);
+  } catch (error) {
+    say("console-error", error);
+  }
+}
+$("console-toggle").addEventListener("click", () => consoleRequest("PUT", "console", { active: !(state.console && state.console.active) }));
+$("console-answer-next").addEventListener("click", () => consoleRequest("POST", "console/answer"));
 
 // ---- The agent panel -------------------------------------------------------------------------
 
