@@ -50,13 +50,7 @@ extension CallServer {
                                      to: incoming)
             return
         }
-        let expires = min(Double(request.expires ?? 3600), 3600)
-        guard expires == 0 || expires >= Self.minSubscriptionSeconds else {
-            var brief = SIPResponse(replyingTo: request, statusCode: 423, reasonPhrase: "Interval Too Brief", toTag: Self.newTag())
-            brief.headers.add(.minExpires, String(Int(Self.minSubscriptionSeconds)))
-            try? await stack.respond(brief, to: incoming)
-            return
-        }
+        guard let expires = await subscriptionExpires(incoming) else { return }
         let time = now()
         dialogSubscriptions = dialogSubscriptions.filter { $0.value.expiresAt > time }
         let tag = Self.newTag()
@@ -86,12 +80,8 @@ extension CallServer {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason), to: incoming)
             return true
         }
-        let expires = max(min(Double(request.expires ?? 3600), 3600), request.expires == 0 ? 0 : Self.minSubscriptionSeconds)
+        let expires = await acceptRefresh(incoming)
         subscription.expiresAt = now() + expires
-        var ok = SIPResponse(replyingTo: request, statusCode: 200)
-        ok.headers.add(.expires, String(Int(expires)))
-        ok.headers.add(.contact, serverContact(incoming.origin.kind))
-        try? await stack.respond(ok, to: incoming)
         dialogSubscriptions[id] = expires > 0 ? subscription : nil
         await sendDialogNotify(subscription, dialogs: watchedDialogs()[subscription.resource] ?? [], terminated: expires == 0, force: true)
         return true
@@ -157,17 +147,8 @@ extension CallServer {
         let body = "<?xml version=\"1.0\"?>\n<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"\(current.version - 1)\" state=\"full\" entity=\"\(entity)\">\n"
             + content + "</dialog-info>\n"
         notify.setBody(Array(body.utf8), contentType: Self.dialogInfoType)
-        let responses = await stack.send(notify, to: current.target)
         let id = current.dialog.id
-        Task { [weak self] in
-            do {
-                for try await response in responses where response.statusCode >= 200 {
-                    if response.statusCode == 481 || response.statusCode >= 400 { await self?.endDialogSubscription(id) }
-                }
-            } catch {
-                await self?.endDialogSubscription(id)
-            }
-        }
+        watch(await stack.send(notify, to: current.target)) { server in server.endDialogSubscription(id) }
     }
 
     func endDialogSubscription(_ id: DialogID) { dialogSubscriptions[id] = nil }

@@ -71,14 +71,7 @@ extension CallServer {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: 404, reasonPhrase: "No mailbox for \(user)", toTag: Self.newTag()), to: incoming)
             return
         }
-        let expires = min(Double(request.expires ?? 3600), 3600)
-        // Too brief a subscription is refused (RFC 6665 §4.2.1.1): each would cost a dialog for little.
-        guard expires == 0 || expires >= Self.minSubscriptionSeconds else {
-            var brief = SIPResponse(replyingTo: request, statusCode: 423, reasonPhrase: "Interval Too Brief", toTag: Self.newTag())
-            brief.headers.add(.minExpires, String(Int(Self.minSubscriptionSeconds)))
-            try? await stack.respond(brief, to: incoming)
-            return
-        }
+        guard let expires = await subscriptionExpires(incoming) else { return }
         // Lapsed subscriptions go before a new one is counted: what is held stays bounded by users × 16.
         let time = now()
         subscriptions = subscriptions.filter { $0.value.expiresAt > time }
@@ -120,12 +113,8 @@ extension CallServer {
             try? await stack.respond(SIPResponse(replyingTo: request, statusCode: status, reasonPhrase: reason), to: incoming)
             return
         }
-        let expires = max(min(Double(request.expires ?? 3600), 3600), request.expires == 0 ? 0 : Self.minSubscriptionSeconds)
+        let expires = await acceptRefresh(incoming)
         subscription.expiresAt = now() + expires
-        var ok = SIPResponse(replyingTo: request, statusCode: 200)
-        ok.headers.add(.expires, String(Int(expires)))
-        ok.headers.add(.contact, serverContact(incoming.origin.kind))
-        try? await stack.respond(ok, to: incoming)
         if expires > 0 {
             subscriptions[id] = subscription
             await sendNotify(subscription)
@@ -155,19 +144,49 @@ extension CallServer {
         let remaining = max(0, Int((subscription.expiresAt - now()).rounded()))
         notify.headers.add(.subscriptionState, terminated || remaining == 0 ? "terminated;reason=timeout" : "active;expires=\(remaining)")
         notify.setBody(summaryBody(subscription.mailbox), contentType: Self.summaryType)
-        let responses = await stack.send(notify, to: subscription.target)
         let id = dialog.id
+        watch(await stack.send(notify, to: subscription.target)) { server in server.endSubscription(id) }
+    }
+
+    /// The Expires a new subscription gets (at most an hour), or nil when too brief a one was
+    /// refused with 423 (RFC 6665 §4.2.1.1: each would cost a dialog for little).
+    func subscriptionExpires(_ incoming: IncomingRequest) async -> Double? {
+        let request = incoming.request
+        let expires = min(Double(request.expires ?? 3600), 3600)
+        guard expires == 0 || expires >= Self.minSubscriptionSeconds else {
+            var brief = SIPResponse(replyingTo: request, statusCode: 423, reasonPhrase: "Interval Too Brief", toTag: Self.newTag())
+            brief.headers.add(.minExpires, String(Int(Self.minSubscriptionSeconds)))
+            try? await stack.respond(brief, to: incoming)
+            return nil
+        }
+        return expires
+    }
+
+    /// A refresh inside a subscription's dialog, answered 200 with what it gets (0: it ends).
+    func acceptRefresh(_ incoming: IncomingRequest) async -> Double {
+        let request = incoming.request
+        let expires = max(min(Double(request.expires ?? 3600), 3600), request.expires == 0 ? 0 : Self.minSubscriptionSeconds)
+        var ok = SIPResponse(replyingTo: request, statusCode: 200)
+        ok.headers.add(.expires, String(Int(expires)))
+        ok.headers.add(.contact, serverContact(incoming.origin.kind))
+        try? await stack.respond(ok, to: incoming)
+        return expires
+    }
+
+    /// A NOTIFY's answers: gone (481) or refusing, the subscription ends (RFC 6665 §4.2.2).
+    func watch(_ responses: AsyncThrowingStream<SIPResponse, any Error>, end: @escaping @Sendable (isolated CallServer) -> Void) {
         Task { [weak self] in
             do {
                 for try await response in responses where response.statusCode >= 200 {
-                    // Gone (481) or refusing: the subscription ends (RFC 6665 §4.2.2).
-                    if response.statusCode == 481 || response.statusCode >= 400 { await self?.endSubscription(id) }
+                    if response.statusCode == 481 || response.statusCode >= 400 { await self?.run(end) }
                 }
             } catch {
-                await self?.endSubscription(id)
+                await self?.run(end)
             }
         }
     }
+
+    private func run(_ body: @Sendable (isolated CallServer) -> Void) { body(self) }
 
     func endSubscription(_ id: DialogID) { subscriptions[id] = nil }
 
