@@ -30,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Message model, parser, serializer, URIs, typed headers. No I/O, no dependencies
@@ -48,6 +51,8 @@ let package = Package(
             dependencies: [
                 "SIPMessage", "SIPAuth", "SIPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +91,18 @@ let package = Package(
         .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Failures counted per key within a window, in bounded memory (login limits, digest bans).
         .target(name: "Throttle"),
+        // TLS material: a private CA and server certificates made at first start, PEM files read
+        // into swift-nio-ssl contexts, and the phone's trust (a CA file or a pinned fingerprint).
+        .target(
+            name: "TLSFiles",
+            dependencies: [
+                "ConfigFile",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // JSON over HTTP (Hummingbird): one error shape, responses, request bodies checked field by field.
         .target(
             name: "HTTPJSON",
@@ -119,7 +136,7 @@ let package = Package(
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail", "RTP",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail", "RTP", "TLSFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,7 +194,7 @@ let package = Package(
         .target(
             name: "Phone",
             dependencies: [
-                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "CallMedia", "Media", "SDP", "Audio", "PhoneUI",
+                "Wire", "HTTPJSON", "ConfigFile", "SIP", "SIPCore", "SIPMessage", "CallMedia", "Media", "SDP", "Audio", "PhoneUI", "TLSFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -253,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio", "CallServer", "TestSupport", "Collab", "Phone", "Wire",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Audio", "CallServer", "TestSupport", "Collab", "Phone", "Wire", "TLSFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -39,3 +39,13 @@ extension AsyncStream {
         }
     }
 }
+
+/// Waits until `condition` holds (checked every 20 ms), failing with `TimedOut` after `seconds`:
+/// for state that has no event to await, such as a counter another thread moves.
+public func waitUntil(within seconds: Double, _ what: String, _ condition: @escaping @Sendable () -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < deadline else { throw TimedOut(what: what, seconds: seconds) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}

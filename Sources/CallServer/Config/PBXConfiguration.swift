@@ -11,6 +11,30 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
     public struct Listen: Codable, Sendable, Equatable {
         public var host: String = "127.0.0.1"
         public var port: Int = 5060
+        /// SIP over TLS beside UDP and TCP (nil: none).
+        public var tls: TLS?
+
+        /// `listen.tls`: the port, and the certificate chain and key as PEM files; without
+        /// them, the site's private CA (made in the data directory at first start) certifies
+        /// the server for `listen.host`, localhost and 127.0.0.1.
+        public struct TLS: Codable, Sendable, Equatable {
+            public var port: Int = 5061
+            public var certificate: String?
+            public var key: String?
+
+            public init(port: Int = 5061, certificate: String? = nil, key: String? = nil) {
+                self.port = port
+                self.certificate = certificate
+                self.key = key
+            }
+
+            public init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5061
+                certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
+                key = try c.decodeIfPresent(String.self, forKey: .key)
+            }
+        }
 
         init() {}
 
@@ -18,6 +42,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
             port = try c.decodeIfPresent(Int.self, forKey: .port) ?? 5060
+            tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
         }
     }
 
@@ -319,6 +344,13 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
     func validate(source: String) throws {
         guard (0...65535).contains(listen.port) else { throw ConfigurationError("\(source): listen.port must be 0–65535") }
+        if let tls = listen.tls {
+            guard (0...65535).contains(tls.port) else { throw ConfigurationError("\(source): listen.tls.port must be 0–65535") }
+            guard tls.port == 0 || tls.port != listen.port else { throw ConfigurationError("\(source): listen.tls.port must differ from listen.port (\(listen.port))") }
+            guard (tls.certificate == nil) == (tls.key == nil) else {
+                throw ConfigurationError("\(source): listen.tls needs both certificate and key, or neither (the private CA then makes them)")
+            }
+        }
         guard (0...65535).contains(cti.port) else { throw ConfigurationError("\(source): cti.port must be 0–65535") }
         guard ringTimeout > 0 else { throw ConfigurationError("\(source): ringTimeout must be positive") }
         guard callbackLifetime > 0 else { throw ConfigurationError("\(source): callbackLifetime must be positive") }

@@ -283,20 +283,21 @@ extension CallServer {
     }
 
     /// Our Contact on a leg over `kind`: the address and port we listen on, with `transport=tcp`
-    /// over TCP, so a device's in-dialog requests (BYE above all) come back over the leg's transport.
-    /// (Learnt once at start: the addresses do not change while the server runs.)
+    /// or `transport=tls` over those, so a device's in-dialog requests (BYE above all) come back
+    /// over the leg's transport. (Learnt once at start: the addresses do not change while the
+    /// server runs.)
     func serverContactAddress(_ kind: SIPTransportKind) -> NameAddress {
         if let known = contacts[kind] { return known }
-        var uri = SIPURI(user: "pbx", host: configuration.listen.host, port: configuration.listen.port)
-        if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
+        var uri = SIPURI(user: "pbx", host: configuration.listen.host, port: kind == .tls ? configuration.listen.tls?.port ?? 5061 : configuration.listen.port)
+        if let parameter = kind.uriParameter { uri.parameters.set("transport", raw: parameter) }
         return NameAddress(uri: uri)
     }
 
     func learnContacts() async {
-        for kind in [SIPTransportKind.udp, .tcp] {
+        for kind in SIPTransportKind.allCases {
             guard let local = await stack.localHostPort(kind) else { continue }
             var uri = SIPURI(user: "pbx", host: local.host, port: local.port)
-            if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
+            if let parameter = kind.uriParameter { uri.parameters.set("transport", raw: parameter) }
             contacts[kind] = NameAddress(uri: uri)
         }
     }

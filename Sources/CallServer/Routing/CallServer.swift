@@ -8,6 +8,7 @@ import MediaServices
 import NIOCore
 import NIOPosix
 import SIP
+import TLSFiles
 import SIPAuth
 import SIPCore
 import SIPMessage
@@ -79,8 +80,16 @@ public actor CallServer {
         transportConfiguration.maxConnections = security.maxConnections
         transportConfiguration.maxConnectionsPerSource = security.maxConnectionsPerSource
         transportConfiguration.untrustedIdleTimeout = .milliseconds(Int64(security.unauthenticatedIdleSeconds * 1000))
+        let tlsFiles = try configuration.listen.tls.map { try tlsFileSet($0, listenHost: configuration.listen.host, dataDirectory: dataDirectory) }
+        if let tlsFiles {
+            transportConfiguration.tls = SIPTLS(server: try TLSContexts.server(certificateFile: tlsFiles.certificateFile.path, keyFile: tlsFiles.keyFile.path),
+                                                client: try TLSContexts.client(caFile: tlsFiles.caFile.path))
+        }
         let transport = SIPTransport(group: group, configuration: transportConfiguration)
         try await transport.listenUDPAndTCP(host: configuration.listen.host, port: configuration.listen.port)
+        if let tls = configuration.listen.tls {
+            try await transport.listen(.tls, host: configuration.listen.host, port: tls.port)
+        }
         var stackConfiguration = SIPStack.Configuration()
         stackConfiguration.userAgent = "Holdfast PBX"
         let mailboxes = configuration.voicemail.enabled ? try MailboxStore(directory: dataDirectory, minimumSeconds: configuration.voicemail.minSeconds) : nil
@@ -101,7 +110,7 @@ public actor CallServer {
             case .talking(let room, let participant, let talking): events.append(.conferenceTalking(room: room, participant: participant, talking: talking))
             }
         }
-        let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store,
+        let server = CallServer(configuration: configuration, stack: SIPStack(transport: transport, configuration: stackConfiguration), store: store, tls: tlsFiles,
                                 mediaTarget: mediaTarget, mediaHost: mediaHost, events: events, mailboxes: mailboxes,
                                 voicemailKey: mediaHost != nil && mailboxes != nil ? key : nil)
         mailboxes?.onChange { [weak server] mailbox in
@@ -134,10 +143,21 @@ public actor CallServer {
         return (SIPTarget(kind: .udp, host: media.host, port: await host.port), host)
     }
 
-    init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, mediaTarget: SIPTarget, mediaHost: MediaServiceHost?,
+    /// The certificate files SIP over TLS is served with: the configured ones, or the private
+    /// CA's in `tls/` of the data directory, made at first start.
+    static func tlsFileSet(_ tls: PBXConfiguration.Listen.TLS, listenHost: String, dataDirectory: URL) throws -> TLSFileSet {
+        if let certificate = tls.certificate, let key = tls.key {
+            // A configured chain: its last certificate is taken as the CA peers trust.
+            return TLSFileSet(caFile: URL(fileURLWithPath: certificate), certificateFile: URL(fileURLWithPath: certificate), keyFile: URL(fileURLWithPath: key))
+        }
+        return try PrivateCA.ensure(in: dataDirectory.appendingPathComponent("tls"), names: [listenHost])
+    }
+
+    init(configuration: PBXConfiguration, stack: SIPStack, store: FeatureStore, tls: TLSFileSet? = nil, mediaTarget: SIPTarget, mediaHost: MediaServiceHost?,
          events: EventLog = EventLog(), mailboxes: MailboxStore? = nil, voicemailKey: [UInt8]? = nil,
          now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.configuration = configuration
+        self.tls = tls
         self.events = events
         self.mailboxes = mailboxes
         self.voicemailKey = voicemailKey
@@ -164,6 +184,10 @@ public actor CallServer {
 
     /// The SIP port actually bound (useful when the configuration asked for 0).
     public nonisolated var sipPort: Int { stack.transport.localAddress(.udp)?.port ?? 0 }
+    /// The SIP-over-TLS port bound (nil: no TLS listener).
+    public nonisolated var tlsPort: Int? { stack.transport.localAddress(.tls)?.port }
+    /// The certificate, key and CA files TLS is served with (nil: no TLS).
+    public nonisolated let tls: TLSFileSet?
 
     public func shutdown() async {
         for call in calls.values {

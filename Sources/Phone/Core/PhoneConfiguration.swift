@@ -3,6 +3,7 @@
 
 import ConfigFile
 import Foundation
+import TLSFiles
 
 public struct PhoneConfiguration: Codable, Sendable, Equatable {
     public struct API: Codable, Sendable, Equatable {
@@ -27,6 +28,12 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     /// Address the phone's SIP user agent binds (port 0: any free port).
     public var sipHost = "127.0.0.1"
     public var sipPort = 0
+    /// Whom the phone trusts when its call server is reached over TLS: a CA certificate file
+    /// (PEM; the site's private CA, `tls/ca.pem` in the call server's data directory), or the
+    /// server certificate's SHA-256 fingerprint pinned ("SHA-256 AB:CD:…"). Neither: the
+    /// system's roots.
+    public var sipCA: String?
+    public var sipFingerprint: String?
     public var heartbeatSeconds: Double = 2
     public var autoAnswer = false
     public var showCallPopup = true
@@ -40,7 +47,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case user, password, collab, api, sipHost, sipPort, heartbeatSeconds, autoAnswer, showCallPopup, callOnDoubleClick, recordingPolicy
+        case user, password, collab, api, sipHost, sipPort, sipCA, sipFingerprint, heartbeatSeconds, autoAnswer, showCallPopup, callOnDoubleClick, recordingPolicy
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +58,8 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
         api = try c.decodeIfPresent(API.self, forKey: .api) ?? API()
         sipHost = try c.decodeIfPresent(String.self, forKey: .sipHost) ?? "127.0.0.1"
         sipPort = try c.decodeIfPresent(Int.self, forKey: .sipPort) ?? 0
+        sipCA = try c.decodeIfPresent(String.self, forKey: .sipCA)
+        sipFingerprint = try c.decodeIfPresent(String.self, forKey: .sipFingerprint)
         heartbeatSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatSeconds) ?? 2
         autoAnswer = try c.decodeIfPresent(Bool.self, forKey: .autoAnswer) ?? false
         showCallPopup = try c.decodeIfPresent(Bool.self, forKey: .showCallPopup) ?? true
@@ -62,6 +71,12 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
         let configuration = try ConfigFile.load(PhoneConfiguration.self, from: url)
         guard URL(string: configuration.collab)?.host != nil else { throw ConfigurationError("\(url.path): collab is not a URL: \(configuration.collab)") }
         guard (0...65535).contains(configuration.api.port) else { throw ConfigurationError("\(url.path): api.port must be 0–65535") }
+        if let pin = configuration.sipFingerprint {
+            do { _ = try TLSContexts.pinned(pin) } catch { throw ConfigurationError("\(url.path): sipFingerprint: \(error)") }
+        }
+        if let ca = configuration.sipCA, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ConfigurationError("\(url.path): sipCA: cannot read \(ca)")
+        }
         guard configuration.heartbeatSeconds >= 0.1 else { throw ConfigurationError("\(url.path): heartbeatSeconds must be at least 0.1") }
         return configuration
     }

@@ -10,6 +10,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import SIP
+import TLSFiles
 import SIPCore
 import SIPMessage
 import Wire
@@ -210,10 +211,14 @@ public actor PhoneCore {
         guard !sipStarted else { return }
         sipStarted = true
         do {
-            let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton)
+            let sip = provisioning.sip
+            var transportConfiguration = SIPTransport.Configuration()
+            if [sip.primary, sip.secondary, sip.borderProxy].contains(where: { $0?.transport.lowercased() == "tls" }) {
+                transportConfiguration.tls = try Self.sipTLS(configuration)
+            }
+            let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton, configuration: transportConfiguration)
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
             let stack = SIPStack(transport: transport)
-            let sip = provisioning.sip
             // SIP requests only from this phone's call servers and border proxy: anyone else's
             // INVITE (a spoofed caller ID, no call server, no CDR) gets 403 and is counted.
             let servers = Self.addresses(of: [sip.primary, sip.secondary, sip.borderProxy].compactMap { $0 })
@@ -242,6 +247,15 @@ public actor PhoneCore {
         }
     }
 
+    /// What the phone trusts when its servers are reached over TLS: the pinned fingerprint, else
+    /// the configured CA, else the system's roots; the server must name the address connected to.
+    static func sipTLS(_ configuration: PhoneConfiguration) throws -> SIPTLS {
+        if let pin = configuration.sipFingerprint {
+            return SIPTLS(client: try TLSContexts.client(caFile: nil), acceptServer: try TLSContexts.pinned(pin))
+        }
+        return SIPTLS(client: try TLSContexts.client(caFile: configuration.sipCA))
+    }
+
     /// Probes the call servers every second for as long as the phone is logged in.
     private func startProbing() {
         probing?.cancel()
@@ -263,7 +277,7 @@ public actor PhoneCore {
     private func target(_ server: CallServerFailover.Server) -> SIPTarget? {
         guard let sip else { return nil }
         let address = sip.borderProxy ?? (server == .primary ? sip.primary : sip.secondary ?? sip.primary)
-        return SIPTarget(kind: address.transport.lowercased() == "tcp" ? .tcp : .udp, host: address.host, port: address.port)
+        return SIPTarget(kind: SIPTransportKind(viaTransport: address.transport) ?? .udp, host: address.host, port: address.port)
     }
 
     /// Registers with `server` (the old registration is dropped, not un-registered: its server is
@@ -275,7 +289,10 @@ public actor PhoneCore {
         registrationGeneration += 1
         let generation = registrationGeneration
         do {
-            var contact = NameAddress(uri: SIPURI(user: sip.username, host: self.configuration.sipHost, port: localPort))
+            var contactURI = SIPURI(user: sip.username, host: self.configuration.sipHost, port: localPort)
+            // Over TCP or TLS the call server sends to this phone on the registration's connection.
+            if let parameter = target.kind.uriParameter { contactURI.parameters.set("transport", raw: parameter) }
+            var contact = NameAddress(uri: contactURI)
             contact.parameters.set("+sip.instance", raw: "\"<urn:uuid:\(instanceID)>\"")
             if sip.borderProxy != nil {
                 // RFC 5626 §4.2: a flow through the border proxy (which keeps it open with our keep-alives).

@@ -1,9 +1,11 @@
-// UDP and TCP transports on SwiftNIO: listening, connecting, connection reuse, and response
+// UDP, TCP and TLS transports on SwiftNIO: listening, connecting, connection reuse, and response
 // routing (RFC 3261 §18).
 
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import SIPMessage
 
 public final class SIPTransport: Sendable {
@@ -23,6 +25,10 @@ public final class SIPTransport: Sendable {
         public var connectTimeout: TimeAmount = .seconds(5)
         /// Socket buffer sizes asked for the UDP socket (receive and send).
         public var udpBufferBytes: SocketOptionValue = 4 << 20
+        /// Certificates and trust for TLS (nil: no TLS; listening or connecting over it throws).
+        public var tls: SIPTLS?
+        /// A TLS handshake not finished within this time closes the connection.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
         /// Called for every message sent and received (a SIP trace for logs and tools).
         public var trace: (@Sendable (SIPTraceEvent) -> Void)?
 
@@ -43,11 +49,18 @@ public final class SIPTransport: Sendable {
     private struct State {
         var udp: (any Channel)?
         var tcpListener: (any Channel)?
+        var tlsListener: (any Channel)?
         var connections: [ConnectionID: any Channel] = [:]
-        var connectionByAddress: [SocketAddress: ConnectionID] = [:]
+        /// Open stream connections by transport and remote address, for reuse.
+        var connectionByAddress: [StreamKey: ConnectionID] = [:]
         /// Accepted connections, in total and by source IP.
         var accepted = 0
         var acceptedFrom: [String: Int] = [:]
+    }
+
+    struct StreamKey: Hashable {
+        var kind: SIPTransportKind
+        var address: SocketAddress
     }
 
     public init(group: any EventLoopGroup, configuration: Configuration = Configuration()) {
@@ -116,7 +129,14 @@ public final class SIPTransport: Sendable {
                 .bind(host: host, port: port).get()
             state.withLockedValue { $0.udp = channel }
             return channel.localAddress!
-        case .tcp:
+        case .tcp, .tls:
+            let tls: NIOSSLContext?
+            if kind == .tls {
+                guard let server = configuration.tls?.server else { throw SIPTransportError.noTLS("no certificate to listen for TLS on \(host):\(port)") }
+                tls = server
+            } else {
+                tls = nil
+            }
             let channel = try await ServerBootstrap(group: eventLoop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
@@ -128,13 +148,29 @@ public final class SIPTransport: Sendable {
                             channel.close(promise: nil)
                             return
                         }
-                        try self.installStreamHandler(on: channel, accepted: true)
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                            self.closeUnlessHandshaken(channel)
+                        }
+                        try self.installStreamHandler(on: channel, kind: kind, accepted: true)
                     }
                 }
                 .bind(host: host, port: port).get()
-            state.withLockedValue { $0.tcpListener = channel }
+            state.withLockedValue { state in
+                if kind == .tls { state.tlsListener = channel } else { state.tcpListener = channel }
+            }
             return channel.localAddress!
         }
+    }
+
+    /// A connection whose TLS handshake has not finished in time is closed (a descriptor held
+    /// open by a peer that never speaks TLS).
+    private func closeUnlessHandshaken(_ channel: any Channel) {
+        let timer = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) { [counters] in
+            counters.bump(\.connectionsTimedOut)
+            channel.close(promise: nil)
+        }
+        try? channel.pipeline.syncOperations.addHandler(HandshakeWatch(timer: timer))
     }
 
     /// UDP and TCP on one port. With port 0, a port free for both: the UDP port is tried for TCP,
@@ -160,7 +196,13 @@ public final class SIPTransport: Sendable {
 
     /// The address a listener is bound to, for Via sent-by and Contact.
     public func localAddress(_ kind: SIPTransportKind) -> SocketAddress? {
-        state.withLockedValue { kind == .udp ? $0.udp?.localAddress : $0.tcpListener?.localAddress }
+        state.withLockedValue { state in
+            switch kind {
+            case .udp: state.udp?.localAddress
+            case .tcp: state.tcpListener?.localAddress
+            case .tls: state.tlsListener?.localAddress
+            }
+        }
     }
 
     /// Sends a message to a target, reusing an open connection to that address for TCP.
@@ -172,9 +214,9 @@ public final class SIPTransport: Sendable {
         case .udp:
             guard let udp = state.withLockedValue({ $0.udp }) else { throw SIPTransportError.notListening(.udp) }
             try await writeNow(message, on: udp, datagramTo: address, peer: target.description).get()
-        case .tcp:
+        case .tcp, .tls:
             let channel = try await connection(to: address, target: target)
-            try await writeNow(message, on: channel, peer: target.description).get()
+            try await writeNow(message, on: channel, kind: target.kind, peer: target.description).get()
         }
     }
 
@@ -187,10 +229,11 @@ public final class SIPTransport: Sendable {
         case .udp:
             guard let udp = state.withLockedValue({ $0.udp }) else { return nil }
             return writeNow(message, on: udp, datagramTo: address, peer: target.description)
-        case .tcp:
-            guard let channel = state.withLockedValue({ state in state.connectionByAddress[address].flatMap { state.connections[$0] } }),
+        case .tcp, .tls:
+            let key = StreamKey(kind: target.kind, address: address)
+            guard let channel = state.withLockedValue({ state in state.connectionByAddress[key].flatMap { state.connections[$0] } }),
                   channel.isActive else { return nil }
-            return writeNow(message, on: channel, peer: target.description)
+            return writeNow(message, on: channel, kind: target.kind, peer: target.description)
         }
     }
 
@@ -199,7 +242,7 @@ public final class SIPTransport: Sendable {
     public func sendResponseNow(_ response: SIPResponse, replyingTo request: IncomingMessage) -> EventLoopFuture<Void>? {
         if let connection = request.connection {
             guard let channel = state.withLockedValue({ $0.connections[connection] }), channel.isActive else { return nil }
-            return writeNow(.response(response), on: channel, peer: "\(connection)")
+            return writeNow(.response(response), on: channel, kind: request.kind, peer: "\(connection)")
         }
         guard let via = response.topVia else { return nil }
         return sendNow(.response(response), to: ResponseRouting.target(forResponseVia: via, arrivedOver: request.kind))
@@ -207,8 +250,8 @@ public final class SIPTransport: Sendable {
 
     /// Traces, serializes and writes a message on a channel (a datagram to `address` on UDP), counting
     /// the outcome. Runs no task: the write is handed to the channel's event loop.
-    private func writeNow(_ message: SIPMessage, on channel: any Channel, datagramTo address: SocketAddress? = nil, peer: String) -> EventLoopFuture<Void> {
-        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: address == nil ? .tcp : .udp, peer: peer))
+    private func writeNow(_ message: SIPMessage, on channel: any Channel, datagramTo address: SocketAddress? = nil, kind: SIPTransportKind = .tcp, peer: String) -> EventLoopFuture<Void> {
+        configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: address == nil ? kind : .udp, peer: peer))
         let buffer = channel.allocator.buffer(bytes: message.serialized())
         let write = address.map { channel.writeAndFlush(AddressedEnvelope(remoteAddress: $0, data: buffer)) } ?? channel.writeAndFlush(buffer)
         return counted(write)
@@ -227,7 +270,12 @@ public final class SIPTransport: Sendable {
         guard let channel = state.withLockedValue({ $0.connections[connection] }) else {
             throw SIPTransportError.noRouteForResponse("connection \(connection) is closed")
         }
-        try await writeNow(message, on: channel, peer: "\(connection)").get()
+        try await writeNow(message, on: channel, kind: kind(of: connection), peer: "\(connection)").get()
+    }
+
+    /// The transport a stream connection runs (TLS when a TLS handler is in its pipeline).
+    private func kind(of connection: ConnectionID) -> SIPTransportKind {
+        state.withLockedValue { state in state.connectionByAddress.first { $0.value == connection }?.key.kind } ?? .tcp
     }
 
     /// Sends a response per §18.2.2: on the request's connection when it is still open, else
@@ -250,7 +298,7 @@ public final class SIPTransport: Sendable {
         case .udp:
             guard let udp = state.withLockedValue({ $0.udp }) else { throw SIPTransportError.notListening(.udp) }
             try await write(udp, AddressedEnvelope(remoteAddress: address, data: udp.allocator.buffer(string: "\r\n\r\n")))
-        case .tcp:
+        case .tcp, .tls:
             let channel = try await connection(to: address, target: target)
             try await write(channel, channel.allocator.buffer(string: "\r\n\r\n"))
         }
@@ -263,6 +311,7 @@ public final class SIPTransport: Sendable {
             var all: [any Channel] = Array(state.connections.values)
             if let udp = state.udp { all.append(udp) }
             if let tcp = state.tcpListener { all.append(tcp) }
+            if let tls = state.tlsListener { all.append(tls) }
             state = State()
             return all
         }
@@ -286,26 +335,37 @@ public final class SIPTransport: Sendable {
     }
 
     private func connection(to address: SocketAddress, target: SIPTarget) async throws -> any Channel {
-        if let existing = state.withLockedValue({ state in state.connectionByAddress[address].flatMap { state.connections[$0] } }),
+        let key = StreamKey(kind: target.kind, address: address)
+        if let existing = state.withLockedValue({ state in state.connectionByAddress[key].flatMap { state.connections[$0] } }),
            existing.isActive {
             return existing
         }
+        let tls = target.kind == .tls ? try tlsSettings(for: target) : nil
+        let handshaken = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(configuration.connectTimeout)
                 .channelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture { try self.installStreamHandler(on: channel) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(tls.clientHandler(host: target.host))
+                            handshaken.withLockedValue { $0 = self.handshake(of: channel) }
+                        }
+                        try self.installStreamHandler(on: channel, kind: target.kind)
+                    }
                 }
                 .connect(to: address).get()
+            // A TLS connection is usable once its handshake (and the server's certificate check) is done.
+            if let handshake = handshaken.withLockedValue({ $0 }) { try await handshake.get() }
         } catch {
             throw SIPTransportError.connectionFailed(target, "\(error)")
         }
         // The remote address is known only once connected: index the connection by it for reuse.
         let id = ConnectionID(value: ObjectIdentifier(channel))
         state.withLockedValue { state in
-            if state.connections[id] != nil { state.connectionByAddress[address] = id }
+            if state.connections[id] != nil { state.connectionByAddress[key] = id }
         }
         return channel
     }
@@ -337,22 +397,78 @@ public final class SIPTransport: Sendable {
         channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(StreamHandler.Trusted()) }
     }
 
-    private func installStreamHandler(on channel: any Channel, accepted: Bool = false) throws {
+    private func tlsSettings(for target: SIPTarget) throws -> SIPTLS {
+        guard let tls = configuration.tls, tls.client != nil else { throw SIPTransportError.noTLS("no trust configured to connect to \(target)") }
+        return tls
+    }
+
+    /// Succeeds when the channel's TLS handshake completes; fails if the channel closes first
+    /// (a refused certificate) or the handshake outlasts `handshakeTimeout`. Called on the
+    /// channel's event loop, before the handshake can start.
+    private func handshake(of channel: any Channel) -> EventLoopFuture<Void> {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let timer = channel.eventLoop.scheduleTask(in: configuration.handshakeTimeout) {
+            promise.fail(HandshakeWatch.Failure(description: "the TLS handshake did not finish within \(self.configuration.handshakeTimeout.nanoseconds / 1_000_000_000) s"))
+            channel.close(promise: nil)
+        }
+        try? channel.pipeline.syncOperations.addHandler(HandshakeWatch(timer: timer, done: promise))
+        channel.closeFuture.whenComplete { _ in
+            timer.cancel()
+            promise.fail(HandshakeWatch.Failure(description: "the server closed the connection during the TLS handshake"))
+        }
+        return promise.futureResult
+    }
+
+    private func installStreamHandler(on channel: any Channel, kind: SIPTransportKind, accepted: Bool = false) throws {
         let timeouts = StreamHandler.Timeouts(idle: accepted ? min(configuration.untrustedIdleTimeout, configuration.idleTimeout) : configuration.idleTimeout,
                                               trustedIdle: configuration.idleTimeout, slowSender: configuration.slowSenderTimeout)
         try channel.pipeline.syncOperations.addHandler(
-            StreamHandler(parser: parser, counters: counters, timeouts: timeouts, deliver: deliver))
+            StreamHandler(parser: parser, kind: kind, counters: counters, timeouts: timeouts, deliver: deliver))
         let id = ConnectionID(value: ObjectIdentifier(channel))
-        let remote = channel.remoteAddress
+        let key = channel.remoteAddress.map { StreamKey(kind: kind, address: $0) }
         state.withLockedValue { state in
             state.connections[id] = channel
-            if let remote { state.connectionByAddress[remote] = id }
+            if let key { state.connectionByAddress[key] = id }
         }
         channel.closeFuture.whenComplete { [state] _ in
             state.withLockedValue { state in
                 state.connections[id] = nil
-                if let remote, state.connectionByAddress[remote] == id { state.connectionByAddress[remote] = nil }
+                if let key, state.connectionByAddress[key] == id { state.connectionByAddress[key] = nil }
             }
         }
+    }
+}
+
+/// Watches a TLS connection's handshake: cancels its timer when it completes and tells whoever
+/// waits for it.
+final class HandshakeWatch: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    // @unchecked: touched only on the channel's event loop (NIO handler contract).
+    typealias InboundIn = ByteBuffer
+    private let timer: Scheduled<Void>
+    private let done: EventLoopPromise<Void>?
+
+    init(timer: Scheduled<Void>, done: EventLoopPromise<Void>? = nil) {
+        self.timer = timer
+        self.done = done
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The handshake's own failure (a certificate refused, a name that does not match) is the one
+    /// reported, before the close it brings.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done?.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            timer.cancel()
+            done?.succeed(())
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

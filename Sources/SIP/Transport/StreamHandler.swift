@@ -1,4 +1,4 @@
-// The TCP (and later TLS) channel handler: framing by Content-Length, CRLF keep-alives
+// The TCP and TLS channel handler (behind swift-nio-ssl's handler for TLS): framing by Content-Length, CRLF keep-alives
 // (RFC 5626 §3.5.1), and idle and slow-sender timeouts.
 
 import NIOCore
@@ -20,6 +20,8 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private let parser: SIPParser
+    /// TCP, or TLS when a TLS handler sits before this one.
+    private let kind: SIPTransportKind
     private var framer: StreamFramer
     private let counters: SIPTransportCounters
     private var timeouts: Timeouts
@@ -32,11 +34,12 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var slowSenderTimer: Scheduled<Void>?
 
     init(
-        parser: SIPParser, counters: SIPTransportCounters, timeouts: Timeouts,
+        parser: SIPParser, kind: SIPTransportKind = .tcp, counters: SIPTransportCounters, timeouts: Timeouts,
         deliver: @escaping @Sendable (IncomingMessage) -> Void,
         onPong: @escaping @Sendable (ConnectionID) -> Void = { _ in }
     ) {
         self.parser = parser
+        self.kind = kind
         self.framer = StreamFramer(limits: parser.limits)
         self.counters = counters
         self.timeouts = timeouts
@@ -109,7 +112,7 @@ final class StreamHandler: ChannelDuplexHandler, @unchecked Sendable {
                 ResponseRouting.stampTopVia(&request, source: source)
                 message = .request(request)
             }
-            deliver(IncomingMessage(message: message, source: source, kind: .tcp, connection: id))
+            deliver(IncomingMessage(message: message, source: source, kind: kind, connection: id))
         } catch {
             counters.bump(\.malformed)
             respond(error, context: context)

@@ -7,7 +7,8 @@ import SIPMessage
 public enum SIPTransportKind: String, Sendable, Hashable, CaseIterable {
     case udp = "UDP"
     case tcp = "TCP"
-    // TLS joins here (swift-nio-ssl) with the same stream handler as TCP.
+    /// TCP with swift-nio-ssl's handler before the same stream handler (RFC 3261 §26.2, RFC 5630).
+    case tls = "TLS"
 
     public var isReliable: Bool { self != .udp }
 
@@ -15,7 +16,10 @@ public enum SIPTransportKind: String, Sendable, Hashable, CaseIterable {
         self.init(rawValue: viaTransport.uppercased())
     }
 
-    public var defaultPort: Int { 5060 }
+    public var defaultPort: Int { self == .tls ? 5061 : 5060 }
+
+    /// The URI `transport` parameter naming this transport (nil for UDP, the default).
+    public var uriParameter: String? { self == .udp ? nil : rawValue.lowercased() }
 }
 
 /// Where to send a message: an address and the transport to use.
@@ -34,10 +38,12 @@ public struct SIPTarget: Sendable, Hashable, CustomStringConvertible {
         self.init(kind: kind, host: address.ipAddress ?? "127.0.0.1", port: address.port ?? 5060)
     }
 
-    /// The target a SIP URI designates (RFC 3263 without DNS: maddr or host, port or 5060,
-    /// transport parameter or UDP).
+    /// The target a SIP URI designates (RFC 3263 without DNS: maddr or host, port or the
+    /// transport's default, the transport parameter or UDP; a `sips:` URI goes over TLS whatever
+    /// its transport parameter says, RFC 5630 §3.1.3).
     public init(uri: SIPURI) {
-        let kind = uri.transport.flatMap(SIPTransportKind.init(viaTransport:)) ?? .udp
+        let named = uri.transport.flatMap(SIPTransportKind.init(viaTransport:)) ?? .udp
+        let kind: SIPTransportKind = uri.isSecure ? .tls : named
         self.init(kind: kind, host: uri.parameters["maddr"] ?? uri.bareHost, port: uri.port ?? kind.defaultPort)
     }
 
@@ -98,6 +104,8 @@ public enum SIPTransportError: Error, Sendable, CustomStringConvertible {
     case unresolvable(String)
     case connectionFailed(SIPTarget, String)
     case noRouteForResponse(String)
+    /// TLS was asked for and this transport has no certificate (to listen) or trust (to connect).
+    case noTLS(String)
 
     public var description: String {
         switch self {
@@ -105,6 +113,7 @@ public enum SIPTransportError: Error, Sendable, CustomStringConvertible {
         case .unresolvable(let host): return "cannot resolve host '\(host)'"
         case .connectionFailed(let target, let why): return "cannot connect to \(target): \(why)"
         case .noRouteForResponse(let why): return "cannot route the response: \(why)"
+        case .noTLS(let why): return "TLS is not configured: \(why)"
         }
     }
 }

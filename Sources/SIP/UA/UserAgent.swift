@@ -131,7 +131,7 @@ public actor UserAgent {
     func contact(_ kind: SIPTransportKind) async -> NameAddress {
         let local = await stack.localHostPort(kind) ?? ("127.0.0.1", 5060)
         var uri = SIPURI(user: identity.user, host: local.host, port: local.port)
-        if kind == .tcp { uri.parameters.set("transport", raw: "tcp") }
+        if let parameter = kind.uriParameter { uri.parameters.set("transport", raw: parameter) }
         return NameAddress(uri: uri)
     }
 
