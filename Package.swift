@@ -62,7 +62,7 @@ let package = Package(
             name: "holdfast",
             dependencies: [
                 // Exactly what its files import.
-                "SIPMessage", "SIP", "SIPTools", "CallServer", "MediaServices", "CTI", "Standby", "Collab", "Phone", "Wire",
+                "SIPMessage", "SIP", "SIPTools", "CallServer", "MediaServices", "CTI", "Standby", "Collab", "Phone", "Wire", "TLSFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

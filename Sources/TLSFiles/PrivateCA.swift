@@ -101,8 +101,11 @@ public enum PrivateCA {
             OrganizationName(organisation)
             CommonName(names.first { !isAddress($0) } ?? "localhost")
         }
-        let alternatives = SubjectAlternativeNames(names.map { name in
-            address(name).map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) } ?? .dnsName(name)
+        // An address goes in as an iPAddress entry (RFC 5280, what BoringSSL and OpenSSL match) and
+        // again as a dNSName: liblinphone's mbedTLS matches only dNSName entries, so a phone told
+        // to reach 127.0.0.1 would otherwise find no name it knows.
+        let alternatives = SubjectAlternativeNames(names.flatMap { name in
+            address(name).map { [GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))), .dnsName(name)] } ?? [.dnsName(name)]
         })
         let leaf = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),

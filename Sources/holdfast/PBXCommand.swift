@@ -4,6 +4,7 @@ import ArgumentParser
 import CTI
 import CallServer
 import Foundation
+import TLSFiles
 import Logging
 import Standby
 
@@ -39,7 +40,11 @@ struct PBXCommand: AsyncParsableCommand {
             replica = Task { await follower.run() }
         }
         let role = configuration.follows.map { ", secondary following \($0.cti)" } ?? ""
-        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP), CTI on http://\(configuration.cti.host):\(cti.port)/cti/v1, domain \(configuration.domain), \(configuration.users.count) users\(role)\n".utf8))
+        // TLS: where, and what a phone pins or trusts.
+        let tls = try server.tls.map { files in
+            ", TLS on \(server.tlsPort ?? 0) (certificate \(try TLSContexts.fingerprint(ofPEMFile: files.certificateFile.path)), CA \(files.caFile.path))"
+        } ?? ""
+        FileHandle.standardError.write(Data("pbx: SIP on \(configuration.listen.host):\(server.sipPort) (UDP and TCP)\(tls), CTI on http://\(configuration.cti.host):\(cti.port)/cti/v1, domain \(configuration.domain), \(configuration.users.count) users\(role)\n".utf8))
         // Run until SIGTERM/SIGINT.
         for await _ in terminationSignals() { break }
         replica?.cancel()

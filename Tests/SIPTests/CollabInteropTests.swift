@@ -16,7 +16,7 @@ struct CollabProcess {
     var process: ExternalProcess
 
     static func start(pbx: PBXProcess, dataDirectory: URL? = nil, port: Int? = nil, secondary: PBXProcess? = nil,
-                      borderProxy: Int? = nil) async throws -> CollabProcess {
+                      borderProxy: Int? = nil, overTLS: Bool = false) async throws -> CollabProcess {
         let port = port ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-collab-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -25,7 +25,7 @@ struct CollabProcess {
         listen: { host: 127.0.0.1, port: \(port) }
         bcryptCost: 4
         callServer:
-          primary: { host: 127.0.0.1, port: \(pbx.port) }
+          primary: \(overTLS ? "{ host: 127.0.0.1, port: \(pbx.tlsPort ?? 0), transport: tls }" : "{ host: 127.0.0.1, port: \(pbx.port) }")
           secondary: \(secondary.map { "{ host: 127.0.0.1, port: \($0.port) }" } ?? "null")
           borderProxy: \(borderProxy.map { "{ host: 127.0.0.1, port: \($0) }" } ?? "null")
           cti: { url: "http://127.0.0.1:\(pbx.ctiPort)", secret: \(ctiSecret) }

@@ -14,6 +14,8 @@ import Testing
 struct PBXProcess {
     let port: Int
     let ctiPort: Int
+    /// SIP over TLS (nil: not asked for); its private CA is `caFile`.
+    var tlsPort: Int? = nil
     let dataDirectory: URL
     let configURL: URL
     var process: ExternalProcess
@@ -22,15 +24,16 @@ struct PBXProcess {
     /// `extra` is more YAML for the configuration (media, numbering); `users`, more entries of the
     /// users list (each a `  - { … }` line).
     static func start(dataDirectory: URL? = nil, port: Int? = nil, ctiPort: Int? = nil, follows primary: PBXProcess? = nil,
-                      extra: String = "", users: String = "") async throws -> PBXProcess {
+                      extra: String = "", users: String = "", tls: Bool = false) async throws -> PBXProcess {
         let port = port ?? ExternalProcess.freePort()
+        let tlsPort = tls ? ExternalProcess.freePort() : nil
         let ctiPort = ctiPort ?? ExternalProcess.freePort()
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-pbx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("pbx.yaml")
         try """
         domain: 127.0.0.1
-        listen: { host: 127.0.0.1, port: \(port) }
+        listen: { host: 127.0.0.1, port: \(port)\(tlsPort.map { ", tls: { port: \($0) }" } ?? "") }
         ringTimeout: 20
         users:
           - { extension: "2001", name: Ada Lovelace, password: pw2001, voicemailPIN: "12001" }
@@ -45,8 +48,11 @@ struct PBXProcess {
         let process = try ExternalProcess(MediaInteropTests.holdfast, ["pbx", "--config", config.path, "--data-dir", directory.path], name: "pbx", workingDirectory: directory)
         // Ready when it says so on stderr.
         try await process.waitForOutput("pbx: SIP on", "the pbx to start")
-        return PBXProcess(port: port, ctiPort: ctiPort, dataDirectory: directory, configURL: config, process: process)
+        return PBXProcess(port: port, ctiPort: ctiPort, tlsPort: tlsPort, dataDirectory: directory, configURL: config, process: process)
     }
+
+    /// The private CA the call server made for TLS (in its data directory).
+    var caFile: URL { dataDirectory.appendingPathComponent("tls/ca.pem") }
 }
 
 /// Kamailio as a border proxy in front of the pbx (`scripts/kamailio/border.cfg`) on a free UDP port.
@@ -79,9 +85,15 @@ struct BorderProxy {
 
 extension Baresip {
     /// A baresip phone registered to the pbx as `number`, through `outboundProxy` (a UDP port on loopback) if given.
-    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool, outboundProxy: Int? = nil) throws {
+    /// With `trusting` (a CA file), it registers and calls over TLS to `pbxPort`.
+    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool, outboundProxy: Int? = nil, trusting ca: URL? = nil) throws {
         try self.init(sourceFrequency: sourceFrequency, autoAnswer: autoAnswer)
-        let account = "<sip:\(number)@127.0.0.1:\(pbxPort)>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "")
+        if let ca {
+            let config = directory.appendingPathComponent("config")
+            let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: "sip_trans_def udp", with: "sip_trans_def tls\nsip_cafile \(ca.path)")
+            try text.write(to: config, atomically: true, encoding: .utf8)
+        }
+        let account = "<sip:\(number)@127.0.0.1:\(pbxPort)\(ca == nil ? "" : ";transport=tls")>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "")
             + (outboundProxy.map { ";outbound=\"sip:127.0.0.1:\($0);lr\"" } ?? "") + "\n"
         try account.write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
     }

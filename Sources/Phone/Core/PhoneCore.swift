@@ -345,7 +345,12 @@ public actor PhoneCore {
 
     private func registrationChanged(_ status: Registration.Status, generation: Int) async {
         guard generation == registrationGeneration else { return }
-        logger.info("registration", metadata: ["status": "\(status)"])
+        if case .failed(let reason) = status {
+            // Said where an operator looks: a refused certificate or an unreachable server is named here.
+            logger.warning("registration failed", metadata: ["reason": "\(reason)"])
+        } else {
+            logger.info("registration", metadata: ["status": "\(status)"])
+        }
         registrationStatus = status
         if case .failed = status { await perform(failover.registrationFailed()) }
         // Registered: the mailbox is watched on this call server (message waiting, RFC 3842).

@@ -83,6 +83,8 @@ public actor SIPStack {
         var machine: Machine
         var target: SIPTarget
         var continuation: AsyncThrowingStream<SIPResponse, any Error>.Continuation
+        /// Why the transport last failed (a refused connection, a certificate not trusted), for the TU.
+        var transportFailure: String?
     }
 
     struct ServerEntry {
@@ -410,7 +412,7 @@ public actor SIPStack {
             case .timeout:
                 entry.continuation.finish(throwing: SIPStackError.timeout(requestMethod(entry)))
             case .transportError:
-                entry.continuation.finish(throwing: SIPStackError.transport("could not send to \(entry.target)"))
+                entry.continuation.finish(throwing: SIPStackError.transport(entry.transportFailure ?? "could not send to \(entry.target)"))
             case .terminated:
                 entry.continuation.finish()
                 clients[key] = nil
@@ -555,6 +557,7 @@ public actor SIPStack {
 
     private func clientTransportFailed(_ key: TransactionKey, _ error: any Error) {
         guard let actions = clients[key]?.machine.transportFailed() else { return }
+        clients[key]?.transportFailure = "\(error)"
         logger.info("transport error", metadata: ["transaction": "\(key)", "error": "\(error)"])
         perform(actions, client: key)
     }
