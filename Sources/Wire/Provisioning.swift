@@ -32,14 +32,19 @@ public struct SIPAccount: Codable, Sendable, Equatable {
     public var secondary: SIPServerAddress?
     /// A border proxy (outbound proxy) the phone sends through, when the office has one.
     public var borderProxy: SIPServerAddress?
+    /// The CA certificate (PEM) the servers reached over TLS are certified by: the site's private
+    /// CA, handed to the phone at login so it can verify them (nil: the phone's own trust).
+    public var tlsCA: String?
 
-    public init(username: String, password: String, domain: String, primary: SIPServerAddress, secondary: SIPServerAddress?, borderProxy: SIPServerAddress?) {
+    public init(username: String, password: String, domain: String, primary: SIPServerAddress, secondary: SIPServerAddress?, borderProxy: SIPServerAddress?,
+                tlsCA: String? = nil) {
         self.username = username
         self.password = password
         self.domain = domain
         self.primary = primary
         self.secondary = secondary
         self.borderProxy = borderProxy
+        self.tlsCA = tlsCA
     }
 }
 

@@ -43,12 +43,15 @@ struct Demo: AsyncParsableCommand {
         var pbxConfiguration = try PBXConfiguration.parse(try String(contentsOf: Self.office("pbx.yaml"), encoding: .utf8), source: "examples/office/pbx.yaml")
         pbxConfiguration.listen.port = ports.sip
         pbxConfiguration.cti.port = ports.cti
+        // SIP over TLS too, certified by the demo's own private CA; the phones register over it.
+        pbxConfiguration.listen.tls = .init(port: ports.sipTLS)
         let pbx = try await CallServer.start(configuration: pbxConfiguration, dataDirectory: directory.appendingPathComponent("pbx"))
         let cti = try await CTIServer.start(callServer: pbx, host: "127.0.0.1", port: ports.cti, secret: pbxConfiguration.cti.secret)
-        say("  call server       SIP udp/tcp 127.0.0.1:\(pbx.sipPort), CTI http://127.0.0.1:\(cti.port)/cti/v1")
+        say("  call server       SIP udp/tcp 127.0.0.1:\(pbx.sipPort), tls 127.0.0.1:\(pbx.tlsPort ?? 0), CTI http://127.0.0.1:\(cti.port)/cti/v1")
 
         // The collaboration server, a process of its own.
-        let collab = DemoCollab(directory: directory, port: ports.collab, sip: pbx.sipPort, cti: cti.port, secret: pbxConfiguration.cti.secret)
+        let collab = DemoCollab(directory: directory, port: ports.collab, sip: pbx.sipPort, tls: pbx.tlsPort.flatMap { port in pbx.tls.map { (port, $0.caFile) } },
+                                cti: cti.port, secret: pbxConfiguration.cti.secret)
         try await collab.start()
         say("  collab server     http://127.0.0.1:\(ports.collab) (pid \(collab.pid))")
         // Stopped by a signal, the demo takes its collaboration server with it.
@@ -124,7 +127,7 @@ struct Demo: AsyncParsableCommand {
 
 /// Free loopback ports for each part.
 struct DemoPorts {
-    let sip = DemoPorts.free(udpToo: true), cti = DemoPorts.free(), collab = DemoPorts.free(), api = DemoPorts.free()
+    let sip = DemoPorts.free(udpToo: true), sipTLS = DemoPorts.free(), cti = DemoPorts.free(), collab = DemoPorts.free(), api = DemoPorts.free()
 
     /// A loopback port the kernel calls free for TCP (and, for SIP, free for UDP as well: a port
     /// free for one protocol may be taken in the other, and the call server needs both).
@@ -161,14 +164,17 @@ final class DemoCollab: @unchecked Sendable {
     let config: URL
     private var process: Process?
 
-    init(directory: URL, port: Int, sip: Int, cti: Int, secret: String) {
+    /// `tls`: the call server's TLS port and CA, given to the phones so they register over TLS.
+    init(directory: URL, port: Int, sip: Int, tls: (port: Int, ca: URL)?, cti: Int, secret: String) {
         self.directory = directory
         self.port = port
         config = directory.appendingPathComponent("collab.yaml")
         let text = (try? String(contentsOf: Demo.office("collab.yaml"), encoding: .utf8)) ?? ""
+        let primary = tls.map { "primary: { host: 127.0.0.1, port: \($0.port), transport: tls }\n  tlsCA: \($0.ca.path)" }
+            ?? "primary: { host: 127.0.0.1, port: \(sip) }"
         let adjusted = text
             .replacingOccurrences(of: "port: 8470", with: "port: \(port)")
-            .replacingOccurrences(of: "port: 5060", with: "port: \(sip)")
+            .replacingOccurrences(of: "primary: { host: 127.0.0.1, port: 5060 }", with: primary)
             .replacingOccurrences(of: "secondary: { host: 127.0.0.1, port: 5062 }", with: "secondary: null")
             .replacingOccurrences(of: "url: http://127.0.0.1:5080", with: "url: http://127.0.0.1:\(cti)")
         try? adjusted.write(to: config, atomically: true, encoding: .utf8)

@@ -28,6 +28,7 @@ struct CollabProcess {
           primary: \(overTLS ? "{ host: 127.0.0.1, port: \(pbx.tlsPort ?? 0), transport: tls }" : "{ host: 127.0.0.1, port: \(pbx.port) }")
           secondary: \(secondary.map { "{ host: 127.0.0.1, port: \($0.port) }" } ?? "null")
           borderProxy: \(borderProxy.map { "{ host: 127.0.0.1, port: \($0) }" } ?? "null")
+          tlsCA: \(overTLS ? pbx.caFile.path : "null")
           cti: { url: "http://127.0.0.1:\(pbx.ctiPort)", secret: \(ctiSecret) }
         users:
           - { extension: "2001", name: Ada Lovelace, password: pw2001 }

@@ -45,11 +45,15 @@ import TLSFiles
         let tlsPort = try #require(pbx.tlsPort)
         let events = EventStreamClient(port: pbx.ctiPort)
         _ = try await events.next(type: "hello")
-        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"], extra: "sipCA: \(pbx.caFile.path)")
+        // 2001 trusts the CA the collaboration server hands out at login; 2003 names it itself.
+        let phone = try await PhoneProcess.start("2001", collab: collab, audio: ["--audio-in", "tone:700"])
         defer { phone.process.terminate() }
         let states = phone.states()
         _ = try await states.next("2001 registered over TLS", within: 20) { $0.mode == "online" && $0.registered }
         await states.close()
+        let provisioned = phone.dataDirectory.appendingPathComponent("sip-ca.pem")
+        #expect(try Data(contentsOf: provisioned) == Data(contentsOf: pbx.caFile), "the provisioned CA is the call server's")
+        #expect((try FileManager.default.attributesOfItem(atPath: provisioned.path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         let brook = try Baresip(number: "2002", pbxPort: tlsPort, sourceFrequency: 900, autoAnswer: true, trusting: pbx.caFile).start(seconds: 30)
         defer { brook.terminate() }
         _ = try await events.next("2002 registered", within: 15) { $0["type"] == "devices.changed" && $0["user"] == "2002" }

@@ -332,7 +332,7 @@ public actor CallServer {
                 ok.headers.add(.supported, "path")
             }
             if bindings.contains(where: { $0.regID != nil }) { ok.headers.add(.require, "outbound") }
-            logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)"])
+            logger.info("registered", metadata: ["user": "\(user)", "contacts": "\(bindings.count)", "transport": "\(incoming.origin.kind.rawValue)"])
             events.append(.devicesChanged(user: user, devices: bindings.map(\.deviceName)))
             if !callbacks.isEmpty { serveCallbacks() }
             try? await stack.respond(ok, to: incoming)

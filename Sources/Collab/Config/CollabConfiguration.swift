@@ -65,6 +65,9 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
         public var primary = SIPServerAddress(host: "127.0.0.1", port: 5060)
         public var secondary: SIPServerAddress? = SIPServerAddress(host: "127.0.0.1", port: 5062)
         public var borderProxy: SIPServerAddress?
+        /// A CA certificate file (PEM) given to phones at login, for the servers above reached
+        /// over TLS (`transport: tls`): the call server's `tls/ca.pem`.
+        public var tlsCA: String?
         public var cti = CTI()
         public init() {}
         public init(from decoder: any Decoder) throws {
@@ -74,6 +77,7 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
             primary = try c.decodeIfPresent(SIPServerAddress.self, forKey: .primary) ?? d.primary
             secondary = c.contains(.secondary) ? try c.decodeIfPresent(SIPServerAddress.self, forKey: .secondary) : d.secondary
             borderProxy = try c.decodeIfPresent(SIPServerAddress.self, forKey: .borderProxy)
+            tlsCA = try c.decodeIfPresent(String.self, forKey: .tlsCA)
             cti = try c.decodeIfPresent(CTI.self, forKey: .cti) ?? d.cti
         }
     }
@@ -148,6 +152,17 @@ public struct CollabConfiguration: Codable, Sendable, Equatable {
         guard eventHistory >= 10 else { throw ConfigurationError("\(source): eventHistory must be at least 10") }
         guard URL(string: callServer.cti.url)?.host != nil else { throw ConfigurationError("\(source): callServer.cti.url is not a URL: \(callServer.cti.url)") }
         guard !callServer.cti.secret.isEmpty else { throw ConfigurationError("\(source): callServer.cti.secret is empty") }
+        for (key, address) in [("primary", callServer.primary), ("secondary", callServer.secondary), ("borderProxy", callServer.borderProxy)] {
+            guard let address else { continue }
+            guard ["udp", "tcp", "tls"].contains(address.transport.lowercased()) else {
+                throw ConfigurationError("\(source): callServer.\(key).transport must be udp, tcp or tls, not '\(address.transport)'")
+            }
+        }
+        if let ca = callServer.tlsCA {
+            guard let text = try? String(contentsOfFile: ca, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else {
+                throw ConfigurationError("\(source): callServer.tlsCA: \(ca) is not a readable PEM certificate file")
+            }
+        }
         var seen = Set<String>()
         for (index, user) in users.enumerated() {
             guard !user.extensionNumber.isEmpty, user.extensionNumber.allSatisfy(\.isNumber) else {

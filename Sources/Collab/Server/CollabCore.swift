@@ -123,7 +123,9 @@ public final class CollabCore: Sendable {
         return Provisioning(
             user: user, name: account?.name ?? user,
             sip: SIPAccount(username: user, password: account?.sipPassword ?? account?.password ?? "", domain: call.domain,
-                            primary: call.primary, secondary: call.secondary, borderProxy: call.borderProxy),
+                            primary: call.primary, secondary: call.secondary, borderProxy: call.borderProxy,
+                            // Read at each login, so a CA made again reaches phones without a restart.
+                            tlsCA: call.tlsCA.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }),
             heartbeatSeconds: configuration.heartbeatSeconds, directory: directory, contacts: try store.contacts(of: user),
             settings: await settings(of: user), dialingRules: configuration.dialingRules, presence: await hub.allPresence)
     }

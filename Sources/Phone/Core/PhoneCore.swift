@@ -36,6 +36,8 @@ public actor PhoneCore {
     private var notices: [String] = []
     public private(set) var settings: PhoneSettings
     private let settingsFile: URL
+    /// Where the phone keeps its files (cache, settings, the provisioned TLS CA).
+    let dataDirectory: URL
     /// RFC 5626 instance id, the same across restarts (DIR/instance-id): the call server replaces
     /// this phone's binding when it registers again instead of keeping a dead one beside it.
     private let instanceID: String
@@ -54,6 +56,7 @@ public actor PhoneCore {
         let cache = try PhoneCache(directory: dataDirectory)
         cached = cache.load() ?? CachedSession()
         settingsFile = dataDirectory.appendingPathComponent("phone-settings.json")
+        self.dataDirectory = dataDirectory
         instanceID = try Self.instanceID(in: dataDirectory)
         let stored = (try? Data(contentsOf: settingsFile)).flatMap { try? JSONDecoder().decode(PhoneSettings.self, from: $0) }
         let settings = stored ?? PhoneSettings(configuration)
@@ -214,7 +217,7 @@ public actor PhoneCore {
             let sip = provisioning.sip
             var transportConfiguration = SIPTransport.Configuration()
             if [sip.primary, sip.secondary, sip.borderProxy].contains(where: { $0?.transport.lowercased() == "tls" }) {
-                transportConfiguration.tls = try Self.sipTLS(configuration)
+                transportConfiguration.tls = try Self.sipTLS(configuration, provisionedCA: sip.tlsCA, dataDirectory: dataDirectory)
             }
             let transport = SIPTransport(group: MultiThreadedEventLoopGroup.singleton, configuration: transportConfiguration)
             let local = try await transport.listen(.udp, host: configuration.sipHost, port: configuration.sipPort)
@@ -248,12 +251,21 @@ public actor PhoneCore {
     }
 
     /// What the phone trusts when its servers are reached over TLS: the pinned fingerprint, else
-    /// the configured CA, else the system's roots; the server must name the address connected to.
-    static func sipTLS(_ configuration: PhoneConfiguration) throws -> SIPTLS {
+    /// the configured CA, else the CA provisioning gave (kept 0600 beside the cache, so it holds
+    /// offline too), else the system's roots; the server must name the address connected to.
+    static func sipTLS(_ configuration: PhoneConfiguration, provisionedCA: String?, dataDirectory: URL) throws -> SIPTLS {
         if let pin = configuration.sipFingerprint {
             return SIPTLS(client: try TLSContexts.client(caFile: nil), acceptServer: try TLSContexts.pinned(pin))
         }
-        return SIPTLS(client: try TLSContexts.client(caFile: configuration.sipCA))
+        if let ca = configuration.sipCA { return SIPTLS(client: try TLSContexts.client(caFile: ca)) }
+        if let provisionedCA {
+            let file = dataDirectory.appendingPathComponent("sip-ca.pem")
+            guard FileManager.default.createFile(atPath: file.path, contents: Data(provisionedCA.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("cannot write \(file.path)")
+            }
+            return SIPTLS(client: try TLSContexts.client(caFile: file.path))
+        }
+        return SIPTLS(client: try TLSContexts.client(caFile: nil))
     }
 
     /// Probes the call servers every second for as long as the phone is logged in.
