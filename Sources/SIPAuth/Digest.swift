@@ -75,17 +75,31 @@ public struct DigestChallenge: Sendable, Hashable {
             self.algorithm = .md5
             self.unsupportedAlgorithm = params["algorithm"]
         }
-        self.qop = params["qop"].map { $0.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) } } ?? []
+        // Empty entries ("", " , ") name no option: dropped, so the value written parses back the same.
+        self.qop = params["qop"].map { $0.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }.filter { !$0.isEmpty } } ?? []
         self.stale = params["stale"]?.lowercased() == "true"
     }
 
     public var headerValue: String {
         var pairs: [(name: String, value: String, quoted: Bool)] = [("realm", realm, true), ("nonce", nonce, true)]
         if let opaque { pairs.append(("opaque", opaque, true)) }
-        pairs.append(("algorithm", algorithm.rawValue, false))
+        // An algorithm this stack cannot compute is written as received (a relayed challenge must
+        // not turn into an MD5 one), quoted when it is not a token.
+        let algorithmText = unsupportedAlgorithm ?? algorithm.rawValue
+        pairs.append(("algorithm", algorithmText, !algorithmText.utf8.allSatisfy(Self.isTokenByte) || algorithmText.isEmpty))
         if !qop.isEmpty { pairs.append(("qop", qop.joined(separator: ","), true)) }
         if stale { pairs.append(("stale", "true", false)) }
         return AuthParams(scheme: "Digest", pairs: pairs).text
+    }
+}
+
+extension DigestChallenge {
+    /// RFC 3261 §25.1 token characters.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return Array("-.!%*_+`'~".utf8).contains(byte)
+        }
     }
 }
 
@@ -139,7 +153,11 @@ public struct DigestCredentials: Sendable, Hashable {
         opaque = params["opaque"]
         qop = params["qop"]
         nonceCount = params["nc"]
-        if qop != nil {
+        if let qop {
+            // One qop-value, a token (RFC 7616 §3.4); a list or other text names no single option.
+            guard !qop.isEmpty, qop.utf8.allSatisfy(DigestChallenge.isTokenByte) else {
+                throw DigestError("Digest credentials' qop must be one token, not '\(qop)'")
+            }
             guard cnonce != nil, let nc = nonceCount, nc.count == 8, UInt32(nc, radix: 16) != nil else {
                 throw DigestError("Digest credentials with qop need cnonce and an 8-hex-digit nc")
             }
