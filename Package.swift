@@ -75,11 +75,15 @@ let package = Package(
         .target(name: "RTP"),
         // Codecs (G.711), WAV, tone and file sources, sinks, gain, mixer. No network.
         .target(name: "Audio"),
+        // libsrtp2 from Debian (libsrtp2-dev).
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        // The SRTP/SRTCP transform of a stream (RFC 3711) keyed by SDES (RFC 4568).
+        .target(name: "SRTP", dependencies: ["CSRTP", "SDP"]),
         // RTP streams on UDP sockets: send clock, symmetric RTP, RTCP, DTMF, play-out.
         .target(
             name: "Media",
             dependencies: [
-                "RTP", "Audio", "SDP",
+                "RTP", "Audio", "SDP", "SRTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -136,7 +140,7 @@ let package = Package(
         .target(
             name: "CallServer",
             dependencies: [
-                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail", "RTP", "TLSFiles",
+                "SIP", "SIPCore", "SIPMessage", "SIPAuth", "SDP", "Wire", "ConfigFile", "MediaServices", "Throttle", "Voicemail", "RTP", "TLSFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -258,11 +262,12 @@ let package = Package(
         .testTarget(name: "PhoneTests", dependencies: ["Phone", "Wire", "Audio"]),
         .testTarget(name: "SIPMessageTests", dependencies: ["SIPMessage"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "SRTPTests", dependencies: ["SRTP", "SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),
         .testTarget(
             name: "MediaTests",
-            dependencies: ["Media", "RTP", "Audio", "SDP", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["Media", "RTP", "Audio", "SDP", "SRTP", .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SIPAuthTests", dependencies: ["SIPAuth", "SIPMessage"]),
         .testTarget(name: "VoicemailTests", dependencies: ["Voicemail", "Wire", "Audio"]),

@@ -13,6 +13,7 @@ import NIOCore
 import NIOPosix
 import RTP
 import SDP
+import SRTP
 
 /// The counters a stream exposes (the phone shows them; tools print them).
 public struct MediaCounters: Sendable, Equatable, Codable {
@@ -28,6 +29,11 @@ public struct MediaCounters: Sendable, Equatable, Codable {
     public var concealedFrames = 0
     public var rtcpSent = 0
     public var rtcpReceived = 0
+    /// SRTP packets that failed authentication or the replay check (also in packetsDropped).
+    public var srtpRejected = 0
+    /// The same for RTCP: SRTCP that fails, or RTCP sent in clear on an encrypted stream (some
+    /// peers send a keep-alive or a BYE so), dropped unread.
+    public var srtcpRejected = 0
     public init() {}
 }
 
@@ -39,6 +45,8 @@ public struct MediaSessionConfiguration: Sendable {
     public var telephoneEventPayloadType: Int?
     public var direction: MediaDirection = .sendrecv
     public var rtcpInterval: Duration = .seconds(5)
+    /// SRTP keys (SDES); nil sends and takes plain RTP.
+    public var srtp: SRTPKeys?
 
     public init(localAddress: String, remoteAddress: String, remotePort: Int, codec: PayloadFormat, telephoneEventPayloadType: Int?) {
         self.localAddress = localAddress
@@ -52,6 +60,7 @@ public struct MediaSessionConfiguration: Sendable {
         self.init(localAddress: local, remoteAddress: negotiated.remoteAddress, remotePort: negotiated.remotePort,
                   codec: negotiated.codec, telephoneEventPayloadType: negotiated.telephoneEventPayloadType)
         direction = negotiated.direction
+        srtp = negotiated.srtp
     }
 }
 
@@ -68,6 +77,8 @@ public actor MediaSession {
     private var remote: SocketAddress
     private var remoteRTCP: SocketAddress
     private var codec: any AudioCodec
+    /// The SRTP transform while the stream is encrypted.
+    private var srtp: SRTPContext?
     private var source: any AudioSource
     private var sink: any AudioSink
     private var sequencer: RTPSequencer
@@ -118,6 +129,7 @@ public actor MediaSession {
         remote = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort)
         remoteRTCP = try SocketAddress(ipAddress: configuration.remoteAddress, port: configuration.remotePort + 1)
         codec = MediaSession.codec(for: configuration.codec)
+        srtp = try configuration.srtp.map { keys throws(SRTPError) in try SRTPContext(keys: keys) }
         self.source = source
         self.sink = sink
         var generator = SystemRandomNumberGenerator()
@@ -173,6 +185,12 @@ public actor MediaSession {
     public func update(_ negotiated: NegotiatedAudio) throws {
         try update(remoteAddress: negotiated.remoteAddress, remotePort: negotiated.remotePort, direction: negotiated.direction)
         configuration.telephoneEventPayloadType = negotiated.telephoneEventPayloadType
+        if negotiated.srtp != configuration.srtp {
+            // New keys (or none) from a re-negotiation: a new transform; the same keys keep the
+            // replay state and rollover counter.
+            srtp = try negotiated.srtp.map { keys throws(SRTPError) in try SRTPContext(keys: keys) }
+            configuration.srtp = negotiated.srtp
+        }
         if negotiated.codec != configuration.codec {
             configuration.codec = negotiated.codec
             codec = MediaSession.codec(for: negotiated.codec)
@@ -185,6 +203,9 @@ public actor MediaSession {
     }
 
     public var codecName: String { configuration.codec.name }
+
+    /// The SRTP suite in use, or nil for plain RTP.
+    public var encryption: SRTPSuite? { configuration.srtp?.suite }
 
     /// Whether the far end agreed to RFC 4733 events (a `telephone-event` format in its answer).
     public var sendsTelephoneEvents: Bool { configuration.telephoneEventPayloadType != nil }
@@ -255,14 +276,24 @@ public actor MediaSession {
     /// Written without waiting for the write to complete (no task wake-up per packet); a send error
     /// (ICMP port unreachable while the peer is not up yet) is not fatal.
     private func send(_ packet: RTPPacket) {
-        let buffer = rtpChannel.allocator.buffer(bytes: packet.serialized())
+        var bytes = packet.serialized()
+        if let srtp {
+            guard let protected = try? srtp.protect(rtp: bytes) else { return }
+            bytes = protected
+        }
+        let buffer = rtpChannel.allocator.buffer(bytes: bytes)
         rtpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
         counters.packetsSent += 1
     }
 
     private func send(rtcp packets: [RTCPPacket]) {
         guard let rtcpChannel else { return }
-        let buffer = rtcpChannel.allocator.buffer(bytes: RTCPPacket.compound(packets))
+        var bytes = RTCPPacket.compound(packets)
+        if let srtp {
+            guard let protected = try? srtp.protect(rtcp: bytes) else { return }
+            bytes = protected
+        }
+        let buffer = rtcpChannel.allocator.buffer(bytes: bytes)
         rtcpChannel.writeAndFlush(AddressedEnvelope(remoteAddress: remoteRTCP, data: buffer), promise: nil)
         counters.rtcpSent += 1
     }
@@ -297,7 +328,22 @@ public actor MediaSession {
             counters.packetsDropped += 1
             return
         }
-        let bytes = Array(envelope.data.readableBytesView)
+        var bytes = Array(envelope.data.readableBytesView)
+        // RFC 7983: a first byte outside 128–191 is not RTP or RTCP (0–3 is STUN, such as a
+        // peer's ICE checks; 20–63 DTLS). Dropped before SRTP, which would count it as forged.
+        guard let first = bytes.first, (128...191).contains(first) else {
+            counters.packetsDropped += 1
+            return
+        }
+        if let srtp {
+            do {
+                bytes = isRTCP ? try srtp.unprotect(rtcp: bytes) : try srtp.unprotect(rtp: bytes)
+            } catch {
+                if isRTCP { counters.srtcpRejected += 1 } else { counters.srtpRejected += 1 }
+                counters.packetsDropped += 1
+                return
+            }
+        }
         if isRTCP {
             if (try? RTCPPacket.parseCompound(bytes)) != nil { counters.rtcpReceived += 1 } else { counters.packetsDropped += 1 }
             return

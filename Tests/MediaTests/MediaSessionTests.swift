@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import RTP
 import SDP
+import SRTP
 import Testing
 @testable import Media
 
@@ -73,6 +74,53 @@ import Testing
         try await intruder.close()
         await a.stop()
         await b.stop()
+    }
+
+    /// An encrypted session takes only what its peer's key protects: a plain RTP packet from the
+    /// right address is counted as rejected, a STUN check (a peer's ICE) is dropped without being
+    /// taken for forged SRTP, and a packet protected with the peer's key is played.
+    @Test func anSRTPSessionTakesOnlyPacketsItsPeersKeyProtects() async throws {
+        let peerKey = [UInt8](repeating: 0x5A, count: 30), ourKey = [UInt8](repeating: 0xA5, count: 30)
+        let (arrivals, arrived) = AsyncStream.makeStream(of: [UInt8].self)
+        let peer = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(arrived: arrived)) } }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = MediaSessionConfiguration(localAddress: "127.0.0.1", remoteAddress: "127.0.0.1",
+                                                      remotePort: try #require(peer.localAddress?.port), codec: .pcmu, telephoneEventPayloadType: 101)
+        configuration.srtp = SRTPKeys(suite: .aesCM128HmacSHA1_80, local: ourKey, remote: peerKey)
+        let session = try await MediaSession.open(group: group, configuration: configuration, source: SilenceSource(), sink: NullSink())
+        await session.start()
+        #expect(await session.encryption == .aesCM128HmacSHA1_80)
+        let target = try SocketAddress(ipAddress: "127.0.0.1", port: session.localPort)
+        func send(_ bytes: [UInt8]) async throws {
+            try await peer.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: bytes)))
+        }
+        let plain = RTPPacket(payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 77, payload: [UInt8](repeating: 0xFF, count: 160))
+        try await send(plain.serialized())
+        let stun: [UInt8] = [0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42] + [UInt8](repeating: 7, count: 12)
+        try await send(stun)
+        let peerContext = try SRTPContext(keys: SRTPKeys(suite: .aesCM128HmacSHA1_80, local: peerKey, remote: ourKey))
+        let good = RTPPacket(payloadType: 0, sequenceNumber: 2, timestamp: 320, ssrc: 77, payload: [UInt8](repeating: 0xFF, count: 160))
+        try await send(try peerContext.protect(rtp: good.serialized()))
+        try await withTimeout(5, "the three packets to be handled") {
+            while true {
+                let counters = await session.counters
+                if counters.packetsReceived >= 1 && counters.packetsDropped >= 2 { return }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let counters = await session.counters
+        #expect(counters.srtpRejected == 1, "the plain packet: \(counters)")
+        #expect(counters.packetsDropped == 2, "the plain packet and the STUN check: \(counters)")
+        #expect(counters.packetsReceived == 1)
+        // What the session sends is SRTP the peer's context takes back.
+        let sent = try await withTimeout(5, "a packet from the session") { () async throws -> [UInt8] in
+            for await bytes in arrivals { return bytes }
+            throw CancellationError()
+        }
+        #expect(try RTPPacket(parsing: try peerContext.unprotect(rtp: sent)).payloadType == 0)
+        await session.stop()
+        try await peer.close()
     }
 
     /// Four sessions (two calls) ticked by one shared clock (a conference room's): each sends and
@@ -169,4 +217,14 @@ func played(_ recording: [Int16]) -> [Int16] {
     var samples = recording
     while let last = samples.last, abs(Int(last)) < 200 { samples.removeLast() }
     return samples
+}
+
+/// Hands each datagram a test's socket receives to a stream.
+private final class Collector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let arrived: AsyncStream<[UInt8]>.Continuation
+    init(arrived: AsyncStream<[UInt8]>.Continuation) { self.arrived = arrived }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        arrived.yield(Array(unwrapInboundIn(data).data.readableBytesView))
+    }
 }

@@ -72,6 +72,39 @@ import TLSFiles
         for transport in [pinned.client, pinned.server, wrong.client, wrong.server] { await transport.shutdown() }
     }
 
+    /// An OPTIONS carrying an SDP body with an SDES key (RFC 4568 `a=crypto`).
+    static func keyedRequest(via: String) throws -> SIPMessage {
+        var request = try #require(try SIPParser().parse(optionsRequest(via: via)).request)
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7078 RTP/SAVP 0\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\r\na=sendrecv\r\n"
+        request.setBody(Array(sdp.utf8), contentType: try MediaType("application/sdp"))
+        return .request(request)
+    }
+
+    @Test func sdesKeysCrossTLSAndAreTakenOutOfSDPSentInClear() async throws {
+        let site = try Self.site()
+        let secure = try await transports(clientTLS: SIPTLS(client: try TLSContexts.client(caFile: site.files.caFile.path)), serverTLS: site.server)
+        try await secure.client.send(try Self.keyedRequest(via: "SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKkey1"), to: secure.target)
+        let overTLS = try await secure.server.incoming.first(within: 10, "the keyed request over TLS") { _ in true }
+        #expect(overTLS.message.request?.bodyText.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80") == true)
+
+        for kind in [SIPTransportKind.udp, .tcp] {
+            let server = SIPTransport(group: group)
+            let client = SIPTransport(group: group)
+            let address = try await server.listen(kind, host: "127.0.0.1", port: 0)
+            if kind == .udp { _ = try await client.listen(.udp, host: "127.0.0.1", port: 0) }
+            try await client.send(try Self.keyedRequest(via: "SIP/2.0/\(kind.rawValue.uppercased()) 127.0.0.1:1;branch=z9hG4bKkey\(kind)"), to: SIPTarget(kind: kind, address: address))
+            let inClear = try await server.incoming.first(within: 10, "the keyed request over \(kind)") { _ in true }
+            let body = inClear.message.request?.bodyText ?? ""
+            #expect(!body.contains("crypto"), "\(kind): \(body)")
+            #expect(body.contains("m=audio 7078 RTP/SAVP 0\r\na=sendrecv\r\n"), "the rest of the SDP is untouched: \(body)")
+            await client.shutdown()
+            await server.shutdown()
+        }
+        await secure.client.shutdown()
+        await secure.server.shutdown()
+    }
+
     /// The failure a send reports, as text (nil: it did not fail).
     func failure(sending branch: String, over pair: (server: SIPTransport, client: SIPTransport, target: SIPTarget)) async -> String? {
         do {

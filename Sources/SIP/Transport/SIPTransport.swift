@@ -251,6 +251,8 @@ public final class SIPTransport: Sendable {
     /// Traces, serializes and writes a message on a channel (a datagram to `address` on UDP), counting
     /// the outcome. Runs no task: the write is handed to the channel's event loop.
     private func writeNow(_ message: SIPMessage, on channel: any Channel, datagramTo address: SocketAddress? = nil, kind: SIPTransportKind = .tcp, peer: String) -> EventLoopFuture<Void> {
+        // SDES keys leave only over TLS (RFC 4568 §8.3).
+        let message = address == nil && kind == .tls ? message : SDESGuard.withoutKeys(message)
         configuration.trace?(SIPTraceEvent(direction: .sent, message: message, kind: address == nil ? kind : .udp, peer: peer))
         let buffer = channel.allocator.buffer(bytes: message.serialized())
         let write = address.map { channel.writeAndFlush(AddressedEnvelope(remoteAddress: $0, data: buffer)) } ?? channel.writeAndFlush(buffer)
