@@ -3,6 +3,7 @@
 
 import ConfigFile
 import Foundation
+import SDP
 import MediaServices
 import Voicemail
 import Yams
@@ -61,6 +62,10 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
         /// A hot-desk user: no device of its own and no SIP password; it logs in at a device with
         /// this PIN (`*1` + extension + `#` + PIN + `#`, or through the phone), and its calls ring there.
         public var hotDeskPIN: String?
+        /// SRTP for this user's calls (default `optional`: keys are relayed as the phones offer
+        /// them). `required`: calls from or to the user whose offer carries no usable SDES key are
+        /// refused with a 488; `off`: keys are taken out of the offers from and to the user.
+        public var mediaEncryption: MediaEncryptionPolicy?
 
         public var isHotDesk: Bool { hotDeskPIN != nil }
 
@@ -77,7 +82,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case extensionNumber = "extension"
-            case name, password, voicemailPIN, unsolicitedMWI, holdRecall, hotDeskPIN
+            case name, password, voicemailPIN, unsolicitedMWI, holdRecall, hotDeskPIN, mediaEncryption
         }
 
         public init(from decoder: any Decoder) throws {
@@ -90,6 +95,7 @@ public struct PBXConfiguration: Codable, Sendable, Equatable {
             voicemailPIN = try c.decodeIfPresent(String.self, forKey: .voicemailPIN)
             unsolicitedMWI = try c.decodeIfPresent(Bool.self, forKey: .unsolicitedMWI)
             holdRecall = try c.decodeIfPresent(Bool.self, forKey: .holdRecall)
+            mediaEncryption = try c.decodeIfPresent(MediaEncryptionPolicy.self, forKey: .mediaEncryption)
         }
     }
 

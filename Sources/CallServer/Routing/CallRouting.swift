@@ -39,6 +39,11 @@ extension CallServer {
             try? await stack.respond(busy, to: incoming)
             return
         }
+        if let refusal = encryptionRefusal(of: request.body, for: caller, side: "caller's") {
+            logger.notice("call refused", metadata: ["call-id": "\(request.callID ?? "")", "from": "\(caller)", "reason": "\(refusal)"])
+            try? await stack.respond(encryptionRefusalResponse(request, reason: refusal), to: incoming)
+            return
+        }
         if request.headers.contains(.replaces) {
             await handleReplaces(incoming, caller: caller)
             return
@@ -62,6 +67,7 @@ extension CallServer {
         let key = request.callID ?? Self.newTag()
         guard calls[key] == nil else { return }  // a retransmission after authentication
         let call = Call(key: key, invite: incoming, caller: caller, callerName: configuration.user(caller)?.name, dialed: dialed)
+        call.offer = applyingEncryptionPolicy(call.offer, for: caller)
         call.maxForwards = hops
         switch destination {
         case .user(let user) where user != dialed:
@@ -171,6 +177,12 @@ extension CallServer {
             }
             return
         }
+        if let refusal = encryptionRefusal(of: call.offer, for: call.target, side: "caller's") {
+            logger.notice("call refused", metadata: ["call-id": "\(call.key)", "to": "\(call.target)", "reason": "\(refusal)"])
+            await advance(call, .unanswered(status: 488, reason: "Not Acceptable Here", outcome: .rejected,
+                                            headers: [RelayedHeader(name: .warning, value: Self.encryptionWarning(configuration.domain, refusal))]))
+            return
+        }
         let forks = bindings.map { makeFork(call, binding: $0) }
         events.append(.callRinging(call: call.key, caller: call.caller, callee: call.target, devices: forks.map(\.device)))
         // A phone's blind transfer rings its target for the recall time, then comes back.
@@ -227,7 +239,8 @@ extension CallServer {
 
     func makeFork(_ call: Call, binding: Binding) -> RingRound.Fork {
         let display = call.recall?.displayName(party: call.callerName ?? call.caller)
-        var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: call.offer, contentType: call.offerType, fromDisplay: display)
+        var fork = makeInvite(to: binding, callee: call.target, from: call.caller, body: applyingEncryptionPolicy(call.offer, for: call.target),
+                              contentType: call.offerType, fromDisplay: display)
         fork.request.headers.add(Self.callHeader, call.key)
         if let reason = call.attendantReason {
             fork.request.headers.add(HeaderName(ConsoleMark.header), ConsoleMark(reason: reason, since: call.startedAt).headerValue)

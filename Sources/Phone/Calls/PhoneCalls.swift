@@ -73,6 +73,12 @@ public struct CallSnapshot: Sendable, Encodable {
         public var dtmfSending: DTMFMethod?
         /// Digits received, by RFC 4733 or SIP INFO.
         public var dtmfReceived: String
+        /// The SRTP suite protecting the call's media, or nil for plain RTP.
+        public var encryption: String?
+        /// SRTP packets that failed authentication or the replay check.
+        public var srtpRejected: Int
+        /// RTCP packets dropped on an encrypted call for the same reasons (or sent in clear).
+        public var srtcpRejected: Int
     }
 }
 
@@ -157,16 +163,19 @@ public actor PhoneCalls: UserAgentDelegate {
     private var echoDigits = false
     let host: String
     let audio: PhoneAudio
+    /// SRTP for the calls' media; keys are offered only while the call server is reached over TLS.
+    let mediaEncryption: MediaEncryptionPolicy
     let recordings: CallRecordings
     var autoAnswer: Bool
     let nameFor: @Sendable (String) async -> String?
     let changed: @Sendable () async -> Void
     private let logger = Logger(label: "holdfast.phone.calls")
 
-    public init(host: String, audio: PhoneAudio, recordings: CallRecordings, autoAnswer: Bool, nameFor: @escaping @Sendable (String) async -> String?,
-                changed: @escaping @Sendable () async -> Void) {
+    public init(host: String, audio: PhoneAudio, recordings: CallRecordings, autoAnswer: Bool, mediaEncryption: MediaEncryptionPolicy = .optional,
+                nameFor: @escaping @Sendable (String) async -> String?, changed: @escaping @Sendable () async -> Void) {
         self.host = host
         self.audio = audio
+        self.mediaEncryption = mediaEncryption
         self.recordings = recordings
         self.autoAnswer = autoAnswer
         self.nameFor = nameFor
@@ -200,7 +209,10 @@ public actor PhoneCalls: UserAgentDelegate {
                                        heldByFarEnd: await e.media?.heldByFarEnd ?? false, startedAt: e.startedAt, answeredAt: e.answeredAt,
                                        media: .init(packetsSent: counters?.packetsSent ?? 0, packetsReceived: counters?.packetsReceived ?? 0,
                                                     packetsLost: counters?.packetsLost ?? 0, dtmfSending: sending,
-                                                    dtmfReceived: await e.media?.session.digitsReceived ?? ""), acd: e.acd, recall: e.recall, console: e.console))
+                                                    dtmfReceived: await e.media?.session.digitsReceived ?? "",
+                                                    encryption: await e.media?.session.encryption?.rawValue, srtpRejected: counters?.srtpRejected ?? 0,
+                                                    srtcpRejected: counters?.srtcpRejected ?? 0),
+                                       acd: e.acd, recall: e.recall, console: e.console))
         }
         return result
     }
@@ -219,7 +231,7 @@ public actor PhoneCalls: UserAgentDelegate {
         let id = "\(UUID().uuidString.lowercased())@\(host)"
         let entry = Entry(id: id, direction: "outgoing", state: .dialing, number: number, name: await nameFor(number))
         let media: MediaCall
-        do { media = try await openMedia(remote: number) } catch { throw .failed("audio could not start: \(error)") }
+        do { media = try await openMedia(remote: number) } catch let failure as CallFailure { throw failure } catch { throw .failed("audio could not start: \(error)") }
         entry.media = media
         add(entry)
         for other in entries.values where other.id != id && other.state == .connected { try? await hold(other.id) }
@@ -316,14 +328,26 @@ public actor PhoneCalls: UserAgentDelegate {
         entry.console = ConsoleMark(header: request.headers[.init(ConsoleMark.header)])
         do {
             entry.media = try await openMedia(remote: number)
+        } catch let failure as CallFailure {
+            // Media encryption required without TLS to the call server: no call can be secured.
+            guard case .failed(let why) = failure else { return .reject(status: 500, reason: "Audio could not start", headers: []) }
+            logger.notice("call refused", metadata: ["from": "\(number)", "reason": "\(why)"])
+            return .reject(status: 488, reason: "Not Acceptable Here", headers: [(.warning, "302 \(host) \"\(why)\"")])
         } catch {
             return .reject(status: 500, reason: "Audio could not start", headers: [])
         }
         if request.body.isEmpty {
             entry.offerless = true
         } else {
-            do { entry.offer = try SDPBody.parse(request.body) } catch {
+            do {
+                let offer = try SDPBody.parse(request.body)
+                // An offer this phone cannot answer (no codec, SRTP it cannot meet) is refused
+                // before it rings, not after the user answers.
+                if let local = await entry.media?.local { _ = try OfferAnswer.answer(offer, local: local, sessionID: 1, version: 1) }
+                entry.offer = offer
+            } catch {
                 await entry.media?.session.stop()
+                logger.notice("call refused", metadata: ["call": "\(id)", "from": "\(number)", "reason": "\(error.description)"])
                 return SDPBody.notAcceptable(error, host: host)
             }
         }
@@ -620,6 +644,7 @@ public actor PhoneCalls: UserAgentDelegate {
     }
 
     private func openMedia(remote: String) async throws -> MediaCall {
+        let srtp = try localSRTP()
         callCount += 1
         let configuration = MediaSessionConfiguration(localAddress: host, remoteAddress: "127.0.0.1", remotePort: 9, codec: .pcmu, telephoneEventPayloadType: 101)
         let session = try await MediaSession.open(group: MultiThreadedEventLoopGroup.singleton, configuration: configuration,
@@ -629,7 +654,22 @@ public actor PhoneCalls: UserAgentDelegate {
                 for await digit in session.digits { await session.sendDigits(String(digit)) }
             }
         }
-        return MediaCall(session: session, remote: remote, local: MediaEndpoint(address: host, port: session.localPort))
+        return MediaCall(session: session, remote: remote, local: MediaEndpoint(address: host, port: session.localPort, srtp: srtp))
+    }
+
+    /// This call's SRTP offer: keys only while the call server is reached over TLS (RFC 4568 §8.3);
+    /// `required` without TLS is a call that cannot be made, and says why.
+    private func localSRTP() throws(CallFailure) -> LocalSRTP? {
+        let kind = target?.kind ?? .udp
+        switch mediaEncryption {
+        case .off: return nil
+        case .optional: return kind == .tls ? LocalSRTP.make(.optional) : nil
+        case .required:
+            guard kind == .tls else {
+                throw .failed("media encryption is required and the call server is reached over \(kind.rawValue): SRTP keys are only sent over TLS")
+            }
+            return LocalSRTP.make(.required)
+        }
     }
 
     /// Number and display name from `"Name" <sip:2002@host>` (P-Asserted-Identity or From).

@@ -3,6 +3,7 @@
 
 import ConfigFile
 import Foundation
+import SDP
 import TLSFiles
 
 public struct PhoneConfiguration: Codable, Sendable, Equatable {
@@ -40,6 +41,9 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     /// A double-click on a contact calls it.
     public var callOnDoubleClick = true
     public var recordingPolicy = RecordingPolicy.discard
+    /// SRTP for calls (SDES, keys sent only over TLS): `optional` (the default) encrypts when the
+    /// far end takes it, `required` refuses calls that cannot be encrypted, `off` never offers it.
+    public var mediaEncryption = MediaEncryptionPolicy.optional
 
     public init(user: String, password: String) {
         self.user = user
@@ -47,7 +51,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case user, password, collab, api, sipHost, sipPort, sipCA, sipFingerprint, heartbeatSeconds, autoAnswer, showCallPopup, callOnDoubleClick, recordingPolicy
+        case user, password, collab, api, sipHost, sipPort, sipCA, sipFingerprint, heartbeatSeconds, autoAnswer, showCallPopup, callOnDoubleClick, recordingPolicy, mediaEncryption
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +69,7 @@ public struct PhoneConfiguration: Codable, Sendable, Equatable {
         showCallPopup = try c.decodeIfPresent(Bool.self, forKey: .showCallPopup) ?? true
         callOnDoubleClick = try c.decodeIfPresent(Bool.self, forKey: .callOnDoubleClick) ?? true
         recordingPolicy = try c.decodeIfPresent(RecordingPolicy.self, forKey: .recordingPolicy) ?? .discard
+        mediaEncryption = try c.decodeIfPresent(MediaEncryptionPolicy.self, forKey: .mediaEncryption) ?? .optional
     }
 
     public static func load(_ url: URL) throws -> PhoneConfiguration {

@@ -65,7 +65,7 @@ public actor PhoneCore {
         this = box
         recordings = try CallRecordings(directory: dataDirectory.appendingPathComponent("recordings"))
         calls = PhoneCalls(host: configuration.sipHost, audio: audio, recordings: recordings, autoAnswer: settings.autoAnswer,
-                           nameFor: { number in await box.core?.directoryName(number) },
+                           mediaEncryption: configuration.mediaEncryption, nameFor: { number in await box.core?.directoryName(number) },
                            changed: { await box.core?.callsChanged() })
         guard let base = URL(string: configuration.collab) else { throw ConfigurationError("collab is not a URL") }
         link = CollabLink(account: .init(baseURL: base, user: configuration.user, password: configuration.password), cache: cache,
