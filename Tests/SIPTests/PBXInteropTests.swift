@@ -85,15 +85,20 @@ struct BorderProxy {
 
 extension Baresip {
     /// A baresip phone registered to the pbx as `number`, through `outboundProxy` (a UDP port on loopback) if given.
-    /// With `trusting` (a CA file), it registers and calls over TLS to `pbxPort`.
-    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool, outboundProxy: Int? = nil, trusting ca: URL? = nil) throws {
+    /// With `trusting` (a CA file), it registers and calls over TLS to `pbxPort`; with `mediaenc`
+    /// (`srtp`, `srtp-mand`), its srtp module offers and takes SDES keys; `rtpPorts` narrows its
+    /// RTP ports (a capture can then filter on them).
+    init(number: String, pbxPort: Int, sourceFrequency: Double, autoAnswer: Bool, outboundProxy: Int? = nil, trusting ca: URL? = nil,
+         mediaenc: String? = nil, rtpPorts: ClosedRange<Int>? = nil) throws {
         try self.init(sourceFrequency: sourceFrequency, autoAnswer: autoAnswer)
-        if let ca {
-            let config = directory.appendingPathComponent("config")
-            let text = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(of: "sip_trans_def udp", with: "sip_trans_def tls\nsip_cafile \(ca.path)")
-            try text.write(to: config, atomically: true, encoding: .utf8)
-        }
+        let config = directory.appendingPathComponent("config")
+        var text = try String(contentsOf: config, encoding: .utf8)
+        if let ca { text = text.replacingOccurrences(of: "sip_trans_def udp", with: "sip_trans_def tls\nsip_cafile \(ca.path)") }
+        if mediaenc != nil { text = text.replacingOccurrences(of: "module g711.so", with: "module g711.so\nmodule srtp.so") }
+        if let rtpPorts { text = text.replacingOccurrences(of: "rtp_ports 42000-42999", with: "rtp_ports \(rtpPorts.lowerBound)-\(rtpPorts.upperBound)") }
+        try text.write(to: config, atomically: true, encoding: .utf8)
         let account = "<sip:\(number)@127.0.0.1:\(pbxPort)\(ca == nil ? "" : ";transport=tls")>;auth_pass=pw\(number);regint=300" + (autoAnswer ? ";answermode=auto" : "")
+            + (mediaenc.map { ";mediaenc=\($0)" } ?? "")
             + (outboundProxy.map { ";outbound=\"sip:127.0.0.1:\($0);lr\"" } ?? "") + "\n"
         try account.write(to: directory.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
     }

@@ -102,7 +102,12 @@ final class ExternalProcess: @unchecked Sendable {
     func waitForExit(within seconds: Double) async throws -> Int32 {
         let exit = self.exit
         do {
-            return try await withTimeout(seconds, "\(name) to exit") { await exit.value }
+            // Awaiting the exit task alone would not end at the deadline (a task's value ignores
+            // cancellation, and the timeout's group waits for it): the wait is on the process.
+            return try await withTimeout(seconds, "\(name) to exit") {
+                while self.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+                return await exit.value
+            }
         } catch {
             terminate()
             throw ProcessFailure(description: "\(name) did not finish within \(seconds) s; output:\n\(outputTail())")

@@ -14,7 +14,8 @@ struct Linphone {
     /// Starts linphonec as `number` registered over `transport` (udp, tcp, or tls trusting
     /// `rootCA`) with the call server on `pbxPort`, sending a `frequency` Hz tone, answering by
     /// itself when `autoAnswer`.
-    static func start(_ number: String, pbxPort: Int, transport: String = "udp", rootCA: URL? = nil, frequency: Double, autoAnswer: Bool = false) throws -> Linphone {
+    static func start(_ number: String, pbxPort: Int, transport: String = "udp", rootCA: URL? = nil, frequency: Double, autoAnswer: Bool = false,
+                      mediaEncryption: String? = nil) throws -> Linphone {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("holdfast-linphone-\(number)-\(UUID().uuidString.prefix(8))")
         // liblinphone does not start at all without the folder of its database.
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("home/.local/share/linphone"), withIntermediateDirectories: true)
@@ -25,7 +26,8 @@ struct Linphone {
         let play = directory.appendingPathComponent("tone.wav")
         try WAV.write((0..<1500).flatMap { _ in tone.nextFrame() }, to: play)
         let config = directory.appendingPathComponent("linphonerc")
-        try Self.configuration(number: number, pbxPort: pbxPort, transport: transport, rootCA: rootCA, sipPort: sipPort, rtpPort: rtpPort)
+        try Self.configuration(number: number, pbxPort: pbxPort, transport: transport, rootCA: rootCA, sipPort: sipPort, rtpPort: rtpPort,
+                               mediaEncryption: mediaEncryption)
             .write(to: config, atomically: true, encoding: .utf8)
         let process = try ExternalProcess("linphonec", ["-c", config.path, "-d", "6", "-l", directory.appendingPathComponent("linphone.log").path] + (autoAnswer ? ["-a"] : []),
                                           name: "linphone-\(number)", workingDirectory: directory,
@@ -42,7 +44,8 @@ struct Linphone {
     /// The linphonerc: one transport, PCMU only (every codec liblinphone knows must be listed, or
     /// it comes back enabled), IPv6 off for good (with only loopback, liblinphone otherwise finds
     /// the network "down" after a few seconds and drops its registration).
-    static func configuration(number: String, pbxPort: Int, transport: String, rootCA: URL? = nil, sipPort: Int, rtpPort: Int) -> String {
+    static func configuration(number: String, pbxPort: Int, transport: String, rootCA: URL? = nil, sipPort: Int, rtpPort: Int,
+                              mediaEncryption: String? = nil) -> String {
         let codecs: [(String, Int, Int, Bool)] = [
             ("opus", 48000, 2, false), ("PCMU", 8000, 1, true), ("speex", 16000, 1, false), ("speex", 8000, 1, false), ("PCMA", 8000, 1, false),
             ("GSM", 8000, 1, false), ("G722", 8000, 1, false), ("G729", 8000, 1, false), ("speex", 32000, 1, false), ("G726-16", 8000, 1, false),
@@ -58,6 +61,7 @@ struct Linphone {
         sip_tcp_port=\(transport == "tcp" ? sipPort : 0)
         sip_tls_port=\(transport == "tls" ? sipPort : 0)
         \(rootCA.map { "root_ca=\($0.path)\nverify_server_certs=1\nverify_server_cn=1" } ?? "")
+        \(mediaEncryption.map { "media_encryption=\($0)\nmedia_encryption_mandatory=1" } ?? "")
         bind_address=127.0.0.1
         use_ipv6=0
         ipv6_migration_done=1
